@@ -1,0 +1,44 @@
+# `make demo` and `make test` are the two commands a new user needs; each installs what it uses.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+JEST := node --experimental-vm-modules node_modules/jest/bin/jest.js
+
+.PHONY: help deps tools build typecheck lint test demo dev clean
+
+help:
+	@echo "make demo   run the example end to end on the embedded Temporal dev server"
+	@echo "make test   install everything, type-check, lint and run all tests against real servers"
+	@echo "make dev    the embedded dev server (with its Web UI) and a worker, until Ctrl-C"
+	@echo "make clean  remove build output (the tools folder in \$$REFIT_HOME is kept)"
+
+# npm ci only when the lock file changed since the last install: a fresh clone installs, a rerun is instant.
+node_modules/.package-lock.json: package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+deps: node_modules/.package-lock.json
+
+tools:
+	@bash scripts/install-temporal.sh >/dev/null
+
+build: deps
+	npx tsc -p tsconfig.json
+
+typecheck: deps
+	npx tsc -p tsconfig.json --noEmit
+
+lint: deps
+	npx eslint .
+
+test: deps tools build lint
+	$(JEST) $(JEST_ARGS)
+
+demo: deps tools build
+	node dist/devstack/demo.js
+
+dev: deps tools build
+	node dist/devstack/dev.js
+
+clean:
+	rm -rf dist

@@ -1,0 +1,28 @@
+// `make dev`: the embedded dev server and a worker in the foreground until Ctrl-C.
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { startEmbeddedStack } from './embeddedStack.js';
+
+async function main(): Promise<void> {
+  Runtime.install({ logger: new DefaultLogger((process.env.REFIT_LOG_LEVEL ?? 'WARN') as 'WARN') });
+  const stack = await startEmbeddedStack();
+  if (!stack.ownsServer) {
+    console.log(`another Refit process already serves this machine's dev stack at ${stack.server.address}; adding a worker`);
+  }
+  console.log(`Refit dev stack is up (Ctrl-C stops it):`);
+  console.log(`  Temporal  ${stack.server.address}   (TEMPORAL_ADDRESS=${stack.server.address})`);
+  console.log(`  Web UI    ${stack.server.uiUrl}`);
+  console.log(`  worker    task queue "${stack.taskQueue}", namespace "${stack.server.namespace}"`);
+  console.log(`  log       ${stack.server.logFile}`);
+  try {
+    // The SDK's runtime shuts the worker down on SIGINT/SIGTERM, which ends run().
+    await stack.worker.run();
+  } finally {
+    await stack.stop();
+    console.log('stopped');
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(`dev stack failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

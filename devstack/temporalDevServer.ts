@@ -1,0 +1,122 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Connection } from '@temporalio/client';
+import { SearchAttributes } from '../shared/names.js';
+import { freePort } from './freePort.js';
+import { temporalCliPath } from './temporalCli.js';
+
+export interface DevServerOptions {
+  /** SQLite file holding the server's state; runs survive a restart on the same file. */
+  dbFile: string;
+  /** Folder for the server log. */
+  stateDir: string;
+  /** gRPC port; a free one when omitted. */
+  port?: number;
+  /** Web UI port; a free one when omitted. Ignored when headless. */
+  uiPort?: number;
+  headless?: boolean;
+  /** How long to wait for the server to answer before giving up. */
+  startTimeoutMs?: number;
+  /** Delete stateDir once the server has stopped, however this process ends (tests use throwaway state). */
+  removeStateDirOnExit?: boolean;
+}
+
+export interface DevServer {
+  /** host:port of the frontend gRPC service. */
+  address: string;
+  namespace: string;
+  uiUrl?: string;
+  logFile: string;
+  /** PID of the tether process that owns the server (killing it stops the server). */
+  pid: number;
+  stop(): Promise<void>;
+}
+
+const tetherPath = fileURLToPath(new URL('./tether.js', import.meta.url));
+
+function searchAttributeFlags(): string[] {
+  return Object.entries(SearchAttributes).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]);
+}
+
+function tail(file: string, lines = 20): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  return child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve()
+    : new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+async function waitUntilServing(address: string, child: ChildProcess, logFile: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError = '';
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`the Temporal dev server exited during start-up; its log (${logFile}) ends with:\n${tail(logFile)}`);
+    }
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 1_000 });
+      try {
+        await connection.workflowService.describeNamespace({ namespace: 'default' });
+        return;
+      } finally {
+        await connection.close();
+      }
+    } catch (err) {
+      lastError = (err as Error).message;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+  throw new Error(`the Temporal dev server did not answer on ${address} within ${timeoutMs} ms (${lastError}); log: ${logFile}`);
+}
+
+/**
+ * Starts `temporal server start-dev` with Refit's search attributes registered, tethered to this process
+ * so that it cannot outlive it, and resolves once it answers gRPC calls.
+ */
+export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
+  mkdirSync(options.stateDir, { recursive: true });
+  const binary = await temporalCliPath();
+  const port = options.port ?? (await freePort());
+  const uiPort = options.uiPort ?? (await freePort());
+  const logFile = path.join(options.stateDir, 'temporal-server.log');
+  const args = [
+    'server', 'start-dev',
+    '--ip', '127.0.0.1',
+    '--port', String(port),
+    '--db-filename', options.dbFile,
+    '--log-level', 'warn',
+    ...(options.headless ? ['--headless'] : ['--ui-port', String(uiPort), '--ui-disable-news-fetch']),
+    ...searchAttributeFlags(),
+  ];
+  const child = spawn(process.execPath, [tetherPath, logFile, binary, ...args], {
+    stdio: ['pipe', 'ignore', 'inherit'],
+    env: options.removeStateDirOnExit ? { ...process.env, REFIT_TETHER_REMOVE_ON_EXIT: options.stateDir } : process.env,
+  });
+  const address = `127.0.0.1:${port}`;
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited(child);
+  };
+  try {
+    await waitUntilServing(address, child, logFile, options.startTimeoutMs ?? 60_000);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return {
+    address,
+    namespace: 'default',
+    uiUrl: options.headless ? undefined : `http://127.0.0.1:${uiPort}`,
+    logFile,
+    pid: child.pid!,
+    stop,
+  };
+}

@@ -1,0 +1,42 @@
+// Runs one command for as long as the process that started it lives.
+// Usage: node tether.js <logFile> <command> [args...]   (the parent keeps our stdin open)
+// When our stdin closes (the parent exited, even by SIGKILL) or we get SIGTERM/SIGINT, the command
+// gets SIGTERM, then SIGKILL after a grace time. This is what keeps servers from outliving test runs.
+// REFIT_TETHER_REMOVE_ON_EXIT names a throwaway folder to delete once the command is gone.
+import { spawn } from 'node:child_process';
+import { openSync, rmSync } from 'node:fs';
+
+const GRACE_MS = 5_000;
+const [logFile, command, ...args] = process.argv.slice(2);
+if (!logFile || !command) {
+  console.error('usage: tether <logFile> <command> [args...]');
+  process.exit(2);
+}
+
+const log = openSync(logFile, 'a');
+const { REFIT_TETHER_REMOVE_ON_EXIT: _notForTheChild, ...childEnv } = process.env;
+const child = spawn(command, args, { stdio: ['ignore', log, log], env: childEnv });
+let stopping = false;
+
+function stop(): void {
+  if (stopping) return;
+  stopping = true;
+  child.kill('SIGTERM');
+  setTimeout(() => child.kill('SIGKILL'), GRACE_MS).unref();
+}
+
+child.on('error', (err) => {
+  console.error(`tether: cannot start ${command}: ${err.message}`);
+  process.exit(127);
+});
+child.on('exit', (code, signal) => {
+  const throwaway = process.env.REFIT_TETHER_REMOVE_ON_EXIT;
+  if (throwaway) rmSync(throwaway, { recursive: true, force: true });
+  process.exit(code ?? (signal ? 128 : 1));
+});
+process.stdin.on('end', stop);
+process.stdin.on('close', stop);
+process.stdin.resume();
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
+process.on('SIGHUP', stop);

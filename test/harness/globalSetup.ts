@@ -1,0 +1,45 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { startDevServer, type DevServer } from '../../devstack/temporalDevServer.js';
+import { workflowsPath } from '../../worker/createWorker.js';
+import { publishRunState } from './runState.js';
+
+declare global {
+  var refitTestServer: DevServer | undefined;
+  var refitTestStateDir: string | undefined;
+}
+
+/** One Temporal dev server and one workflow bundle for the whole test run. */
+export default async function globalSetup(): Promise<void> {
+  const stateDir = mkdtempSync(path.join(os.tmpdir(), 'refit-test-'));
+  globalThis.refitTestStateDir = stateDir;
+  const started = Date.now();
+  const [server, bundle] = await Promise.all([
+    startDevServer({
+      dbFile: path.join(stateDir, 'temporal.sqlite'),
+      stateDir,
+      headless: true,
+      removeStateDirOnExit: !process.env.REFIT_KEEP_TEST_STATE,
+    }),
+    bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger }),
+  ]);
+  globalThis.refitTestServer = server;
+  const workflowBundlePath = path.join(stateDir, 'workflow-bundle.js');
+  writeFileSync(workflowBundlePath, bundle.code);
+  publishRunState({ address: server.address, namespace: server.namespace, workflowBundlePath, stateDir });
+  console.log(
+    `\nrefit tests: Temporal dev server at ${server.address} (pid ${server.pid}), workflows bundled, ` +
+      `${Date.now() - started} ms; state in ${stateDir}`,
+  );
+}
+
+const quietBundlerLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (message: string) => console.warn(message),
+  error: (message: string) => console.error(message),
+};

@@ -1,0 +1,52 @@
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, type LogLevel, type Worker } from '@temporalio/worker';
+import type { ActivityDependencies } from '../../activities/index.js';
+import { createWorker } from '../../worker/createWorker.js';
+import { readRunState } from './runState.js';
+
+/** A task queue no other test uses, so workers of different tests never steal each other's tasks. */
+export function uniqueTaskQueue(label: string): string {
+  return `test-${label.replace(/[^a-zA-Z0-9-]/g, '-')}-${randomUUID().slice(0, 8)}`;
+}
+
+/** Client and worker connections to the run's dev server; close() in afterAll. */
+export async function connectToTestServer() {
+  quietSdkLogs();
+  const state = readRunState();
+  const connection = await Connection.connect({ address: state.address });
+  const nativeConnection = await NativeConnection.connect({ address: state.address });
+  const client = new Client({ connection, namespace: state.namespace });
+  return {
+    client,
+    nativeConnection,
+    namespace: state.namespace,
+    async close() {
+      await connection.close();
+      await nativeConnection.close();
+    },
+  };
+}
+
+/** A worker running the real workflow code (bundled once per run) and real activities on its own queue. */
+export function createTestWorker(options: {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  dependencies?: ActivityDependencies;
+}): Promise<Worker> {
+  return createWorker({
+    ...options,
+    workflowBundle: { codePath: readRunState().workflowBundlePath },
+    shutdownGraceTime: '5 seconds',
+  });
+}
+
+/** The SDK logs every worker state change at INFO; tests show warnings only unless REFIT_TEST_LOG_LEVEL says more. */
+function quietSdkLogs(): void {
+  try {
+    Runtime.install({ logger: new DefaultLogger((process.env.REFIT_TEST_LOG_LEVEL ?? 'WARN') as LogLevel) });
+  } catch {
+    // Already installed by an earlier test file in this jest worker process.
+  }
+}

@@ -1,0 +1,23 @@
+// The Refit worker for a real Temporal cluster: connects with the standard TEMPORAL_* settings and
+// profiles, polls REFIT_TASK_QUEUE (default "refit") until SIGINT/SIGTERM.
+import { connectWorker, temporalSettings } from '../client/connection.js';
+import { createWorker } from './createWorker.js';
+
+async function main(): Promise<void> {
+  const settings = temporalSettings();
+  const connection = await connectWorker(settings);
+  const worker = await createWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue });
+  console.log(
+    `refit worker: ${settings.connectionOptions.address}, namespace "${settings.namespace}", task queue "${settings.taskQueue}"`,
+  );
+  try {
+    await worker.run();
+  } finally {
+    await connection.close();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(`refit worker: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

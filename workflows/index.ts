@@ -1,0 +1,2 @@
+// The worker bundles this module: every workflow Refit runs is exported from here.
+export { smokeTest } from './smokeTest.js';
