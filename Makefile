@@ -4,7 +4,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 JEST := node --experimental-vm-modules node_modules/jest/bin/jest.js
 
-.PHONY: help deps tools build typecheck lint test demo dev clean
+.PHONY: help deps tools build typecheck lint test demo dev schema clean
 
 help:
 	@echo "make demo   run the example end to end on the embedded Temporal dev server"
@@ -39,6 +39,10 @@ demo: deps tools build
 
 dev: deps tools build
 	node dist/devstack/dev.js
+
+# The committed JSON Schema is generated from the zod schemas; a test fails when it is stale.
+schema: build
+	node dist/client/cli.js schema > schema/automation.schema.json
 
 clean:
 	rm -rf dist

@@ -1,0 +1,185 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import type { AutomationModel } from './schema/automation.js';
+import { validateAutomation, type PathSegment, type Problem } from './validate.js';
+import { parseYamlDefinitions, type Position } from './yaml.js';
+
+const run = promisify(execFile);
+
+export interface LocatedProblem extends Problem {
+  file: string;
+  /** Which definition in the file: "#2" (second YAML document) or an export name. */
+  definition?: string;
+  position?: Position;
+}
+
+export interface LoadedAutomation {
+  file: string;
+  definition: string;
+  position?: Position;
+  automation: AutomationModel;
+}
+
+export interface LoadResult {
+  automations: LoadedAutomation[];
+  errors: LocatedProblem[];
+  warnings: LocatedProblem[];
+  /** Every file read, whether or not it held valid automations. */
+  files: string[];
+}
+
+const YAML_EXTENSIONS = ['.yaml', '.yml'];
+const MODULE_EXTENSIONS = ['.ts', '.mts', '.cts', '.js', '.mjs'];
+const SKIPPED_FOLDERS = new Set(['node_modules', 'dist', '__pycache__', '.venv', 'venv']);
+
+interface RawDefinition {
+  definition: string;
+  data: unknown;
+  position?: Position;
+  locate?: (path: readonly PathSegment[]) => Position;
+}
+
+/**
+ * Loads automation definitions from files and folders (recursively): YAML files with one automation
+ * per document, and TypeScript/JavaScript modules exporting the result of Automation({...}).
+ * Every problem in every file is returned; names must be unique across everything loaded.
+ */
+export async function loadDefinitions(targets: string[]): Promise<LoadResult> {
+  const result: LoadResult = { automations: [], errors: [], warnings: [], files: [] };
+  const files: { file: string; explicit: boolean }[] = [];
+  for (const target of targets) {
+    let info;
+    try {
+      info = await stat(target);
+    } catch {
+      result.errors.push({ file: target, path: [], message: 'no such file or folder', severity: 'error' });
+      continue;
+    }
+    if (info.isDirectory()) files.push(...(await definitionFilesIn(target)).map((file) => ({ file, explicit: false })));
+    else files.push({ file: target, explicit: true });
+  }
+  for (const { file, explicit } of files) {
+    result.files.push(file);
+    const extension = path.extname(file);
+    const raw = YAML_EXTENSIONS.includes(extension)
+      ? await readYamlFile(file, result)
+      : MODULE_EXTENSIONS.includes(extension)
+        ? await readModuleFile(file, explicit, result)
+        : unsupported(file, result);
+    for (const definition of raw) {
+      const validated = validateAutomation(definition.data);
+      const locate = (problem: Problem): LocatedProblem => ({
+        ...problem,
+        file,
+        definition: definition.definition,
+        position: definition.locate?.(problem.path) ?? definition.position,
+      });
+      result.warnings.push(...validated.warnings.map(locate));
+      if (!validated.ok) result.errors.push(...validated.errors.map(locate));
+      else result.automations.push({ file, definition: definition.definition, position: definition.position, automation: validated.automation });
+    }
+  }
+  rejectDuplicateNames(result);
+  return result;
+}
+
+async function definitionFilesIn(folder: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const entry of (await readdir(folder, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+    const full = path.join(folder, entry.name);
+    if (entry.isDirectory()) {
+      if (!entry.name.startsWith('.') && !SKIPPED_FOLDERS.has(entry.name)) found.push(...(await definitionFilesIn(full)));
+    } else if (isDefinitionFileName(entry.name)) {
+      found.push(full);
+    }
+  }
+  return found;
+}
+
+function isDefinitionFileName(name: string): boolean {
+  const extension = path.extname(name);
+  if (YAML_EXTENSIONS.includes(extension)) return true;
+  return MODULE_EXTENSIONS.includes(extension) && !/\.d\.[mc]?ts$|\.(test|spec)\.[mc]?[jt]s$/.test(name);
+}
+
+function unsupported(file: string, result: LoadResult): RawDefinition[] {
+  result.errors.push({
+    file,
+    path: [],
+    message: `cannot read definitions from "${path.extname(file) || 'a file without extension'}": use .yaml, .yml, .ts or .js`,
+    severity: 'error',
+  });
+  return [];
+}
+
+async function readYamlFile(file: string, result: LoadResult): Promise<RawDefinition[]> {
+  const parsed = parseYamlDefinitions(await readFile(file, 'utf8'));
+  if ('syntaxErrors' in parsed) {
+    for (const { message, position } of parsed.syntaxErrors) {
+      result.errors.push({ file, path: [], message: `YAML syntax: ${message}`, position, severity: 'error' });
+    }
+    return [];
+  }
+  if (!parsed.documents.length) {
+    result.errors.push({ file, path: [], message: 'holds no automation (the file is empty)', severity: 'error' });
+  }
+  return parsed.documents.map((document, index) => ({
+    definition: parsed.documents.length > 1 ? `#${index + 1}` : '',
+    data: document.data,
+    position: document.position,
+    locate: document.locate,
+  }));
+}
+
+const require = createRequire(import.meta.url);
+const evaluateModuleScript = fileURLToPath(new URL('./evaluateModule.js', import.meta.url));
+
+async function readModuleFile(file: string, explicit: boolean, result: LoadResult): Promise<RawDefinition[]> {
+  const marker = `REFIT-DEFINITIONS-${randomUUID()}:`;
+  const tsx = pathToFileURL(require.resolve('tsx')).href;
+  let stdout: string;
+  try {
+    ({ stdout } = await run(process.execPath, ['--import', tsx, evaluateModuleScript, path.resolve(file), marker], {
+      timeout: 60_000,
+      maxBuffer: 16 << 20,
+      env: { ...process.env, NODE_OPTIONS: '' },
+    }));
+  } catch (err) {
+    const stderr = ((err as { stderr?: string }).stderr ?? '').trim();
+    const lines = stderr.split('\n');
+    const firstError = lines.find((line) => /^\s*(\w*Error|error)\b[^:]*: /.test(line)) ?? lines[0] ?? (err as Error).message;
+    result.errors.push({ file, path: [], message: `could not load this module: ${firstError.trim()}`, severity: 'error' });
+    return [];
+  }
+  const line = stdout.split('\n').find((text) => text.startsWith(marker));
+  const found = line ? (JSON.parse(line.slice(marker.length)) as { exportName: string; definition: unknown }[]) : [];
+  if (!found.length && explicit) {
+    result.errors.push({ file, path: [], message: 'exports no automation: export the result of Automation({ ... })', severity: 'error' });
+  }
+  return found.map(({ exportName, definition }) => ({ definition: exportName, data: definition }));
+}
+
+function rejectDuplicateNames(result: LoadResult): void {
+  const first = new Map<string, LoadedAutomation>();
+  result.automations = result.automations.filter((loaded) => {
+    const earlier = first.get(loaded.automation.name);
+    if (!earlier) {
+      first.set(loaded.automation.name, loaded);
+      return true;
+    }
+    result.errors.push({
+      file: loaded.file,
+      definition: loaded.definition,
+      position: loaded.position,
+      path: ['name'],
+      message: `"${loaded.automation.name}" is already the name of an automation in ${earlier.file}${earlier.definition ? ` (${earlier.definition})` : ''}: names must be unique`,
+      severity: 'error',
+    });
+    return false;
+  });
+}

@@ -1,0 +1,62 @@
+import { z } from 'zod';
+import { isValidTimeZone, readCron } from '../cron.js';
+import { parseInterval } from '../interval.js';
+import { Identifier, ThresholdDirection } from './common.js';
+
+export const CronExpression = z.string({ error: 'must be a cron expression string such as "0 0 * * 0"' }).superRefine((cron, ctx) => {
+  const reading = readCron(cron);
+  if ('error' in reading) ctx.addIssue({ code: 'custom', message: `"${cron}" ${reading.error}` });
+});
+
+export const TimeZone = z.string().refine(isValidTimeZone, {
+  error: (issue) => `"${String(issue.input)}" is not an IANA time zone (e.g. "UTC", "Europe/Berlin", "America/New_York")`,
+});
+
+export const Interval = z.string({ error: 'must be an interval string such as "15m", "6h", "1d" or Daily' }).superRefine((interval, ctx) => {
+  const parsed = parseInterval(interval);
+  if ('error' in parsed) ctx.addIssue({ code: 'custom', message: parsed.error });
+});
+
+/** Runs on a cron expression or at a fixed interval; cron times are read in `timezone` (UTC by default, as in the seed). */
+export const ScheduledTrigger = z
+  .strictObject({
+    type: z.literal('ScheduledTrigger'),
+    cron: CronExpression.optional(),
+    interval: Interval.optional(),
+    timezone: TimeZone.default('UTC'),
+  })
+  .superRefine((trigger, ctx) => {
+    if (trigger.cron === undefined && trigger.interval === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['cron'], message: 'a ScheduledTrigger needs either cron ("0 0 * * 0") or interval ("6h")' });
+    } else if (trigger.cron !== undefined && trigger.interval !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['interval'], message: 'give either cron or interval, not both' });
+    }
+  }, { when: (payload) => typeof payload.value === 'object' && payload.value !== null });
+
+/** A metric computed by SQL over the model-analytics store. */
+export const SqlMetric = z.strictObject({
+  type: z.literal('SqlMetric').default('SqlMetric'),
+  sql_query: z
+    .string({ error: 'must be a SQL query string' })
+    .trim()
+    .min(1, { error: 'must not be empty' })
+    .refine((sql) => /^(select|with)\b/i.test(sql), { error: 'must be a single SELECT (or WITH … SELECT) query' })
+    .refine((sql) => !sql.replace(/;\s*$/, '').includes(';'), { error: 'must be a single statement' }),
+});
+
+/** Checks a metric on a schedule and starts a build when it crosses `threshold` in `direction`. */
+export const MetricBasedTrigger = z.strictObject({
+  type: z.literal('MetricBasedTrigger'),
+  name: Identifier,
+  metric: SqlMetric,
+  direction: ThresholdDirection,
+  threshold: z.union([z.number(), z.string().regex(/^\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*$/, { error: 'must be a number' })], { error: 'must be a number' }).transform(Number),
+  override_cron: CronExpression.default('*/15 * * * *'),
+  timezone: TimeZone.default('UTC'),
+});
+
+/** Runs only when asked (`refit run`). */
+export const NoneTrigger = z.strictObject({ type: z.literal('NoneTrigger') });
+
+export const TRIGGER_TYPES = ['ScheduledTrigger', 'MetricBasedTrigger', 'NoneTrigger'] as const;
+export const Trigger = z.discriminatedUnion('type', [ScheduledTrigger, MetricBasedTrigger, NoneTrigger]);
