@@ -1,0 +1,33 @@
+// Failures that retrying cannot fix: each names what the user must change. Activities raise them as
+// non-retryable ApplicationFailures with this type; everything else is retried with backoff.
+
+export const ErrorTypes = {
+  InvalidDefinition: 'RefitInvalidDefinition',
+  SecretNotFound: 'RefitSecretNotFound',
+  GitAuthenticationFailed: 'RefitGitAuthenticationFailed',
+  GitRepositoryNotFound: 'RefitGitRepositoryNotFound',
+  GitBranchNotFound: 'RefitGitBranchNotFound',
+  ModelFolderNotFound: 'RefitModelFolderNotFound',
+  DependencyInstallFailed: 'RefitDependencyInstallFailed',
+  TestsFailed: 'RefitTestsFailed',
+  BuildFailed: 'RefitBuildFailed',
+  MetricNotFound: 'RefitMetricNotFound',
+  ThresholdQueryInvalid: 'RefitThresholdQueryInvalid',
+  DeploymentFailed: 'RefitDeploymentFailed',
+} as const;
+
+export type ErrorType = (typeof ErrorTypes)[keyof typeof ErrorTypes];
+
+export const NON_RETRYABLE_ERROR_TYPES: string[] = Object.values(ErrorTypes);
+
+/** A failure of a plain (Temporal-free) function that retrying will not fix; activities convert it. */
+export class RefitError extends Error {
+  constructor(
+    readonly type: ErrorType,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = type;
+  }
+}

@@ -1,0 +1,99 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { cloneRepository } from '../../activities/git/cloneRepository.js';
+import { ErrorTypes, RefitError } from '../../shared/errors.js';
+import { startGitServer, type GitServer } from '../harness/gitServer.js';
+
+const TOKEN = 'test-token-5f1c0d2e9a7b4c3d';
+
+function filesUnder(folder: string): string[] {
+  return readdirSync(folder, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.join(entry.parentPath, entry.name));
+}
+
+describe('cloneRepository against a git server that demands a token', () => {
+  let server: GitServer;
+  let work: string;
+  let commit: string;
+  beforeAll(async () => {
+    server = await startGitServer(TOKEN);
+    work = mkdtempSync(path.join(os.tmpdir(), 'refit-clone-'));
+    const source = path.join(work, 'source');
+    mkdirSync(path.join(source, 'models', 'churn', 'main'), { recursive: true });
+    mkdirSync(path.join(source, 'data'), { recursive: true });
+    writeFileSync(path.join(source, 'models', 'churn', 'main', 'model.py'), 'print("model")\n');
+    writeFileSync(path.join(source, 'README.md'), '# models\n');
+    // A large file outside the sub-directory: a sparse, partial clone must not fetch it.
+    writeFileSync(path.join(source, 'data', 'big.bin'), Buffer.alloc(8 << 20, 7));
+    commit = await server.publish('models', source);
+    await server.publish('models', source, { branch: 'release' });
+  });
+  afterAll(async () => {
+    await server?.stop();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  const request = (overrides: Partial<Parameters<typeof cloneRepository>[0]> = {}) => ({
+    repository: `${server.url}/models.git`,
+    subdirectory: 'models/churn',
+    branch: 'main',
+    token: TOKEN,
+    tokenSecretName: 'git_token',
+    destination: path.join(work, `clone-${Math.random().toString(36).slice(2)}`),
+    ...overrides,
+  });
+
+  it('clones only the sub-directory, records the commit, and leaves the token nowhere on disk', async () => {
+    const wanted = request();
+    const result = await cloneRepository(wanted);
+    expect(result.commit).toBe(commit);
+    expect(result.modelDir).toBe(path.join(wanted.destination, 'models', 'churn'));
+    expect(readFileSync(path.join(result.modelDir, 'main', 'model.py'), 'utf8')).toContain('model');
+    expect(existsSync(path.join(wanted.destination, 'data', 'big.bin'))).toBe(false);
+    const gitBytes = filesUnder(path.join(wanted.destination, '.git')).reduce((sum, file) => sum + statSync(file).size, 0);
+    expect(gitBytes).toBeLessThan(1 << 20); // the 8 MiB blob was never fetched
+    const encoded = Buffer.from(`x-access-token:${TOKEN}`).toString('base64');
+    for (const file of filesUnder(wanted.destination)) {
+      const content = readFileSync(file);
+      expect(content.includes(TOKEN)).toBe(false);
+      expect(content.includes(encoded)).toBe(false);
+    }
+    expect(readFileSync(path.join(wanted.destination, '.git', 'config'), 'utf8')).not.toMatch(/extraheader|Authorization/i);
+    expect(execFileSync('git', ['remote', 'get-url', 'origin'], { cwd: wanted.destination, encoding: 'utf8' }).trim()).toBe(`${server.url}/models.git`);
+  });
+
+  it('clones the whole repository when there is no sub-directory, on another branch', async () => {
+    const result = await cloneRepository(request({ subdirectory: '', branch: 'release' }));
+    expect(existsSync(path.join(result.modelDir, 'data', 'big.bin'))).toBe(true);
+  });
+
+  it.each([
+    ['a wrong token', { token: 'wrong' }, ErrorTypes.GitAuthenticationFailed, /token in secret "git_token" was refused/],
+    ['no token', { token: undefined }, ErrorTypes.GitAuthenticationFailed, /needs credentials/],
+    ['an unknown branch', { branch: 'nope' }, ErrorTypes.GitBranchNotFound, /branch "nope" does not exist; check git_branch/],
+    ['an unknown repository', { repository: 'REPLACE/absent.git' }, ErrorTypes.GitRepositoryNotFound, /does not exist .*check git_uri/],
+    ['a missing sub-directory', { subdirectory: 'models/absent' }, ErrorTypes.ModelFolderNotFound, /"models\/absent" .* does not exist on branch main at commit/],
+  ])('fails without retry on %s, saying what to fix', async (_what, overrides, type, message) => {
+    const wanted = request(overrides as Partial<Parameters<typeof cloneRepository>[0]>);
+    if (wanted.repository.startsWith('REPLACE')) wanted.repository = `${server.url}/absent.git`;
+    const error = await cloneRepository(wanted).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(RefitError);
+    expect((error as RefitError).type).toBe(type);
+    expect((error as Error).message).toMatch(message);
+    expect((error as Error).message).not.toContain(TOKEN);
+  });
+
+  it('leaves a server error retryable (a plain error), without the token in it', async () => {
+    server.failNext(5, 503);
+    const error = await cloneRepository(request()).catch((err: unknown) => err);
+    server.failNext(0);
+    expect(error).toBeInstanceOf(Error);
+    expect(error).not.toBeInstanceOf(RefitError);
+    expect((error as Error).message).toMatch(/cannot clone/);
+    expect((error as Error).message).not.toContain(TOKEN);
+  });
+});
