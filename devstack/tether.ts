@@ -3,6 +3,7 @@
 // When our stdin closes (the parent exited, even by SIGKILL) or we get SIGTERM/SIGINT, the command
 // gets SIGTERM, then SIGKILL after a grace time. This is what keeps servers from outliving test runs.
 // REFIT_TETHER_REMOVE_ON_EXIT names a throwaway folder to delete once the command is gone.
+// REFIT_TETHER_UID / REFIT_TETHER_GID run the command as another user (PostgreSQL refuses to run as root).
 import { spawn } from 'node:child_process';
 import { openSync, rmSync } from 'node:fs';
 
@@ -13,9 +14,27 @@ if (!logFile || !command) {
   process.exit(2);
 }
 
+function numericId(variable: string, value: string): number {
+  if (!/^\d+$/.test(value)) {
+    console.error(`tether: ${variable} must be a numeric id, not "${value}"`);
+    process.exit(2);
+  }
+  return Number(value);
+}
+
 const log = openSync(logFile, 'a');
-const { REFIT_TETHER_REMOVE_ON_EXIT: _notForTheChild, ...childEnv } = process.env;
-const child = spawn(command, args, { stdio: ['ignore', log, log], env: childEnv });
+const {
+  REFIT_TETHER_REMOVE_ON_EXIT: _notForTheChild,
+  REFIT_TETHER_UID: uid,
+  REFIT_TETHER_GID: gid,
+  ...childEnv
+} = process.env;
+const child = spawn(command, args, {
+  stdio: ['ignore', log, log],
+  env: childEnv,
+  ...(uid ? { uid: numericId('REFIT_TETHER_UID', uid) } : {}),
+  ...(gid ? { gid: numericId('REFIT_TETHER_GID', gid) } : {}),
+});
 let stopping = false;
 
 function stop(): void {
