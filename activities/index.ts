@@ -1,14 +1,197 @@
+// Every side effect of a BuildDeploy run. Each activity adapts a plain, separately tested function to
+// Temporal: heartbeats with progress, cancellation, and RefitErrors turned into non-retryable failures.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { RefitError } from '../shared/errors.js';
+import type { BuildOutput, CloneOutput, ConditionOutcome, DeploymentSummary, WorkspaceClaim } from '../shared/runTypes.js';
+import { parseGitUri } from '../spec/gitUri.js';
+import type { AutomationModel } from '../spec/schema/automation.js';
+import type { AnalyticsStore } from './analytics/analyticsStore.js';
+import { runBuild } from './build/runBuild.js';
+import { evaluateCondition } from './condition/evaluateCondition.js';
+import type { DeploymentRequest, DeploymentResult, DeploymentTarget } from './deploy/deploymentTarget.js';
+import { cloneRepository } from './git/cloneRepository.js';
+import { waitForMetric, type MetricSource } from './metrics/metricSource.js';
+import { sendNotification, type Delivery, type RunEvent } from './notify/sendNotification.js';
+import type { SecretStore } from './secrets/secretStore.js';
 import { describeThisProcess } from './workerInfo.js';
 
-/** What activities need from the outside world, passed in so tests can hand over real, isolated parts. */
-export type ActivityDependencies = Record<string, never>;
+type Automation = AutomationModel;
+type BuildSpec = Automation['action']['build_spec'];
 
-/** Builds the activity functions the worker registers, closed over their dependencies. */
-export function createActivities(_deps: ActivityDependencies = {}) {
+/** What activities need from the outside world, passed in so tests hand over real, isolated parts. */
+export interface ActivityDependencies {
+  refitHome: string;
+  /** This worker's own task queue: steps that use a build's files run on the worker that has them. */
+  hostTaskQueue: string;
+  secrets: SecretStore;
+  metricSource: MetricSource;
+  openAnalytics: () => Promise<AnalyticsStore>;
+  deploymentTarget: DeploymentTarget;
+  /** Interpreter the model environments are made from. */
+  python: string;
+  /** Folder holding the refit_sdk Python package. */
+  sdkPythonPath: string;
+  /** Base URL of the Temporal Web UI, for links in notifications. */
+  webUiUrl?: string;
+  timeouts: { buildMs: number; metricMs: number; queryMs: number };
+  cgroupRoot?: string;
+}
+
+/** RefitErrors say what the user must change: retrying cannot help, so they fail at once. */
+async function classified<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof RefitError) throw ApplicationFailure.nonRetryable(err.message, err.type);
+    throw err;
+  }
+}
+
+export function createActivities(deps: ActivityDependencies) {
+  const buildDirOf = (buildId: string) => path.join(deps.refitHome, 'builds', buildId);
+
   return {
     async describeWorker() {
       return describeThisProcess();
     },
+
+    async claimWorkspace(input: { buildId: string }): Promise<WorkspaceClaim> {
+      const buildDir = buildDirOf(input.buildId);
+      mkdirSync(buildDir, { recursive: true });
+      return { hostTaskQueue: deps.hostTaskQueue, buildDir };
+    },
+
+    async cloneModelRepository(input: { buildId: string; buildSpec: BuildSpec }): Promise<CloneOutput> {
+      return classified(async () => {
+        const location = parseGitUri(input.buildSpec.git_uri);
+        if ('error' in location) throw new Error(`git_uri: ${location.error}`);
+        const secretName = input.buildSpec.git_access_token_secret;
+        const token = secretName ? await deps.secrets.get(secretName) : undefined;
+        const result = await cloneRepository({
+          repository: location.repository,
+          subdirectory: location.subdirectory,
+          branch: input.buildSpec.git_branch,
+          token,
+          tokenSecretName: secretName,
+          destination: path.join(buildDirOf(input.buildId), 'src'),
+          onProgress: (progress) => Context.current().heartbeat({ step: 'clone', ...progress }),
+        });
+        return { commit: result.commit, modelDir: result.modelDir };
+      });
+    },
+
+    async buildModel(input: { buildId: string; modelId: string; modelDir: string; buildSpec: BuildSpec }): Promise<BuildOutput> {
+      return classified(async () => {
+        const context = Context.current();
+        const result = await runBuild({
+          buildId: input.buildId,
+          modelId: input.modelId,
+          modelDir: input.modelDir,
+          spec: input.buildSpec,
+          buildDir: buildDirOf(input.buildId),
+          secrets: deps.secrets,
+          venvCacheDir: path.join(deps.refitHome, 'venvs'),
+          python: deps.python,
+          sdkPythonPath: deps.sdkPythonPath,
+          timeoutMs: deps.timeouts.buildMs,
+          signal: context.cancellationSignal,
+          onProgress: (progress) => context.heartbeat(progress),
+          cgroupRoot: deps.cgroupRoot,
+        });
+        return {
+          artifact_dir: result.artifactDir,
+          metrics_file: result.metricsFile,
+          python: path.join(result.environment.dir, 'bin', 'python'),
+          log_file: result.logFile,
+          duration_ms: result.durationMs,
+          tests: result.tests,
+          environment_reused: result.environment.reused,
+          limits: result.limits,
+          tags: result.tags,
+        };
+      });
+    },
+
+    async collectMetrics(input: { buildId: string; metricsFile: string; metricName?: string }): Promise<Record<string, number>> {
+      return classified(async () => {
+        const build = { buildId: input.buildId, metricsFile: input.metricsFile };
+        if (!input.metricName) return deps.metricSource.read(build);
+        return waitForMetric({
+          source: deps.metricSource,
+          build,
+          name: input.metricName,
+          timeoutMs: deps.timeouts.metricMs,
+          onPoll: (metrics) => Context.current().heartbeat({ step: 'metrics', seen: Object.keys(metrics) }),
+        });
+      });
+    },
+
+    async checkDeploymentCondition(input: {
+      condition: Automation['action']['deployment_condition'];
+      metrics: Record<string, number>;
+      modelId: string;
+      variation: string;
+      environment: string;
+    }): Promise<ConditionOutcome> {
+      return classified(async () => {
+        const serving = await deps.deploymentTarget.status(input.modelId, input.environment);
+        const champion = serving?.variations[input.variation];
+        return evaluateCondition({
+          condition: input.condition,
+          metrics: input.metrics,
+          openAnalytics: deps.openAnalytics,
+          champion: champion ? { buildId: champion.buildId, metrics: champion.metrics } : undefined,
+          queryTimeoutMs: deps.timeouts.queryMs,
+        });
+      });
+    },
+
+    async deployBuild(request: DeploymentRequest): Promise<DeploymentSummary> {
+      return classified(async () => {
+        const context = Context.current();
+        const result = await deps.deploymentTarget.apply(request, {
+          signal: context.cancellationSignal,
+          onProgress: (message) => context.heartbeat({ step: 'deploy', message }),
+        });
+        return summarize(result);
+      });
+    },
+
+    /** Compensation: puts back the build that served before, or removes a variation that did not exist. */
+    async rollbackDeployment(input: { modelId: string; environment: string; variation: string; previousBuildId?: string }): Promise<DeploymentSummary | undefined> {
+      return classified(async () => {
+        if (!input.previousBuildId) {
+          await deps.deploymentTarget.remove(input.modelId, input.environment, input.variation);
+          return undefined;
+        }
+        return summarize(await deps.deploymentTarget.rollback({ modelId: input.modelId, environment: input.environment, variation: input.variation, buildId: input.previousBuildId }));
+      });
+    },
+
+    async sendRunNotification(input: { notification: NonNullable<Automation['on_error']>; event: Omit<RunEvent, 'run_url' | 'workflow_id'> }): Promise<Delivery> {
+      return classified(async () => {
+        const { workflowExecution, workflowNamespace } = Context.current().info;
+        const workflowId = workflowExecution?.workflowId ?? '';
+        const runUrl = deps.webUiUrl
+          ? `${deps.webUiUrl}/namespaces/${workflowNamespace}/workflows/${encodeURIComponent(workflowId)}/${workflowExecution?.runId ?? ''}/history`
+          : `temporal://${workflowNamespace}/${workflowId}`;
+        return sendNotification(input.notification, { ...input.event, run_url: runUrl, workflow_id: workflowId }, deps.secrets);
+      });
+    },
+  };
+}
+
+function summarize(result: DeploymentResult): DeploymentSummary {
+  return {
+    environment: result.environment,
+    variation: result.variation,
+    build_id: result.buildId,
+    previous_build_id: result.previousBuildId,
+    url: result.url,
+    changed: result.changed,
+    notes: result.notes,
   };
 }
 

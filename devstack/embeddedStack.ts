@@ -1,9 +1,10 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import { DEFAULT_TASK_QUEUE } from '../shared/names.js';
-import { createWorker } from '../worker/createWorker.js';
+import { RefitWorker } from '../worker/createWorker.js';
+import { defaultDependencies } from '../worker/dependencies.js';
 import { preferredOrFreePort } from './freePort.js';
 import { refitHome } from './paths.js';
 import { startDevServer } from './temporalDevServer.js';
@@ -20,7 +21,7 @@ export interface EmbeddedStack {
   /** False when the stack attached to a dev server another Refit process had already started. */
   ownsServer: boolean;
   client: Client;
-  worker: Worker;
+  worker: RefitWorker;
   taskQueue: string;
   /** Stops the worker (if running), closes connections and stops the server if this stack started it. */
   stop(): Promise<void>;
@@ -73,7 +74,12 @@ export async function startEmbeddedStack(): Promise<EmbeddedStack> {
   const nativeConnection = await NativeConnection.connect({ address: server.address });
   const client = new Client({ connection, namespace: server.namespace });
   const taskQueue = DEFAULT_TASK_QUEUE;
-  const worker = await createWorker({ connection: nativeConnection, namespace: server.namespace, taskQueue });
+  const worker = await RefitWorker.create({
+    connection: nativeConnection,
+    namespace: server.namespace,
+    taskQueue,
+    dependencies: defaultDependencies({ taskQueue, webUiUrl: server.uiUrl }),
+  });
   return {
     server,
     ownsServer,
@@ -81,7 +87,7 @@ export async function startEmbeddedStack(): Promise<EmbeddedStack> {
     worker,
     taskQueue,
     async stop() {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
+      worker.shutdown();
       await connection.close();
       await nativeConnection.close().catch(() => undefined);
       await stopServer();

@@ -1,4 +1,5 @@
 // Names that the client, the worker and the workflows must agree on. One place, so they cannot drift.
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 
 /** The task queue the Refit worker polls unless REFIT_TASK_QUEUE says otherwise. */
 export const DEFAULT_TASK_QUEUE = 'refit';
@@ -6,21 +7,31 @@ export const DEFAULT_TASK_QUEUE = 'refit';
 /** Workflow types, as registered by the worker and started by the client. */
 export const WorkflowTypes = {
   smokeTest: 'smokeTest',
+  buildDeploy: 'buildDeploy',
+} as const;
+
+/** Queries a running BuildDeploy answers. */
+export const QueryNames = {
+  /** The current step and what the run has decided so far (RunStatus). */
+  status: 'refit.status',
 } as const;
 
 /**
- * Custom search attributes Refit sets on its runs, with their Temporal types. The embedded dev server
- * registers them at start; on a real cluster `refit setup` (or `temporal operator search-attribute create`)
- * must register them once per namespace.
+ * Custom search attributes Refit sets on its runs, so they are found in the Web UI and by `refit history`.
+ * The embedded dev server registers them at start; on a real cluster they are registered once per
+ * namespace (see the README).
  */
-export const SearchAttributes = {
-  RefitAutomation: 'Keyword',
-  RefitModelId: 'Keyword',
-  RefitBuildId: 'Keyword',
-  RefitGitCommit: 'Keyword',
-  RefitConditionOutcome: 'Keyword',
-  RefitDeployed: 'Bool',
-  RefitVariation: 'Keyword',
+export const SearchAttributeKeys = {
+  automation: defineSearchAttributeKey('RefitAutomation', SearchAttributeType.KEYWORD),
+  modelId: defineSearchAttributeKey('RefitModelId', SearchAttributeType.KEYWORD),
+  buildId: defineSearchAttributeKey('RefitBuildId', SearchAttributeType.KEYWORD),
+  gitCommit: defineSearchAttributeKey('RefitGitCommit', SearchAttributeType.KEYWORD),
+  conditionOutcome: defineSearchAttributeKey('RefitConditionOutcome', SearchAttributeType.KEYWORD),
+  deployed: defineSearchAttributeKey('RefitDeployed', SearchAttributeType.BOOL),
+  variation: defineSearchAttributeKey('RefitVariation', SearchAttributeType.KEYWORD),
 } as const;
 
-export type SearchAttributeName = keyof typeof SearchAttributes;
+/** The same attributes as `temporal` CLI arguments: name → Keyword, Bool, … */
+export const SearchAttributes: Record<string, string> = Object.fromEntries(
+  Object.values(SearchAttributeKeys).map((key) => [key.name, key.type.charAt(0) + key.type.slice(1).toLowerCase()]),
+);

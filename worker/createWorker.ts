@@ -5,8 +5,9 @@ import { createActivities, type ActivityDependencies } from '../activities/index
 export interface RefitWorkerOptions {
   connection: NativeConnection;
   namespace: string;
+  /** The shared queue: workflows, and the steps any worker may take. */
   taskQueue: string;
-  dependencies?: ActivityDependencies;
+  dependencies: ActivityDependencies;
   /** A pre-built bundle (tests bundle once per run); the workflows are bundled from source otherwise. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** How long running activities get to finish on shutdown before they are cancelled. */
@@ -15,13 +16,62 @@ export interface RefitWorkerOptions {
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.js', import.meta.url));
 
-export function createWorker(options: RefitWorkerOptions): Promise<Worker> {
-  return Worker.create({
-    connection: options.connection,
-    namespace: options.namespace,
-    taskQueue: options.taskQueue,
-    activities: createActivities(options.dependencies),
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
-    shutdownGraceTime: options.shutdownGraceTime ?? '30 seconds',
-  });
+/**
+ * A Refit worker is two Temporal workers in one process: one on the shared task queue (workflows and
+ * the steps any machine can take) and one on this machine's own queue (clone, build, deploy: the steps
+ * that use the files of a build, which only this machine has).
+ */
+export class RefitWorker {
+  private constructor(
+    readonly shared: Worker,
+    readonly host: Worker,
+  ) {}
+
+  static async create(options: RefitWorkerOptions): Promise<RefitWorker> {
+    const activities = createActivities(options.dependencies);
+    const common = {
+      connection: options.connection,
+      namespace: options.namespace,
+      activities,
+      shutdownGraceTime: options.shutdownGraceTime ?? '30 seconds',
+    };
+    const shared = await Worker.create({
+      ...common,
+      taskQueue: options.taskQueue,
+      ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
+    });
+    const host = await Worker.create({ ...common, taskQueue: options.dependencies.hostTaskQueue });
+    return new RefitWorker(shared, host);
+  }
+
+  get hostTaskQueue(): string {
+    return this.host.options.taskQueue;
+  }
+
+  getState(): ReturnType<Worker['getState']> {
+    return this.shared.getState();
+  }
+
+  /** Polls both queues until shutdown() (or a shutdown signal the SDK's runtime handles). */
+  async run(): Promise<void> {
+    await Promise.all([this.shared.run(), this.host.run()]);
+  }
+
+  shutdown(): void {
+    for (const worker of [this.shared, this.host]) if (worker.getState() === 'RUNNING') worker.shutdown();
+  }
+
+  /** Runs until `until` settles, then shuts down and waits for both workers to stop. */
+  async runUntil<T>(until: Promise<T>): Promise<T> {
+    const running = this.run();
+    const stoppedEarly = running.then(() => {
+      throw new Error('the worker stopped before the awaited work finished');
+    });
+    try {
+      return await Promise.race([until, stoppedEarly]);
+    } finally {
+      this.shutdown();
+      await running.catch(() => undefined);
+    }
+  }
 }

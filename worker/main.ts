@@ -1,14 +1,20 @@
 // The Refit worker for a real Temporal cluster: connects with the standard TEMPORAL_* settings and
 // profiles, polls REFIT_TASK_QUEUE (default "refit") until SIGINT/SIGTERM.
 import { connectWorker, temporalSettings } from '../client/connection.js';
-import { createWorker } from './createWorker.js';
+import { RefitWorker } from './createWorker.js';
+import { defaultDependencies } from './dependencies.js';
 
 async function main(): Promise<void> {
   const settings = temporalSettings();
   const connection = await connectWorker(settings);
-  const worker = await createWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue });
+  const worker = await RefitWorker.create({
+    connection,
+    namespace: settings.namespace,
+    taskQueue: settings.taskQueue,
+    dependencies: defaultDependencies({ taskQueue: settings.taskQueue }),
+  });
   console.log(
-    `refit worker: ${settings.connectionOptions.address}, namespace "${settings.namespace}", task queue "${settings.taskQueue}"`,
+    `refit worker: ${settings.connectionOptions.address}, namespace "${settings.namespace}", task queues "${settings.taskQueue}" and "${worker.hostTaskQueue}"`,
   );
   try {
     await worker.run();

@@ -3,6 +3,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { ErrorTypes, RefitError } from '../../shared/errors.js';
+import { baseEnvironment } from '../process/baseEnvironment.js';
 
 export interface CloneRequest {
   /** What `git clone` receives (the part of git_uri before "#"). */
@@ -66,18 +67,13 @@ function gitWith(baseDir: string, request: CloneRequest): SimpleGit {
   return git.env(env);
 }
 
-// What git may inherit: the search path, home, locale, temp folder, proxies and TLS trust. Nothing that
-// could run a program (editors, pagers, askpass, ssh commands) or change git's configuration.
-const INHERITED = /^(PATH|HOME|USER|LOGNAME|LANG|LC_\w+|TZ|TMPDIR|(HTTPS?|NO|ALL)_PROXY|(https?|no|all)_proxy|SSL_CERT_(FILE|DIR)|GIT_SSL_CAINFO|SSH_AUTH_SOCK)$/;
-
 /**
  * The token reaches git as an extra HTTP header set through GIT_CONFIG_* variables: they apply to this
  * process only and are never written to .git/config, argv (visible in `ps`) or a URL. Credential
  * helpers and prompts are switched off so that a missing or wrong token fails at once.
  */
 export function gitEnvironment(token: string | undefined): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) if (value !== undefined && INHERITED.test(key)) env[key] = value;
+  const env = baseEnvironment();
   const config: [string, string][] = [['credential.helper', '']];
   if (token) config.push(['http.extraHeader', `Authorization: Basic ${Buffer.from(`x-access-token:${token}`).toString('base64')}`]);
   env.GIT_TERMINAL_PROMPT = '0';

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, type LogLevel, type Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
 import type { ActivityDependencies } from '../../activities/index.js';
-import { createWorker } from '../../worker/createWorker.js';
+import { RefitWorker } from '../../worker/createWorker.js';
+import { defaultDependencies } from '../../worker/dependencies.js';
 import { readRunState } from './runState.js';
 
 /** A task queue no other test uses, so workers of different tests never steal each other's tasks. */
@@ -28,15 +30,23 @@ export async function connectToTestServer() {
   };
 }
 
-/** A worker running the real workflow code (bundled once per run) and real activities on its own queue. */
+/**
+ * A worker running the real workflow code (bundled once per run) and real activities on its own queues.
+ * Its state lives under `home` (a throwaway folder of the test), unless dependencies are given.
+ */
 export function createTestWorker(options: {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
-  dependencies?: ActivityDependencies;
-}): Promise<Worker> {
-  return createWorker({
-    ...options,
+  home?: string;
+  dependencies?: Partial<ActivityDependencies>;
+}): Promise<RefitWorker> {
+  const home = options.home ?? path.join(readRunState().stateDir, 'homes', options.taskQueue);
+  return RefitWorker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue,
+    dependencies: { ...defaultDependencies({ taskQueue: options.taskQueue, home }), ...options.dependencies },
     workflowBundle: { codePath: readRunState().workflowBundlePath },
     shutdownGraceTime: '5 seconds',
   });

@@ -1,0 +1,63 @@
+import type { AutomationModel } from '../../spec/schema/automation.js';
+
+export type DeploymentSpec = AutomationModel['action']['deployment_spec'];
+
+/** A build that passed its condition, and how to serve it. Secrets are names; targets resolve them. */
+export interface DeploymentRequest {
+  automation: string;
+  modelId: string;
+  buildId: string;
+  /** "" for the default environment; otherwise one of deployment_spec.environments. */
+  environment: string;
+  spec: DeploymentSpec;
+  /** The build's artifact folder (model.json, model.pkl, code/). */
+  artifactDir: string;
+  /** The interpreter of the build's environment: it has the model's dependencies. */
+  python: string;
+  /** The build's metrics, recorded with the deployment for champion/challenger checks. */
+  metrics: Record<string, number>;
+}
+
+export interface ServingVariation {
+  buildId: string;
+  metrics: Record<string, number>;
+  deployedAt: string;
+  pods: { pid: number; port: number; alive: boolean }[];
+}
+
+/** What is serving a model in one environment now. */
+export interface ServingStatus {
+  modelId: string;
+  environment: string;
+  /** Where clients send requests (Open Inference Protocol v2). */
+  url?: string;
+  variations: Record<string, ServingVariation>;
+}
+
+export interface DeploymentResult {
+  modelId: string;
+  environment: string;
+  variation: string;
+  buildId: string;
+  /** The build this variation served before, if any: what a rollback returns to. */
+  previousBuildId?: string;
+  url?: string;
+  /** False when this build was already serving (a retried deploy changes nothing). */
+  changed: boolean;
+  /** Parts of the specification this target does not apply, and why. */
+  notes: string[];
+}
+
+/**
+ * Where models are served. apply() replaces a variation's build only once the new one is healthy; when it
+ * does not become healthy in time, the previous build keeps serving and apply() fails with the reason.
+ */
+export interface DeploymentTarget {
+  readonly name: string;
+  apply(request: DeploymentRequest, options?: { signal?: AbortSignal; onProgress?: (message: string) => void }): Promise<DeploymentResult>;
+  /** Puts `buildId` (one this variation served before) back. */
+  rollback(target: { modelId: string; environment: string; variation: string; buildId: string }): Promise<DeploymentResult>;
+  status(modelId: string, environment: string): Promise<ServingStatus | undefined>;
+  /** Stops serving a model (one variation, or all of them). */
+  remove(modelId: string, environment: string, variation?: string): Promise<void>;
+}

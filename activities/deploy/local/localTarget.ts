@@ -1,0 +1,261 @@
+import { spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../../../devstack/freePort.js';
+import { ErrorTypes, RefitError } from '../../../shared/errors.js';
+import { SECRET_VALUE_PREFIX } from '../../../spec/schema/common.js';
+import { baseEnvironment } from '../../process/baseEnvironment.js';
+import { acquireLock } from '../../process/fileLock.js';
+import type { SecretStore } from '../../secrets/secretStore.js';
+import type { DeploymentRequest, DeploymentResult, DeploymentTarget, ServingStatus } from '../deploymentTarget.js';
+import { isServing, startPod, stopPod, waitUntilReady } from './pods.js';
+import { modelFolder, readState, STATE_FILE, writeState, type DeployedBuild, type ModelServingState, type Pod } from './servingState.js';
+
+export interface LocalTargetOptions {
+  /** $REFIT_HOME/deployments */
+  deploymentsRoot: string;
+  /** Folder holding the refit_sdk package (the serving wrapper). */
+  sdkPythonPath: string;
+  secrets: SecretStore;
+  cgroupRoot?: string;
+}
+
+const routerScript = fileURLToPath(new URL('./router.js', import.meta.url));
+const HISTORY_KEPT = 5;
+
+/**
+ * Serves models on this machine: `number_of_pods` processes per variation, each running the Open
+ * Inference Protocol server of refit_sdk, behind one router per model. A new build's pods must all be
+ * ready before the router switches to them; until then (and if they never are) the previous build serves.
+ */
+export class LocalDeploymentTarget implements DeploymentTarget {
+  readonly name = 'local';
+
+  constructor(private readonly options: LocalTargetOptions) {}
+
+  async apply(request: DeploymentRequest, context: { signal?: AbortSignal; onProgress?: (message: string) => void } = {}): Promise<DeploymentResult> {
+    const folder = modelFolder(this.options.deploymentsRoot, request.environment, request.modelId);
+    const artifactDir = path.join(folder, 'builds', request.buildId, 'artifact');
+    if (!existsSync(path.join(artifactDir, 'model.json'))) {
+      mkdirSync(path.dirname(artifactDir), { recursive: true });
+      cpSync(request.artifactDir, artifactDir, { recursive: true });
+    }
+    const build: DeployedBuild = {
+      buildId: request.buildId,
+      artifactDir,
+      python: request.python,
+      spec: request.spec,
+      metrics: request.metrics,
+      deployedAt: new Date().toISOString(),
+    };
+    return this.switchTo(request.modelId, request.environment, build, context);
+  }
+
+  async rollback(target: { modelId: string; environment: string; variation: string; buildId: string }): Promise<DeploymentResult> {
+    const folder = modelFolder(this.options.deploymentsRoot, target.environment, target.modelId);
+    const variation = readState(folder, target.modelId, target.environment).variations[target.variation];
+    if (variation?.buildId === target.buildId) return this.switchTo(target.modelId, target.environment, variation, {});
+    const earlier = variation?.history.find((entry) => entry.buildId === target.buildId);
+    if (!earlier) {
+      throw new RefitError(ErrorTypes.DeploymentFailed, `build ${target.buildId} never served variation "${target.variation}" of ${target.modelId}, so it cannot be put back`);
+    }
+    return this.switchTo(target.modelId, target.environment, { ...earlier, deployedAt: new Date().toISOString() }, {});
+  }
+
+  async status(modelId: string, environment: string): Promise<ServingStatus | undefined> {
+    const folder = modelFolder(this.options.deploymentsRoot, environment, modelId);
+    if (!existsSync(path.join(folder, STATE_FILE))) return undefined;
+    return describe(readState(folder, modelId, environment));
+  }
+
+  async remove(modelId: string, environment: string, variation?: string): Promise<void> {
+    const folder = modelFolder(this.options.deploymentsRoot, environment, modelId);
+    const release = await acquireLock(path.join(folder, '.lock'), 60_000, `the deployment of ${modelId}`);
+    try {
+      const state = readState(folder, modelId, environment);
+      const names = variation ? [variation] : Object.keys(state.variations);
+      for (const name of names) {
+        await Promise.all((state.variations[name]?.pods ?? []).map((pod) => stopPod(pod)));
+        delete state.variations[name];
+      }
+      await Promise.all((state.pending ?? []).map((pod) => stopPod(pod)));
+      state.pending = undefined;
+      if (Object.keys(state.variations).length === 0) {
+        if (state.router && isRouter(state.router.pid)) process.kill(state.router.pid, 'SIGTERM');
+        state.router = undefined;
+      }
+      writeState(folder, state);
+      if (state.router) process.kill(state.router.pid, 'SIGHUP');
+    } finally {
+      release();
+    }
+  }
+
+  private async switchTo(modelId: string, environment: string, build: DeployedBuild, context: { signal?: AbortSignal; onProgress?: (message: string) => void }): Promise<DeploymentResult> {
+    const variationName = build.spec.variation_name;
+    const folder = modelFolder(this.options.deploymentsRoot, environment, modelId);
+    mkdirSync(path.join(folder, 'logs'), { recursive: true });
+    const release = await acquireLock(path.join(folder, '.lock'), 60_000, `another deployment of ${modelId}`);
+    try {
+      const state = readState(folder, modelId, environment);
+      // An apply interrupted by a crash left pods that never served: stop them before anything else.
+      await Promise.all((state.pending ?? []).map((pod) => stopPod(pod)));
+      state.pending = undefined;
+      const current = state.variations[variationName];
+      const notes = notesFor(build);
+      if (current?.buildId === build.buildId && current.pods.length === build.spec.number_of_pods && current.pods.every((pod) => isServing(pod.pid))) {
+        writeState(folder, state);
+        await this.ensureRouter(folder, state);
+        return { modelId, environment, variation: variationName, buildId: build.buildId, previousBuildId: current.history[0]?.buildId, url: routerUrl(state), changed: false, notes };
+      }
+      const env = await this.environmentFor(build);
+      context.onProgress?.(`starting ${build.spec.number_of_pods} pod(s) of build ${build.buildId}`);
+      const deadline = Date.now() + build.spec.deployment_process_timeout_limit * 1000;
+      const started: (Pod & { logFile: string })[] = [];
+      try {
+        for (let index = 0; index < build.spec.number_of_pods; index++) {
+          started.push(
+            await startPod({
+              modelId,
+              variation: variationName,
+              buildId: build.buildId,
+              index,
+              artifactDir: build.artifactDir,
+              python: build.python,
+              sdkPythonPath: this.options.sdkPythonPath,
+              spec: build.spec,
+              env,
+              logDir: path.join(folder, 'logs'),
+              cgroupRoot: this.options.cgroupRoot,
+            }),
+          );
+          state.pending = started.map(({ logFile: _log, ...pod }) => pod);
+          writeState(folder, state);
+        }
+        await Promise.all(started.map((pod) => waitUntilReady(pod, modelId, deadline, context.signal)));
+      } catch (err) {
+        await Promise.all(started.map((pod) => stopPod(pod)));
+        state.pending = undefined;
+        writeState(folder, state);
+        const keeps = current ? `build ${current.buildId} keeps serving variation "${variationName}"` : 'nothing was serving it before';
+        throw new RefitError(
+          ErrorTypes.DeploymentFailed,
+          `build ${build.buildId} of ${modelId} was not deployed (rolled back: ${keeps}): ${(err as Error).message}`,
+          { cause: err },
+        );
+      }
+      context.onProgress?.('all pods ready; switching traffic');
+      const history = current ? [withoutPods(current), ...current.history.filter((entry) => entry.buildId !== current.buildId && entry.buildId !== build.buildId)].slice(0, HISTORY_KEPT) : [];
+      state.variations[variationName] = { ...build, pods: started.map(({ logFile: _log, ...pod }) => pod), history };
+      state.pending = undefined;
+      writeState(folder, state);
+      await this.ensureRouter(folder, state);
+      // Only now that the router sends traffic to the new pods do the old ones stop (after draining).
+      await Promise.all((current?.pods ?? []).map((pod) => stopPod(pod)));
+      return { modelId, environment, variation: variationName, buildId: build.buildId, previousBuildId: current?.buildId, url: routerUrl(state), changed: true, notes };
+    } finally {
+      release();
+    }
+  }
+
+  private async environmentFor(build: DeployedBuild): Promise<Record<string, string>> {
+    const env = baseEnvironment();
+    for (const entry of build.spec.env_vars) {
+      const [key, ...rest] = entry.split('=');
+      const value = rest.join('=');
+      env[key!] = value.startsWith(SECRET_VALUE_PREFIX) ? await this.options.secrets.get(value.slice(SECRET_VALUE_PREFIX.length)) : value;
+    }
+    return env;
+  }
+
+  /** Starts the model's router (on its previous port when it can), or tells a running one to reload. */
+  private async ensureRouter(folder: string, state: ModelServingState): Promise<void> {
+    if (state.router && isRouter(state.router.pid)) {
+      process.kill(state.router.pid, 'SIGHUP');
+      return;
+    }
+    const port = state.router && (await portIsFree(state.router.port)) ? state.router.port : await freePort();
+    const log = openSync(path.join(folder, 'logs', 'router.log'), 'a');
+    const child = spawn(process.execPath, [routerScript, path.join(folder, STATE_FILE), String(port)], { detached: true, stdio: ['ignore', log, log] });
+    closeSync(log);
+    child.unref();
+    state.router = { pid: child.pid!, port };
+    writeState(folder, state);
+    const deadline = Date.now() + 10_000;
+    while (!(await listening(port))) {
+      if (Date.now() > deadline || !isRouter(child.pid!)) throw new Error(`the router of ${state.modelId} did not start; see ${path.join(folder, 'logs', 'router.log')}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
+function notesFor(build: DeployedBuild): string[] {
+  const notes: string[] = [];
+  if (build.spec.auto_scale_config) notes.push(`auto_scale_config applies on Kubernetes; locally ${build.spec.number_of_pods} pod(s) run`);
+  if (build.spec.custom_iam_role_arn) notes.push('custom_iam_role_arn applies on Kubernetes (service-account annotation) and is not used locally');
+  return notes;
+}
+
+function withoutPods(variation: DeployedBuild & { pods?: Pod[]; history?: DeployedBuild[] }): DeployedBuild {
+  const { buildId, artifactDir, python, spec, metrics, deployedAt } = variation;
+  return { buildId, artifactDir, python, spec, metrics, deployedAt };
+}
+
+function describe(state: ModelServingState): ServingStatus {
+  return {
+    modelId: state.modelId,
+    environment: state.environment,
+    url: state.router && isRouter(state.router.pid) ? routerUrl(state) : undefined,
+    variations: Object.fromEntries(
+      Object.entries(state.variations).map(([name, variation]) => [
+        name,
+        { buildId: variation.buildId, metrics: variation.metrics, deployedAt: variation.deployedAt, pods: variation.pods.map((pod) => ({ pid: pod.pid, port: pod.port, alive: isServing(pod.pid) })) },
+      ]),
+    ),
+  };
+}
+
+function routerUrl(state: ModelServingState): string | undefined {
+  return state.router ? `http://127.0.0.1:${state.router.port}` : undefined;
+}
+
+function isRouter(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(routerScript);
+  } catch {
+    return false;
+  }
+}
+
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function portIsFree(port: number): Promise<boolean> {
+  return !(await listening(port));
+}
+
+/** Stops every model server and router under a deployments folder (tests and the demo clean up with it). */
+export async function stopAllLocalServing(deploymentsRoot: string): Promise<void> {
+  if (!existsSync(deploymentsRoot)) return;
+  for (const environment of readdirSync(deploymentsRoot)) {
+    for (const modelId of readdirSync(path.join(deploymentsRoot, environment))) {
+      const folder = path.join(deploymentsRoot, environment, modelId);
+      if (!existsSync(path.join(folder, STATE_FILE))) continue;
+      const state = readState(folder, modelId, environment);
+      const pods = [...Object.values(state.variations).flatMap((variation) => variation.pods), ...(state.pending ?? [])];
+      await Promise.all(pods.map((pod) => stopPod(pod, 3000)));
+      if (state.router && isRouter(state.router.pid)) process.kill(state.router.pid, 'SIGTERM');
+      rmSync(path.join(folder, STATE_FILE), { force: true });
+    }
+  }
+}

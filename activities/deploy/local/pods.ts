@@ -1,0 +1,119 @@
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync, rmdirSync } from 'node:fs';
+import path from 'node:path';
+import { freePort } from '../../../devstack/freePort.js';
+import { applyLimits } from '../../build/resourceLimits.js';
+import { parseMemory } from '../../../spec/memory.js';
+import type { DeploymentSpec } from '../deploymentTarget.js';
+import type { Pod } from './servingState.js';
+
+export interface PodLaunch {
+  modelId: string;
+  variation: string;
+  buildId: string;
+  index: number;
+  artifactDir: string;
+  python: string;
+  sdkPythonPath: string;
+  spec: DeploymentSpec;
+  env: Record<string, string>;
+  logDir: string;
+  cgroupRoot?: string;
+}
+
+const SERVE_MODULE = 'refit_sdk.serve';
+
+/**
+ * Starts one serving process, detached from the worker: a deployed model keeps serving when the worker
+ * stops or restarts (the worker is the control plane, not the data plane). Its CPU and memory are
+ * limited like a build's, as far as this host allows.
+ */
+export async function startPod(launch: PodLaunch): Promise<Pod & { logFile: string }> {
+  const port = await freePort();
+  const logFile = path.join(launch.logDir, `${launch.variation}-${launch.buildId}-${launch.index}.log`);
+  const memory = parseMemory(launch.spec.memory);
+  const limits = applyLimits(
+    `pod-${launch.modelId}-${launch.variation}-${launch.buildId}-${launch.index}`,
+    { cpus: launch.spec.cpu_fraction, memoryMiB: 'mib' in memory ? memory.mib : undefined },
+    launch.cgroupRoot,
+  );
+  const { command, args } = limits.wrap(launch.python, [
+    '-m', SERVE_MODULE,
+    '--artifact-dir', launch.artifactDir,
+    '--model-name', launch.modelId,
+    '--host', '127.0.0.1',
+    '--port', String(port),
+    '--workers', String(launch.spec.number_of_http_server_workers),
+    '--timeout-ms', String(launch.spec.http_request_timeout_ms),
+    '--max-batch-size', String(launch.spec.max_batch_size),
+    '--build-id', launch.buildId,
+    '--variation', launch.variation,
+    '--daemon-mode', String(launch.spec.daemon_mode),
+  ]);
+  const log = openSync(logFile, 'a');
+  const child = spawn(command, args, {
+    detached: true,
+    stdio: ['ignore', log, log],
+    env: { ...launch.env, ...limits.env, PYTHONPATH: launch.sdkPythonPath, PYTHONUNBUFFERED: '1' },
+  });
+  closeSync(log);
+  child.unref();
+  if (!child.pid) throw new Error(`could not start ${launch.python} to serve build ${launch.buildId}`);
+  return { pid: child.pid, port, logFile, cgroups: limits.cgroups };
+}
+
+/** Resolves when the pod answers ready on the Open Inference Protocol's health and model endpoints. */
+export async function waitUntilReady(pod: Pod & { logFile: string }, modelId: string, deadline: number, signal?: AbortSignal): Promise<void> {
+  const base = `http://127.0.0.1:${pod.port}`;
+  while (Date.now() < deadline) {
+    if (signal?.aborted) throw new Error('cancelled while waiting for the model server to become ready');
+    if (!isServing(pod.pid)) {
+      throw new Error(`the model server exited before it was ready; its log (${pod.logFile}) ends with:\n${tail(pod.logFile)}`);
+    }
+    try {
+      const [health, model] = await Promise.all([
+        fetch(`${base}/v2/health/ready`, { signal: AbortSignal.timeout(2000) }),
+        fetch(`${base}/v2/models/${encodeURIComponent(modelId)}/ready`, { signal: AbortSignal.timeout(2000) }),
+      ]);
+      if (health.ok && model.ok) return;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`the model server did not become ready in time; its log (${pod.logFile}) ends with:\n${tail(pod.logFile)}`);
+}
+
+/** True if `pid` is alive and is one of our model servers (a recycled pid of another program is not). */
+export function isServing(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(SERVE_MODULE) && !readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z');
+  } catch {
+    return false;
+  }
+}
+
+/** SIGTERM (the server drains in-flight requests), then SIGKILL after the grace time. */
+export async function stopPod(pod: Pod, graceMs = 10_000): Promise<void> {
+  if (isServing(pod.pid)) {
+    process.kill(pod.pid, 'SIGTERM');
+    const deadline = Date.now() + graceMs;
+    while (isServing(pod.pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    if (isServing(pod.pid)) process.kill(pod.pid, 'SIGKILL');
+  }
+  for (const dir of pod.cgroups ?? []) {
+    try {
+      if (existsSync(dir)) rmdirSync(dir);
+    } catch {
+      // The kernel frees it once the last process in it has gone.
+    }
+  }
+}
+
+function tail(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-12).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}

@@ -1,0 +1,58 @@
+// The local router of one model: a detached process that sends each Open Inference Protocol request to a
+// pod of a variation (by the x-refit-variation header or by weight, pods in turn). It reads the model's
+// state file at start and again on SIGHUP, which the deployment target sends after every switch.
+// Usage: node router.js <stateFile> <port>
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { ModelServingState } from './servingState.js';
+import { chooseVariation, VARIATION_HEADER } from './routing.js';
+
+const [stateFile, portText] = process.argv.slice(2);
+if (!stateFile || !portText) {
+  console.error('usage: router <stateFile> <port>');
+  process.exit(2);
+}
+
+let state: ModelServingState = load();
+const turn = new Map<string, number>();
+
+function load(): ModelServingState {
+  return JSON.parse(readFileSync(stateFile!, 'utf8')) as ModelServingState;
+}
+
+process.on('SIGHUP', () => {
+  try {
+    state = load();
+  } catch (err) {
+    console.error(`router: keeping the previous routes, cannot read ${stateFile}: ${(err as Error).message}`);
+  }
+});
+process.on('SIGTERM', () => server.close(() => process.exit(0)));
+
+const server = http.createServer((request, response) => {
+  const requested = request.headers[VARIATION_HEADER];
+  const variation = chooseVariation(state, Array.isArray(requested) ? requested[0] : requested, Math.random());
+  const pods = variation ? state.variations[variation]?.pods ?? [] : [];
+  if (!variation || pods.length === 0) {
+    const message = requested ? `variation "${requested}" is not serving` : `model "${state.modelId}" has no serving pods`;
+    response.writeHead(requested ? 404 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ error: message }));
+    return;
+  }
+  const next = turn.get(variation) ?? 0;
+  turn.set(variation, next + 1);
+  const pod = pods[next % pods.length]!;
+  const upstream = http.request(
+    { host: '127.0.0.1', port: pod.port, method: request.method, path: request.url, headers: request.headers },
+    (answer) => {
+      response.writeHead(answer.statusCode ?? 502, { ...answer.headers, [VARIATION_HEADER]: variation });
+      answer.pipe(response);
+    },
+  );
+  upstream.on('error', (err) => {
+    if (!response.headersSent) response.writeHead(502, { 'content-type': 'application/json' });
+    response.end(JSON.stringify({ error: `pod ${pod.port} of variation ${variation} did not answer: ${err.message}` }));
+  });
+  request.pipe(upstream);
+});
+
+server.listen(Number(portText), '127.0.0.1', () => console.log(`refit-router: ${state.modelId} on http://127.0.0.1:${portText}`));

@@ -1,0 +1,59 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { ErrorTypes, RefitError } from '../../shared/errors.js';
+
+/** Where a build's logged metrics are read from. */
+export interface MetricSource {
+  readonly description: string;
+  /** The latest value of each metric the build has logged so far. */
+  read(build: { buildId: string; metricsFile: string }): Promise<Record<string, number>>;
+}
+
+/** Metrics the model code logged with refit_sdk.log_metric, one JSON object per line. */
+export class LocalMetricSource implements MetricSource {
+  readonly description = 'the build\'s metrics file (refit_sdk.log_metric)';
+
+  async read(build: { metricsFile: string }): Promise<Record<string, number>> {
+    if (!existsSync(build.metricsFile)) return {};
+    const metrics: Record<string, number> = {};
+    for (const line of readFileSync(build.metricsFile, 'utf8').split('\n')) {
+      if (!line.trim()) continue;
+      try {
+        const record = JSON.parse(line) as { name?: unknown; value?: unknown };
+        if (typeof record.name === 'string' && typeof record.value === 'number' && Number.isFinite(record.value)) metrics[record.name] = record.value;
+      } catch {
+        // A line cut short by a crash mid-write: the lines before it still count.
+      }
+    }
+    return metrics;
+  }
+}
+
+/**
+ * Polls the metric source until the build has logged `name`, or fails at the deadline naming what the
+ * build did log, so the user knows whether the name is wrong or the logging is missing.
+ */
+export async function waitForMetric(options: {
+  source: MetricSource;
+  build: { buildId: string; metricsFile: string };
+  name: string;
+  timeoutMs: number;
+  pollMs?: number;
+  onPoll?: (metrics: Record<string, number>) => void;
+}): Promise<Record<string, number>> {
+  const deadline = Date.now() + options.timeoutMs;
+  for (;;) {
+    const metrics = await options.source.read(options.build);
+    options.onPoll?.(metrics);
+    if (options.name in metrics) return metrics;
+    if (Date.now() >= deadline) {
+      const logged = Object.keys(metrics);
+      throw new RefitError(
+        ErrorTypes.MetricNotFound,
+        `build ${options.build.buildId} logged no metric "${options.name}" (the deployment condition's metric_name) in ${Math.round(options.timeoutMs / 1000)} s; ` +
+          (logged.length ? `it logged: ${logged.join(', ')}` : 'it logged no metrics at all') +
+          `. Log it during build() with refit_sdk.log_metric("${options.name}", value), or fix metric_name.`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 1000));
+  }
+}

@@ -1,0 +1,89 @@
+// The data that crosses between the BuildDeploy workflow, its activities and clients. All of it is
+// plain JSON and holds secret names only, never secret values: it is stored in workflow history.
+import type { AutomationModel } from '../spec/schema/automation.js';
+
+export interface BuildDeployInput {
+  automation: AutomationModel;
+  /** Why this run started. */
+  trigger: { kind: 'schedule' | 'manual' | 'metric' | 'backfill' | 'registration'; detail?: string };
+}
+
+export type RunStep = 'starting' | 'cloning' | 'building' | 'collecting_metrics' | 'checking_condition' | 'deploying' | 'rolling_back' | 'notifying' | 'finished' | 'failed';
+
+export interface ConditionOutcome {
+  passed: boolean;
+  reason: string;
+  metric_name?: string;
+  value?: number;
+  direction?: 'ABOVE' | 'BELOW';
+  threshold?: number;
+  threshold_source: 'static' | 'sql' | 'serving_build' | 'none';
+  threshold_query?: string;
+  serving_build_id?: string;
+}
+
+export interface DeploymentSummary {
+  environment: string;
+  variation: string;
+  build_id: string;
+  previous_build_id?: string;
+  url?: string;
+  changed: boolean;
+  notes: string[];
+}
+
+export interface BuildSummary {
+  log_file: string;
+  duration_ms: number;
+  tests: 'passed' | 'none';
+  environment_reused: boolean;
+  limits: string[];
+  tags: string[];
+}
+
+export interface NotificationRecord {
+  event: 'on_success' | 'on_error';
+  delivered: boolean;
+  detail: string;
+}
+
+/** The query answer while a run goes on, and the skeleton of its result. */
+export interface RunStatus {
+  step: RunStep;
+  automation: string;
+  model_id: string;
+  build_id: string;
+  git_commit?: string;
+  metrics?: Record<string, number>;
+  condition?: ConditionOutcome;
+  deployments: DeploymentSummary[];
+  rolled_back: DeploymentSummary[];
+  error?: string;
+}
+
+export interface BuildDeployResult extends RunStatus {
+  deployed: boolean;
+  /** One sentence: why this run deployed or did not. */
+  reason: string;
+  build?: BuildSummary;
+  notifications: NotificationRecord[];
+  trigger: BuildDeployInput['trigger'];
+}
+
+// Activity contracts.
+export interface WorkspaceClaim {
+  /** The task queue of the worker that claimed the workspace: the steps that use its files run there. */
+  hostTaskQueue: string;
+  buildDir: string;
+}
+
+export interface CloneOutput {
+  commit: string;
+  modelDir: string;
+}
+
+export interface BuildOutput extends BuildSummary {
+  artifact_dir: string;
+  metrics_file: string;
+  python: string;
+}

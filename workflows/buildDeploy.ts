@@ -1,0 +1,179 @@
+// One run of an automation's action: clone, build, metrics, condition, deploy, notify. Deterministic:
+// every side effect is an activity; the workflow only decides and records. Secrets are names here.
+import {
+  ApplicationFailure,
+  defineQuery,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  upsertMemo,
+  upsertSearchAttributes,
+  workflowInfo,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errors.js';
+import { QueryNames, SearchAttributeKeys } from '../shared/names.js';
+import type { BuildDeployInput, BuildDeployResult, BuildSummary, DeploymentSummary, NotificationRecord, RunStatus } from '../shared/runTypes.js';
+
+export const statusQuery = defineQuery<RunStatus>(QueryNames.status);
+
+const retry: ActivityOptions['retry'] = {
+  initialInterval: '2 seconds',
+  backoffCoefficient: 2,
+  maximumInterval: '1 minute',
+  maximumAttempts: 8,
+  nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
+};
+
+// Steps any worker may take, on the shared task queue.
+const { claimWorkspace } = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', retry });
+const { sendRunNotification } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { ...retry, maximumAttempts: 5 },
+});
+
+/** Steps that use a build's files run on the worker that claimed its workspace. */
+function onHost(taskQueue: string, deployTimeoutSeconds: number) {
+  const longStep = { taskQueue, heartbeatTimeout: '1 minute', retry };
+  return {
+    ...proxyActivities<Activities>({ ...longStep, startToCloseTimeout: '30 minutes' }),
+    buildModel: proxyActivities<Activities>({ ...longStep, startToCloseTimeout: '4 hours', retry: { ...retry, maximumAttempts: 3 } }).buildModel,
+    deployBuild: proxyActivities<Activities>({ ...longStep, startToCloseTimeout: `${deployTimeoutSeconds + 300} seconds` }).deployBuild,
+  };
+}
+
+export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployResult> {
+  const { automation } = input;
+  const { build_spec: buildSpec, deployment_condition: condition, deployment_spec: deploymentSpec } = automation.action;
+  const buildId = `${automation.model_id}-${workflowInfo().runId.slice(0, 8)}`;
+  const environments = deploymentSpec.environments.length ? deploymentSpec.environments : [''];
+  const status: RunStatus = { step: 'starting', automation: automation.name, model_id: automation.model_id, build_id: buildId, deployments: [], rolled_back: [] };
+  const notifications: NotificationRecord[] = [];
+  let build: BuildSummary | undefined;
+  setHandler(statusQuery, () => status);
+  upsertSearchAttributes([
+    { key: SearchAttributeKeys.automation, value: automation.name },
+    { key: SearchAttributeKeys.modelId, value: automation.model_id },
+    { key: SearchAttributeKeys.buildId, value: buildId },
+    { key: SearchAttributeKeys.variation, value: deploymentSpec.variation_name },
+  ]);
+
+  try {
+    const workspace = await claimWorkspace({ buildId });
+    const host = onHost(workspace.hostTaskQueue, deploymentSpec.deployment_process_timeout_limit);
+
+    status.step = 'cloning';
+    const clone = await host.cloneModelRepository({ buildId, buildSpec });
+    status.git_commit = clone.commit;
+    upsertSearchAttributes([{ key: SearchAttributeKeys.gitCommit, value: clone.commit }]);
+
+    status.step = 'building';
+    const built = await host.buildModel({ buildId, modelId: automation.model_id, modelDir: clone.modelDir, buildSpec });
+    build = { log_file: built.log_file, duration_ms: built.duration_ms, tests: built.tests, environment_reused: built.environment_reused, limits: built.limits, tags: built.tags };
+
+    status.step = 'collecting_metrics';
+    status.metrics = await host.collectMetrics({ buildId, metricsFile: built.metrics_file, metricName: condition?.metric_name });
+
+    status.step = 'checking_condition';
+    status.condition = await host.checkDeploymentCondition({
+      condition,
+      metrics: status.metrics,
+      modelId: automation.model_id,
+      variation: deploymentSpec.variation_name,
+      environment: environments[0]!,
+    });
+    upsertSearchAttributes([{ key: SearchAttributeKeys.conditionOutcome, value: status.condition.passed ? 'passed' : 'failed' }]);
+
+    if (status.condition.passed) {
+      status.step = 'deploying';
+      for (const environment of environments) {
+        try {
+          status.deployments.push(
+            await host.deployBuild({
+              automation: automation.name,
+              modelId: automation.model_id,
+              buildId,
+              environment,
+              spec: deploymentSpec,
+              artifactDir: built.artifact_dir,
+              python: built.python,
+              metrics: status.metrics,
+            }),
+          );
+        } catch (err) {
+          // Environments deployed before this one go back to what they served, so none is left half-way.
+          status.step = 'rolling_back';
+          for (const done of [...status.deployments].reverse().filter((deployment) => deployment.changed)) {
+            const restored = await host.rollbackDeployment({
+              modelId: automation.model_id,
+              environment: done.environment,
+              variation: done.variation,
+              previousBuildId: done.previous_build_id,
+            });
+            status.rolled_back.push(restored ?? { ...done, build_id: '', changed: true, notes: ['removed: nothing served it before'] });
+          }
+          throw err;
+        }
+      }
+    }
+
+    const deployed = status.condition.passed && status.deployments.length === environments.length;
+    const reason = deployed
+      ? `deployed build ${buildId} (${describeTargets(status.deployments)}): ${status.condition.reason}`
+      : `not deployed: ${status.condition.reason}`;
+    status.step = 'notifying';
+    if (deployed && automation.on_success) notifications.push(await notify('on_success', automation.on_success, { outcome: 'deployed', reason, deployed }));
+    status.step = 'finished';
+    upsertSearchAttributes([{ key: SearchAttributeKeys.deployed, value: deployed }]);
+    const result: BuildDeployResult = { ...status, deployed, reason, build, notifications, trigger: input.trigger };
+    upsertMemo({ result: memoOf(result) });
+    return result;
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    const failedStep = status.step;
+    const cause = rootCause(err);
+    status.step = 'failed';
+    status.error = `${failedStep.replace('_', ' ')} failed: ${cause.message}`;
+    upsertSearchAttributes([{ key: SearchAttributeKeys.deployed, value: false }]);
+    if (automation.on_error) notifications.push(await notify('on_error', automation.on_error, { outcome: 'failed', reason: status.error, deployed: false }));
+    upsertMemo({ result: memoOf({ ...status, deployed: false, reason: status.error, build, notifications, trigger: input.trigger }) });
+    throw ApplicationFailure.create({ message: status.error, type: cause.type ?? 'RefitRunFailed', nonRetryable: true, details: [{ ...status, notifications }] });
+  }
+
+  /** Sends a notification; a webhook that stays down is recorded, never fails or repeats the run. */
+  async function notify(event: NotificationRecord['event'], notification: NonNullable<typeof automation.on_error>, outcome: { outcome: 'deployed' | 'failed'; reason: string; deployed: boolean }): Promise<NotificationRecord> {
+    try {
+      const delivery = await sendRunNotification({
+        notification,
+        event: { automation: automation.name, model_id: automation.model_id, build_id: buildId, git_commit: status.git_commit ?? '', ...outcome },
+      });
+      return { event, delivered: true, detail: `${notification.type} to ${delivery.target}: HTTP ${delivery.status}` };
+    } catch (err) {
+      return { event, delivered: false, detail: `${notification.type} not delivered: ${rootCause(err).message}` };
+    }
+  }
+}
+
+function describeTargets(deployments: DeploymentSummary[]): string {
+  return deployments.map((deployment) => `variation ${deployment.variation}${deployment.environment ? ` in ${deployment.environment}` : ''}`).join(', ');
+}
+
+/** The innermost failure: an activity's ApplicationFailure carries the message and type that matter. */
+function rootCause(err: unknown): { message: string; type?: string } {
+  let current = err as { message?: string; cause?: unknown; type?: string } | undefined;
+  while (current?.cause) current = current.cause as typeof current;
+  return { message: current?.message ?? String(err), type: current?.type };
+}
+
+/** The part of the result kept in the memo, so the Web UI shows the decision without opening history. */
+function memoOf(result: BuildDeployResult) {
+  return {
+    deployed: result.deployed,
+    reason: result.reason,
+    build_id: result.build_id,
+    git_commit: result.git_commit,
+    condition: result.condition,
+    deployments: result.deployments.map((deployment) => ({ environment: deployment.environment, variation: deployment.variation, url: deployment.url })),
+  };
+}
