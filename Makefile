@@ -32,8 +32,12 @@ typecheck: deps
 lint: deps
 	npx eslint .
 
+# Both suites always run, so one failing does not hide the other's results.
 test: deps tools build lint
-	$(JEST) $(JEST_ARGS)
+	@status=0; \
+	bash scripts/python-tests.sh $(PYTEST_ARGS) || status=1; \
+	$(JEST) $(JEST_ARGS) || status=1; \
+	exit $$status
 
 demo: deps tools build
 	node dist/devstack/demo.js

@@ -31,6 +31,8 @@ export interface ActivityDependencies {
   deploymentTarget: DeploymentTarget;
   /** Interpreter the model environments are made from. */
   python: string;
+  /** Where the cached virtual environments of models live ($REFIT_HOME/venvs). */
+  venvCacheDir: string;
   /** Folder holding the refit_sdk Python package. */
   sdkPythonPath: string;
   /** Base URL of the Temporal Web UI, for links in notifications. */
@@ -92,7 +94,7 @@ export function createActivities(deps: ActivityDependencies) {
           spec: input.buildSpec,
           buildDir: buildDirOf(input.buildId),
           secrets: deps.secrets,
-          venvCacheDir: path.join(deps.refitHome, 'venvs'),
+          venvCacheDir: deps.venvCacheDir,
           python: deps.python,
           sdkPythonPath: deps.sdkPythonPath,
           timeoutMs: deps.timeouts.buildMs,

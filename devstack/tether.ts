@@ -6,6 +6,7 @@
 // REFIT_TETHER_UID / REFIT_TETHER_GID run the command as another user (PostgreSQL refuses to run as root).
 import { spawn } from 'node:child_process';
 import { openSync, rmSync } from 'node:fs';
+import { constants } from 'node:os';
 
 const GRACE_MS = 5_000;
 const [logFile, command, ...args] = process.argv.slice(2);
@@ -51,7 +52,8 @@ child.on('error', (err) => {
 child.on('exit', (code, signal) => {
   const throwaway = process.env.REFIT_TETHER_REMOVE_ON_EXIT;
   if (throwaway) rmSync(throwaway, { recursive: true, force: true });
-  process.exit(code ?? (signal ? 128 : 1));
+  // Killed by a signal: exit 128 + its number, as shells report it (137 for SIGKILL).
+  process.exit(code ?? 128 + (signal ? constants.signals[signal] : 0));
 });
 process.stdin.on('end', stop);
 process.stdin.on('close', stop);

@@ -51,10 +51,8 @@ export async function ensurePythonEnvironment(request: PythonEnvironmentRequest)
     rmSync(dir, { recursive: true, force: true });
     await step(request, [request.python, '-m', 'venv', dir], 'creating the virtual environment');
     if (request.dependencyFile) {
-      const install = request.dependencyFile.endsWith('.toml')
-        ? ['install', path.dirname(request.dependencyFile)]
-        : ['install', '-r', request.dependencyFile];
-      await step(request, [python, '-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', ...install], `installing ${path.basename(request.dependencyFile)}`);
+      const what = request.dependencyFile.endsWith('.toml') ? [path.dirname(request.dependencyFile)] : ['-r', request.dependencyFile];
+      await step(request, [python, '-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', ...what], `installing ${path.basename(request.dependencyFile)}`);
     }
     writeFileSync(path.join(dir, COMPLETE_MARKER), new Date().toISOString());
     return { python, dir, reused: false };

@@ -130,13 +130,13 @@ export async function runBuild(request: BuildRequest): Promise<BuildResult> {
       REFIT_TAGS: request.spec.tags.join(','),
       REFIT_PARAMETERS: JSON.stringify(request.spec.parameters),
     };
-    const run = async (step: BuildStep, command: string[]): Promise<LoggedRunResult> => {
+    const run = async (step: BuildStep, command: string[], extraEnv: Record<string, string> = {}): Promise<LoggedRunResult> => {
       const wrapped = limits.wrap(command[0]!, command.slice(1));
       return runLogged({
         command: wrapped.command,
         args: wrapped.args,
         cwd: request.modelDir,
-        env,
+        env: { ...env, ...extraEnv },
         logFile,
         timeoutMs: request.timeoutMs,
         signal: request.signal,
@@ -149,7 +149,8 @@ export async function runBuild(request: BuildRequest): Promise<BuildResult> {
       request.onProgress?.({ step: 'tests', lines });
       const command = manifest.test_command ?? (await hasPytest(environment.python, env) ? [environment.python, '-m', 'pytest', '-q', 'tests'] : [environment.python, '-m', 'unittest', 'discover', '-s', 'tests', '-v']);
       section(`running the tests: ${command.join(' ')}`);
-      const result = await run('tests', command);
+      // Metrics the tests log must not count as the build's: they go to a file of their own.
+      const result = await run('tests', command, { REFIT_METRICS_FILE: path.join(request.buildDir, 'test-metrics.jsonl') });
       checkStopped(result, request, 'the tests');
       if (result.exitCode !== 0) {
         throw new RefitError(ErrorTypes.TestsFailed, scrub(`the model's tests failed (exit ${result.exitCode}), so it was not built; the end of the build log:\n${tail(logFile, 12)}`));
