@@ -12,6 +12,11 @@ export default tseslint.config(
     },
   },
   {
+    // Tests build deliberately loose and malformed inputs.
+    files: ['test/**/*.ts'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off' },
+  },
+  {
     // Workflow code runs in Temporal's deterministic sandbox: no Node modules, clocks or randomness.
     files: ['workflows/**/*.ts'],
     rules: {

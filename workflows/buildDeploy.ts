@@ -35,9 +35,13 @@ const { sendRunNotification } = proxyActivities<Activities>({
 
 /** Steps that use a build's files run on the worker that claimed its workspace. */
 function onHost(taskQueue: string, deployTimeoutSeconds: number) {
-  const longStep = { taskQueue, heartbeatTimeout: '1 minute', retry };
+  const longStep = { taskQueue, heartbeatTimeout: '30 seconds', retry };
+  const steps = proxyActivities<Activities>({ ...longStep, startToCloseTimeout: '30 minutes' });
   return {
-    ...proxyActivities<Activities>({ ...longStep, startToCloseTimeout: '30 minutes' }),
+    cloneModelRepository: steps.cloneModelRepository,
+    collectMetrics: steps.collectMetrics,
+    checkDeploymentCondition: steps.checkDeploymentCondition,
+    rollbackDeployment: steps.rollbackDeployment,
     buildModel: proxyActivities<Activities>({ ...longStep, startToCloseTimeout: '4 hours', retry: { ...retry, maximumAttempts: 3 } }).buildModel,
     deployBuild: proxyActivities<Activities>({ ...longStep, startToCloseTimeout: `${deployTimeoutSeconds + 300} seconds` }).deployBuild,
   };
@@ -46,7 +50,8 @@ function onHost(taskQueue: string, deployTimeoutSeconds: number) {
 export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployResult> {
   const { automation } = input;
   const { build_spec: buildSpec, deployment_condition: condition, deployment_spec: deploymentSpec } = automation.action;
-  const buildId = `${automation.model_id}-${workflowInfo().runId.slice(0, 8)}`;
+  // Run ids are time-ordered (UUIDv7): their random part is at the end, their start is shared by close runs.
+  const buildId = `${automation.model_id}-${workflowInfo().runId.replace(/-/g, '').slice(-12)}`;
   const environments = deploymentSpec.environments.length ? deploymentSpec.environments : [''];
   const status: RunStatus = { step: 'starting', automation: automation.name, model_id: automation.model_id, build_id: buildId, deployments: [], rolled_back: [] };
   const notifications: NotificationRecord[] = [];

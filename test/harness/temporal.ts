@@ -52,11 +52,31 @@ export function createTestWorker(options: {
   });
 }
 
-/** The SDK logs every worker state change at INFO; tests show warnings only unless REFIT_TEST_LOG_LEVEL says more. */
+declare global {
+  var refitCapturedLogs: { level: string; message: string; meta?: unknown }[] | undefined;
+}
+
+/**
+ * Everything the SDK logs in this test process is kept (tests check that no secret ever reaches a log);
+ * only warnings and errors are printed, unless REFIT_TEST_LOG_LEVEL asks for more.
+ */
 function quietSdkLogs(): void {
+  globalThis.refitCapturedLogs ??= [];
+  const captured = globalThis.refitCapturedLogs;
+  const printed = new DefaultLogger((process.env.REFIT_TEST_LOG_LEVEL ?? 'WARN') as LogLevel);
   try {
-    Runtime.install({ logger: new DefaultLogger((process.env.REFIT_TEST_LOG_LEVEL ?? 'WARN') as LogLevel) });
+    Runtime.install({
+      logger: new DefaultLogger('DEBUG', (entry) => {
+        captured.push({ level: entry.level, message: entry.message, meta: entry.meta });
+        printed.log(entry.level, entry.message, entry.meta);
+      }),
+    });
   } catch {
     // Already installed by an earlier test file in this jest worker process.
   }
+}
+
+/** What the SDK logged in this process so far (workflow and activity logs of workers made here). */
+export function capturedLogs(): string {
+  return JSON.stringify(globalThis.refitCapturedLogs ?? []);
 }

@@ -19,6 +19,8 @@ from sklearn.datasets import load_breast_cancer  # noqa: E402
 
 from model import BreastCancerModel  # noqa: E402
 
+KNOBS = ("TRAINING_FRACTION", "N_FEATURES")
+
 
 def build_small_model(**settings):
     """A model trained on a tenth of the training split, its metrics logged to a file of the test's own.
@@ -28,7 +30,11 @@ def build_small_model(**settings):
     """
     with tempfile.TemporaryDirectory() as folder:
         metrics_file = Path(folder) / "metrics.jsonl"
-        with mock.patch.dict(os.environ, {"REFIT_METRICS_FILE": str(metrics_file)}):
+        # The build's quality knobs (TRAINING_FRACTION, N_FEATURES) may be set for the build itself; the
+        # tests check the model's behaviour with their own settings, so the knobs are cleared here.
+        environment = {key: value for key, value in os.environ.items() if key not in KNOBS}
+        environment["REFIT_METRICS_FILE"] = str(metrics_file)
+        with mock.patch.dict(os.environ, environment, clear=True):
             model = BreastCancerModel(training_fraction=0.1, **settings)
             model.build()
         metrics = {record["name"]: record["value"]
