@@ -58,12 +58,12 @@ declare global {
 
 /**
  * Everything the SDK logs in this test process is kept (tests check that no secret ever reaches a log);
- * only warnings and errors are printed, unless REFIT_TEST_LOG_LEVEL asks for more.
+ * only errors are printed (tests fail runs on purpose), unless REFIT_TEST_LOG_LEVEL asks for more.
  */
 function quietSdkLogs(): void {
   globalThis.refitCapturedLogs ??= [];
   const captured = globalThis.refitCapturedLogs;
-  const printed = new DefaultLogger((process.env.REFIT_TEST_LOG_LEVEL ?? 'WARN') as LogLevel);
+  const printed = new DefaultLogger((process.env.REFIT_TEST_LOG_LEVEL ?? 'ERROR') as LogLevel);
   try {
     Runtime.install({
       logger: new DefaultLogger('DEBUG', (entry) => {
