@@ -28,9 +28,10 @@ const retry: ActivityOptions['retry'] = {
 
 // Steps any worker may take, on the shared task queue.
 const { claimWorkspace } = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', retry });
+// A webhook that stays down must not hold a finished run for long: four tries within about 7 s.
 const { sendRunNotification } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
-  retry: { ...retry, maximumAttempts: 5 },
+  retry: { ...retry, initialInterval: '1 second', maximumInterval: '5 seconds', maximumAttempts: 4 },
 });
 
 /** Steps that use a build's files run on the worker that claimed its workspace. */
