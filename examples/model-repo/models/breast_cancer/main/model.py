@@ -7,9 +7,14 @@ Two environment variables make a deliberately worse model, so that an automation
 that a deployment condition rejects it:
     TRAINING_FRACTION  the fraction of the training split to train on, in (0, 1]; default 1.0
     N_FEATURES         train and predict on only the first N of the 30 features; default 30
+Two more stretch the steps in time, the way a large model would, so that Refit's tests can stop a
+worker in the middle of them:
+    TRAINING_DELAY_SECONDS          extra seconds build() takes; default 0
+    SERVING_START_DELAY_SECONDS     extra seconds the server takes to become ready; default 0
 """
 
 import os
+import time
 
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
@@ -39,6 +44,10 @@ class BreastCancerModel(RefitModel):
         if self.n_features is None:
             self.n_features = _env_int("N_FEATURES", ALL_FEATURES)
         _check_settings(self.training_fraction, self.n_features)
+        delay = _env_float("TRAINING_DELAY_SECONDS", 0.0)
+        if delay > 0:
+            print(f"training: waiting {delay} s, as TRAINING_DELAY_SECONDS asks", flush=True)
+            time.sleep(delay)
 
         features, labels = load_breast_cancer(return_X_y=True)
         features = features[:, : self.n_features]
@@ -71,6 +80,12 @@ class BreastCancerModel(RefitModel):
             "recall": float(recall_score(test_y, predicted)),
         })
         print(f"trained on {len(train_y)} rows and {self.n_features} features")
+
+    def initialize_model(self):
+        delay = _env_float("SERVING_START_DELAY_SECONDS", 0.0)
+        if delay > 0:
+            print(f"serving: waiting {delay} s before ready, as SERVING_START_DELAY_SECONDS asks", flush=True)
+            time.sleep(delay)
 
     def predict(self, rows):
         """The predicted class for each row of 30 features: 0 malignant, 1 benign."""
