@@ -5,6 +5,7 @@ import { LocalDeploymentTarget } from '../../activities/deploy/local/localTarget
 import { packageRoot } from '../../devstack/paths.js';
 import { SearchAttributeKeys } from '../../shared/names.js';
 import { GOOD_F1, historyText, POOR, POOR_F1, predict, startFixture, TOKEN, type Fixture } from '../harness/buildDeployFixture.js';
+import { recordHistory } from '../harness/recordHistory.js';
 import { capturedLogs } from '../harness/temporal.js';
 
 describe("BuildDeploy runs the seed's automation end to end on the real dev server", () => {
@@ -25,6 +26,7 @@ describe("BuildDeploy runs the seed's automation end to end on the real dev serv
     });
     firstWorkflowId = `seed-first-${fixture.taskQueue}`;
     const result = await fixture.run(automation, firstWorkflowId);
+    await recordHistory(fixture.server.client, firstWorkflowId, 'seed-deployed');
     firstBuild = result.build_id;
     expect(result).toMatchObject({
       step: 'finished',
@@ -68,7 +70,9 @@ describe("BuildDeploy runs the seed's automation end to end on the real dev serv
       input.action.deployment_condition.threshold = '0.95';
       input.action.deployment_spec.variation_name = 'B';
     });
-    const result = await fixture.run(automation);
+    const workflowId = `missed-${fixture.taskQueue}`;
+    const result = await fixture.run(automation, workflowId);
+    await recordHistory(fixture.server.client, workflowId, 'threshold-missed');
     expect(result).toMatchObject({ step: 'finished', deployed: false, deployments: [], condition: { passed: false, value: POOR_F1, threshold: 0.95 } });
     expect(result.reason).toBe(`not deployed: f1_score ${POOR_F1} is not above the threshold 0.95`);
     const target = new LocalDeploymentTarget({ deploymentsRoot: path.join(fixture.home, 'deployments'), sdkPythonPath: path.join(packageRoot(), 'sdk', 'python'), secrets: null as never });

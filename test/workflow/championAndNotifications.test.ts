@@ -3,6 +3,7 @@ import { LocalSecretStore } from '../../activities/secrets/localSecretStore.js';
 import path from 'node:path';
 import { ErrorTypes } from '../../shared/errors.js';
 import { GOOD_F1, POOR, POOR_F1, startFixture, type Fixture } from '../harness/buildDeployFixture.js';
+import { recordHistory } from '../harness/recordHistory.js';
 import { startRecordingServer, type RecordingServer } from '../harness/recordingServer.js';
 
 describe('champion/challenger and notifications', () => {
@@ -68,6 +69,7 @@ describe('champion/challenger and notifications', () => {
 
   it('sends exactly one on_error when a run fails', async () => {
     const failure = await fixture.runFailing(challenger('good', (input) => (input.action.build_spec.git_branch = 'no-such-branch')));
+    await recordHistory(fixture.server.client, failure.workflowId, 'clone-failed-on-error');
     expect(failure.type).toBe(ErrorTypes.GitBranchNotFound);
     expect(failure.message).toMatch(/^cloning failed: cannot clone .* the branch "no-such-branch" does not exist; check git_branch$/);
     const received = hooks.to('/error');
@@ -105,6 +107,7 @@ describe('champion/challenger and notifications', () => {
     expect(result.deployments).toHaveLength(1);
     expect(result.notifications).toEqual([{ event: 'on_success', delivered: false, detail: expect.stringMatching(/^CustomWebhook not delivered: .*answered 500/) }]);
     expect(hooks.to('/down')).toHaveLength(4); // every retry reached it, and the deploy ran once
+    await recordHistory(fixture.server.client, workflowId, 'webhook-down');
     const history = await fixture.server.client.workflow.getHandle(workflowId).fetchHistory();
     const deploys = (history.events ?? []).filter((event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'deployBuild');
     expect(deploys).toHaveLength(1);

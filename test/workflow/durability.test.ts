@@ -13,6 +13,7 @@ import { validateAutomation } from '../../spec/validate.js';
 import { MODEL_FOLDER, TEST_VENV_CACHE, TOKEN } from '../harness/buildDeployFixture.js';
 import { startGitServer, type GitServer } from '../harness/gitServer.js';
 import { connectToTestServer, uniqueTaskQueue } from '../harness/temporal.js';
+import { recordHistory } from '../harness/recordHistory.js';
 import { startWorkerProcess, type WorkerProcess } from '../harness/workerProcesses.js';
 
 // A worker is killed in the middle of a run and another takes over: each run must finish exactly once,
@@ -134,6 +135,7 @@ describe('durability: a run survives its worker being killed', () => {
     expect(result).toMatchObject({ deployed: true, step: 'finished' });
     const deploy = await attemptsOf(handle, 'deployBuild');
     expect(deploy).toEqual({ scheduled: 1, attempts: [2], completed: 1 });
+    await recordHistory(server.client, handle.workflowId, 'worker-killed-during-deploy');
     const state = readState(folder, 'killdeploy', '');
     expect(state.pending).toBeUndefined();
     expect(state.variations.default).toMatchObject({ buildId: result.build_id, history: [] });

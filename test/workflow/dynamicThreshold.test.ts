@@ -8,6 +8,7 @@ import { packageRoot } from '../../devstack/paths.js';
 import { ErrorTypes } from '../../shared/errors.js';
 import { GOOD_F1, startFixture, type Fixture } from '../harness/buildDeployFixture.js';
 import { startPostgres, type TestPostgres } from '../harness/postgres.js';
+import { recordHistory } from '../harness/recordHistory.js';
 
 // Quality of the serving model over the last days, as a monitoring job would record it.
 const CREATE = 'CREATE TABLE model_quality (day DATE, f1 DOUBLE PRECISION)';
@@ -43,7 +44,9 @@ function thresholdSuite(store: 'DuckDB' | 'PostgreSQL', malformed: typeof MALFOR
       });
 
     it('computes the threshold with SQL and deploys a build above it', async () => {
-      const result = await fixture.run(withThreshold('SELECT avg(f1) FROM model_quality'));
+      const workflowId = `sql-${fixture.taskQueue}`;
+      const result = await fixture.run(withThreshold('SELECT avg(f1) FROM model_quality'), workflowId);
+      if (store === 'DuckDB') await recordHistory(fixture.server.client, workflowId, 'sql-threshold-deployed');
       expect(result.condition).toMatchObject({ passed: true, value: GOOD_F1, threshold_source: 'sql', threshold_query: 'SELECT avg(f1) FROM model_quality' });
       expect(result.condition!.threshold).toBeCloseTo(0.91, 10);
       expect(result.deployed).toBe(true);
@@ -59,6 +62,7 @@ function thresholdSuite(store: 'DuckDB' | 'PostgreSQL', malformed: typeof MALFOR
 
     it.each(malformed)('fails without deploying when the query returns %s', async (_shape, sql, message) => {
       const failure = await fixture.runFailing(withThreshold(sql));
+      if (store === 'DuckDB' && _shape === 'two rows') await recordHistory(fixture.server.client, failure.workflowId, 'threshold-query-two-rows');
       expect(failure.type).toBe(ErrorTypes.ThresholdQueryInvalid);
       expect(failure.message).toMatch(/^checking condition failed: the dynamic threshold failed: /);
       expect(failure.message).toMatch(message);

@@ -1,0 +1,16 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import { packageRoot } from '../../devstack/paths.js';
+
+/**
+ * With REFIT_RECORD_HISTORIES=1, keeps a real run's history under test/histories/<name>.json, where the
+ * replay test replays it against the current workflow code: a change that would break runs in flight
+ * fails CI. Commit the files it writes (and re-record only on purpose, with patched() in the workflow).
+ */
+export async function recordHistory(client: Client, workflowId: string, name: string): Promise<void> {
+  if (!process.env.REFIT_RECORD_HISTORIES) return;
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  writeFileSync(path.join(packageRoot(), 'test', 'histories', `${name}.json`), `${JSON.stringify(JSON.parse(historyToJSON(history)), null, 1)}\n`);
+}
