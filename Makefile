@@ -22,6 +22,7 @@ deps: node_modules/.package-lock.json
 tools:
 	@bash scripts/install-temporal.sh >/dev/null
 	@bash scripts/install-postgres.sh >/dev/null
+	@bash scripts/install-mlflow.sh >/dev/null
 
 build: deps
 	npx tsc -p tsconfig.json

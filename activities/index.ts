@@ -94,6 +94,7 @@ export function createActivities(deps: ActivityDependencies) {
           spec: input.buildSpec,
           buildDir: buildDirOf(input.buildId),
           secrets: deps.secrets,
+          metricSource: deps.metricSource,
           venvCacheDir: deps.venvCacheDir,
           python: deps.python,
           sdkPythonPath: deps.sdkPythonPath,

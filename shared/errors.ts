@@ -12,6 +12,7 @@ export const ErrorTypes = {
   TestsFailed: 'RefitTestsFailed',
   BuildFailed: 'RefitBuildFailed',
   MetricNotFound: 'RefitMetricNotFound',
+  MetricSourceRejected: 'RefitMetricSourceRejected',
   ThresholdQueryInvalid: 'RefitThresholdQueryInvalid',
   DeploymentFailed: 'RefitDeploymentFailed',
 } as const;

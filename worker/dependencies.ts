@@ -3,7 +3,8 @@ import path from 'node:path';
 import type { ActivityDependencies } from '../activities/index.js';
 import { openAnalyticsStore } from '../activities/analytics/analyticsStore.js';
 import { LocalDeploymentTarget } from '../activities/deploy/local/localTarget.js';
-import { LocalMetricSource } from '../activities/metrics/metricSource.js';
+import { LocalMetricSource, type MetricSource } from '../activities/metrics/metricSource.js';
+import { MlflowMetricSource } from '../activities/metrics/mlflowMetricSource.js';
 import { LocalSecretStore } from '../activities/secrets/localSecretStore.js';
 import { packageRoot, refitHome } from '../devstack/paths.js';
 
@@ -26,7 +27,7 @@ export function defaultDependencies(options: { taskQueue: string; home?: string;
     refitHome: home,
     hostTaskQueue: hostTaskQueueOf(options.taskQueue),
     secrets,
-    metricSource: new LocalMetricSource(),
+    metricSource: metricSourceFromEnvironment(),
     openAnalytics: () => openAnalyticsStore(process.env.REFIT_ANALYTICS_URL, { refitHome: home }),
     deploymentTarget: new LocalDeploymentTarget({ deploymentsRoot: path.join(home, 'deployments'), sdkPythonPath, secrets }),
     python: process.env.REFIT_PYTHON ?? 'python3',
@@ -39,4 +40,21 @@ export function defaultDependencies(options: { taskQueue: string; home?: string;
       queryMs: minutes('REFIT_QUERY_TIMEOUT_MINUTES', 1),
     },
   };
+}
+
+/**
+ * Metrics come from refit_sdk.log_metric unless REFIT_MLFLOW_TRACKING_URI names an MLflow tracking
+ * server; then model code that calls mlflow.log_metric works unchanged (credentials from the usual
+ * MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD or MLFLOW_TRACKING_TOKEN).
+ */
+function metricSourceFromEnvironment(): MetricSource {
+  const trackingUri = process.env.REFIT_MLFLOW_TRACKING_URI;
+  if (!trackingUri) return new LocalMetricSource();
+  return new MlflowMetricSource({
+    trackingUri,
+    experimentName: process.env.REFIT_MLFLOW_EXPERIMENT,
+    username: process.env.MLFLOW_TRACKING_USERNAME,
+    password: process.env.MLFLOW_TRACKING_PASSWORD,
+    token: process.env.MLFLOW_TRACKING_TOKEN,
+  });
 }

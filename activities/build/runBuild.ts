@@ -6,6 +6,7 @@ import type { AutomationModel } from '../../spec/schema/automation.js';
 import { SECRET_VALUE_PREFIX } from '../../spec/schema/common.js';
 import { baseEnvironment } from '../process/baseEnvironment.js';
 import { runLogged, type LoggedRunResult } from '../process/runLogged.js';
+import type { MetricSource } from '../metrics/metricSource.js';
 import type { SecretStore } from '../secrets/secretStore.js';
 import { findDependencyFile, readModelManifest } from './modelManifest.js';
 import { ensurePythonEnvironment } from './pythonEnvironment.js';
@@ -32,6 +33,8 @@ export interface BuildRequest {
   signal?: AbortSignal;
   onProgress?: (progress: { step: BuildStep; line?: string; lines: number }) => void;
   cgroupRoot?: string;
+  /** Where the build's metrics are read from; its prepareBuild() variables go into the build step's environment. */
+  metricSource?: MetricSource;
 }
 
 export interface BuildResult {
@@ -159,10 +162,13 @@ export async function runBuild(request: BuildRequest): Promise<BuildResult> {
     }
 
     request.onProgress?.({ step: 'build', lines });
+    // Only the build step logs the metrics that count, so only it gets the source's variables (e.g. MLFLOW_RUN_ID).
+    const metricEnv = (await request.metricSource?.prepareBuild?.({ buildId: request.buildId, modelId: request.modelId })) ?? {};
+    for (const key of ['MLFLOW_TRACKING_PASSWORD', 'MLFLOW_TRACKING_TOKEN']) if (metricEnv[key]) secretValues.push(metricEnv[key]);
     const buildCommand = [environment.python, '-m', 'refit_sdk.build', '--model-dir', request.modelDir, '--main-dir', request.spec.main_dir, '--artifact-dir', artifactDir];
     if (manifest.model_class) buildCommand.push('--model-class', manifest.model_class);
     section('building (training) the model');
-    const result = await run('build', buildCommand);
+    const result = await run('build', buildCommand, metricEnv);
     checkStopped(result, request, 'the build');
     if (result.exitCode !== 0) {
       const reported = readFileSync(logFile, 'utf8').split('\n').filter((line) => line.startsWith('refit-build-error: ')).at(-1);

@@ -4,6 +4,13 @@ import { ErrorTypes, RefitError } from '../../shared/errors.js';
 /** Where a build's logged metrics are read from. */
 export interface MetricSource {
   readonly description: string;
+  /** The call that logs a metric to this source, for the message when one is missing. */
+  howToLog(name: string): string;
+  /**
+   * Readies the source for a build about to run (e.g. creates its MLflow run) and returns the variables
+   * the build's process needs to log there. Sources that need nothing (the metrics file) leave it out.
+   */
+  prepareBuild?(build: { buildId: string; modelId: string }): Promise<Record<string, string>>;
   /** The latest value of each metric the build has logged so far. */
   read(build: { buildId: string; metricsFile: string }): Promise<Record<string, number>>;
 }
@@ -11,6 +18,10 @@ export interface MetricSource {
 /** Metrics the model code logged with refit_sdk.log_metric, one JSON object per line. */
 export class LocalMetricSource implements MetricSource {
   readonly description = 'the build\'s metrics file (refit_sdk.log_metric)';
+
+  howToLog(name: string): string {
+    return `refit_sdk.log_metric("${name}", value) during build()`;
+  }
 
   async read(build: { metricsFile: string }): Promise<Record<string, number>> {
     if (!existsSync(build.metricsFile)) return {};
@@ -51,7 +62,7 @@ export async function waitForMetric(options: {
         ErrorTypes.MetricNotFound,
         `build ${options.build.buildId} logged no metric "${options.name}" (the deployment condition's metric_name) in ${Math.round(options.timeoutMs / 1000)} s; ` +
           (logged.length ? `it logged: ${logged.join(', ')}` : 'it logged no metrics at all') +
-          `. Log it during build() with refit_sdk.log_metric("${options.name}", value), or fix metric_name.`,
+          `. Log it with ${options.source.howToLog(options.name)}, or fix metric_name.`,
       );
     }
     await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 1000));
