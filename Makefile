@@ -23,6 +23,7 @@ tools:
 	@bash scripts/install-temporal.sh >/dev/null
 	@bash scripts/install-postgres.sh >/dev/null
 	@bash scripts/install-mlflow.sh >/dev/null
+	@bash scripts/install-k8s-test-env.sh >/dev/null
 
 build: deps
 	npx tsc -p tsconfig.json
@@ -44,7 +45,7 @@ demo: deps tools build
 	node dist/devstack/demo.js
 
 dev: deps tools build
-	node dist/devstack/dev.js
+	node dist/devstack/devMain.js
 
 # The committed JSON Schema is generated from the zod schemas; a test fails when it is stale.
 schema: build

@@ -4,12 +4,13 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { RefitError } from '../shared/errors.js';
+import { SearchAttributeKeys, WorkflowTypes } from '../shared/names.js';
 import type { BuildOutput, CloneOutput, ConditionOutcome, DeploymentSummary, WorkspaceClaim } from '../shared/runTypes.js';
 import { parseGitUri } from '../spec/gitUri.js';
 import type { AutomationModel } from '../spec/schema/automation.js';
 import type { AnalyticsStore } from './analytics/analyticsStore.js';
 import { runBuild } from './build/runBuild.js';
-import { evaluateCondition } from './condition/evaluateCondition.js';
+import { evaluateCondition, thresholdQueryFailure } from './condition/evaluateCondition.js';
 import type { DeploymentRequest, DeploymentResult, DeploymentTarget } from './deploy/deploymentTarget.js';
 import { cloneRepository } from './git/cloneRepository.js';
 import { waitForMetric, type MetricSource } from './metrics/metricSource.js';
@@ -171,6 +172,28 @@ export function createActivities(deps: ActivityDependencies) {
         }
         return summarize(await deps.deploymentTarget.rollback({ modelId: input.modelId, environment: input.environment, variation: input.variation, buildId: input.previousBuildId }));
       });
+    },
+
+    /** The value of a metric trigger's SQL on the analytics store. */
+    async evaluateMetricTrigger(input: { sqlQuery: string }): Promise<number> {
+      return classified(async () => {
+        const store = await deps.openAnalytics();
+        try {
+          return await store.queryNumber(input.sqlQuery, { timeoutMs: deps.timeouts.queryMs });
+        } catch (err) {
+          throw thresholdQueryFailure(err, 'the metric trigger\'s query');
+        } finally {
+          await store.close();
+        }
+      });
+    },
+
+    /** Builds of an automation that are running now (visibility is eventually consistent: a build started an instant ago may be missed). */
+    async findRunningBuilds(input: { automation: string }): Promise<string[]> {
+      const ids: string[] = [];
+      const query = `WorkflowType = '${WorkflowTypes.buildDeploy}' AND ExecutionStatus = 'Running' AND ${SearchAttributeKeys.automation.name} = '${input.automation}'`;
+      for await (const execution of Context.current().client.workflow.list({ query })) ids.push(execution.workflowId);
+      return ids;
     },
 
     async sendRunNotification(input: { notification: NonNullable<Automation['on_error']>; event: Omit<RunEvent, 'run_url' | 'workflow_id'> }): Promise<Delivery> {

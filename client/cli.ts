@@ -1,31 +1,114 @@
 #!/usr/bin/env node
-// The `refit` command line.
+// The `refit` command line. Exit codes: 0 done, 1 the command found problems or a run failed,
+// 2 the command line was wrong, 3 Temporal could not be reached, 10 `run --wait --expect-deploy` did not deploy.
 import { Command, CommanderError } from 'commander';
 import { automationJsonSchema } from '../spec/jsonSchema.js';
+import { backfillCommand, deleteCommand, describeCommand, listCommand, pauseCommand, registerCommand, resumeCommand } from './commands/automations.js';
+import { historyCommand, logsCommand, runCommand } from './commands/runs.js';
+import { secretsDeleteCommand, secretsListCommand, secretsSetCommand } from './commands/secrets.js';
+import { setupCommand } from './commands/setup.js';
 import { validateCommand } from './commands/validate.js';
 import { EXIT } from './output.js';
 
 const program = new Command()
   .name('refit')
-  .description('Re-train and re-deploy ML models automatically, durably, on Temporal.')
+  .description('Re-train and re-deploy ML models automatically, durably, on Temporal.\nConnects with the standard Temporal settings: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE.')
   .showHelpAfterError()
   .exitOverride();
+
+const set = async (code: Promise<number> | number): Promise<void> => {
+  process.exitCode = await code;
+};
 
 program
   .command('validate')
   .description('check automation definitions (YAML or TypeScript files, or folders of them) and summarise each')
   .argument('<paths...>', 'files or folders')
   .option('--json', 'print the result as JSON')
-  .action(async (paths: string[], options: { json?: boolean }) => {
-    process.exitCode = await validateCommand(paths, options);
-  });
+  .action((paths: string[], options) => set(validateCommand(paths, options)));
 
 program
   .command('schema')
   .description('print the JSON Schema of an automation definition (for YAML completion in editors)')
-  .action(() => {
-    console.log(JSON.stringify(automationJsonSchema(), null, 2));
-  });
+  .action(() => console.log(JSON.stringify(automationJsonSchema(), null, 2)));
+
+program
+  .command('register')
+  .description('create or update one Temporal Schedule per automation (registering unchanged definitions changes nothing)')
+  .argument('<paths...>', 'files or folders of definitions')
+  .option('--prune', 'delete the schedules of automations that are no longer defined')
+  .option('--json', 'print what changed as JSON')
+  .action((paths: string[], options) => set(registerCommand(paths, options)));
+
+program.command('list').description('list registered automations, their trigger, state and next run').option('--json', 'as JSON').action((options) => set(listCommand(options)));
+
+program
+  .command('describe')
+  .description('show what is registered for an automation: trigger, policies, next and recent runs, definition')
+  .argument('<automation>')
+  .option('--json', 'as JSON')
+  .action((name: string, options) => set(describeCommand(name, options)));
+
+program
+  .command('run')
+  .description('start a run of an automation now')
+  .argument('<automation>')
+  .option('--wait', 'follow the run step by step until it ends')
+  .option('--json', 'print the result (or the started run) as JSON')
+  .option('--file <file>', 'run the definition in this file instead of the registered one')
+  .option('--expect-deploy', 'with --wait: exit 10 when the run finishes without deploying')
+  .action((name: string, options) => set(runCommand(name, options)));
+
+program
+  .command('pause')
+  .description('stop an automation\'s schedule from starting runs')
+  .argument('<automation>')
+  .option('--note <text>', 'why (shown by describe and in the Web UI)')
+  .action((name: string, options) => set(pauseCommand(name, options)));
+
+program
+  .command('resume')
+  .description('let a paused automation\'s schedule start runs again')
+  .argument('<automation>')
+  .option('--note <text>', 'why')
+  .action((name: string, options) => set(resumeCommand(name, options)));
+
+program.command('delete').description('delete an automation\'s schedule').argument('<automation>').action((name: string) => set(deleteCommand(name)));
+
+program
+  .command('backfill')
+  .description('start the runs an automation\'s schedule would have started in a past time range')
+  .argument('<automation>')
+  .requiredOption('--start <time>', 'ISO 8601, e.g. 2026-11-01T00:00:00Z')
+  .requiredOption('--end <time>', 'ISO 8601')
+  .action((name: string, options) => set(backfillCommand(name, options)));
+
+program
+  .command('history')
+  .description('recent runs with their build, commit, decision and deployment')
+  .argument('[automation]')
+  .option('--limit <n>', 'how many', '20')
+  .option('--json', 'as JSON')
+  .action((name: string | undefined, options) => set(historyCommand(name, options)));
+
+program.command('logs').description('print the build log of a build (on the machine that built it)').argument('<build>').action((build: string) => set(logsCommand(build)));
+
+const secrets = program.command('secrets').description('the local secret store (git tokens, webhook URLs)');
+secrets.command('set').description('store a secret; the value is read from stdin (hidden when typed)').argument('<name>').action((name: string) => set(secretsSetCommand(name)));
+secrets.command('list').description('list the names of stored secrets').option('--json', 'as JSON').action((options) => set(secretsListCommand(options)));
+secrets.command('delete').description('delete a secret').argument('<name>').action((name: string) => set(secretsDeleteCommand(name)));
+
+program.command('setup').description('register Refit\'s search attributes in the namespace (once per namespace of a real cluster)').action(() => set(setupCommand()));
+
+program
+  .command('worker')
+  .description('run a Refit worker until Ctrl-C or SIGTERM')
+  .action(async () => (await import('../worker/main.js')).runWorker());
+
+program
+  .command('dev')
+  .description('the embedded stack in one foreground process: Temporal dev server with its Web UI, and a worker')
+  .action(async () => (await import('../devstack/dev.js')).runDevStack());
 
 try {
   await program.parseAsync();

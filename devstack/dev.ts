@@ -2,7 +2,8 @@
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { startEmbeddedStack } from './embeddedStack.js';
 
-async function main(): Promise<void> {
+/** The embedded stack in the foreground until Ctrl-C: `make dev` and `refit dev`. */
+export async function runDevStack(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger((process.env.REFIT_LOG_LEVEL ?? 'WARN') as 'WARN') });
   const stack = await startEmbeddedStack();
   if (!stack.ownsServer) {
@@ -22,7 +23,3 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(`dev stack failed: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
-});

@@ -8,6 +8,7 @@ export const DEFAULT_TASK_QUEUE = 'refit';
 export const WorkflowTypes = {
   smokeTest: 'smokeTest',
   buildDeploy: 'buildDeploy',
+  metricTriggerCheck: 'metricTriggerCheck',
 } as const;
 
 /** Queries a running BuildDeploy answers. */

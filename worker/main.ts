@@ -1,10 +1,10 @@
 // The Refit worker for a real Temporal cluster: connects with the standard TEMPORAL_* settings and
-// profiles, polls REFIT_TASK_QUEUE (default "refit") until SIGINT/SIGTERM.
+// profiles, polls REFIT_TASK_QUEUE (default "refit") and its own host queue until SIGINT/SIGTERM.
 import { connectWorker, temporalSettings } from '../client/connection.js';
 import { RefitWorker } from './createWorker.js';
 import { defaultDependencies } from './dependencies.js';
 
-async function main(): Promise<void> {
+export async function runWorker(): Promise<void> {
   const settings = temporalSettings();
   const connection = await connectWorker(settings);
   const worker = await RefitWorker.create({
@@ -22,8 +22,3 @@ async function main(): Promise<void> {
     await connection.close();
   }
 }
-
-main().catch((err: unknown) => {
-  console.error(`refit worker: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
-});

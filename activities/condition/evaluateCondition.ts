@@ -55,7 +55,7 @@ export async function evaluateCondition(options: {
     try {
       limit = await store.queryNumber(threshold.query, { timeoutMs: options.queryTimeoutMs });
     } catch (err) {
-      throw classifyQueryError(err);
+      throw thresholdQueryFailure(err, 'the dynamic threshold');
     } finally {
       await store.close();
     }
@@ -77,9 +77,9 @@ function beats(value: number, threshold: number, direction: 'ABOVE' | 'BELOW'): 
 }
 
 /** A store that is down or slow may recover (retry); a query that returns the wrong shape will not. */
-function classifyQueryError(err: unknown): Error {
+export function thresholdQueryFailure(err: unknown, what: string): Error {
   if (err instanceof AnalyticsQueryError && !['unavailable', 'timeout'].includes(err.kind)) {
-    return new RefitError(ErrorTypes.ThresholdQueryInvalid, `the dynamic threshold failed: ${err.message}`);
+    return new RefitError(ErrorTypes.ThresholdQueryInvalid, `${what} failed: ${err.message}`);
   }
   return err instanceof Error ? err : new Error(String(err));
 }

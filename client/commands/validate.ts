@@ -25,11 +25,20 @@ function printHuman(result: LoadResult): void {
   for (const loaded of result.automations) {
     console.log(`${paint('green', '✓')} ${paint('bold', loaded.automation.name)}  ${summarizeAutomation(loaded.automation)}`);
   }
+  printLoadProblems(result);
+  summary(result);
+}
+
+/** Every warning and error of loading, one line each: file:line:column, severity, field path, message. */
+export function printLoadProblems(result: LoadResult): void {
   for (const problem of [...result.warnings, ...result.errors]) {
     const label = problem.severity === 'error' ? paint('red', 'error') : problem.severity === 'warning' ? paint('yellow', 'warning') : paint('cyan', 'note');
     const field = problem.path.length ? `${formatPath(problem.path)}: ` : '';
     console.log(`${where(problem)}  ${label}  ${field}${problem.message}`);
   }
+}
+
+function summary(result: LoadResult): void {
   const fileCount = new Set(result.errors.map((problem) => problem.file)).size;
   const valid = `${result.automations.length} valid automation${result.automations.length === 1 ? '' : 's'} in ${result.files.length} file${result.files.length === 1 ? '' : 's'}`;
   console.log(

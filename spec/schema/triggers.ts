@@ -17,6 +17,10 @@ export const Interval = z.string({ error: 'must be an interval string such as "1
   if ('error' in parsed) ctx.addIssue({ code: 'custom', message: parsed.error });
 });
 
+/** What a schedule does when a run is due while the previous one still runs (Temporal's overlap policies). */
+export const OVERLAP_POLICIES = ['skip', 'buffer_one', 'buffer_all', 'cancel_other', 'terminate_other', 'allow_all'] as const;
+export const OverlapPolicy = z.enum(OVERLAP_POLICIES, { error: (issue) => `"${String(issue.input)}" is not an overlap policy: one of ${OVERLAP_POLICIES.join(', ')}` });
+
 /** Runs on a cron expression or at a fixed interval; cron times are read in `timezone` (UTC by default, as in the seed). */
 export const ScheduledTrigger = z
   .strictObject({
@@ -24,6 +28,10 @@ export const ScheduledTrigger = z
     cron: CronExpression.optional(),
     interval: Interval.optional(),
     timezone: TimeZone.default('UTC'),
+    /** Default: a run due while the previous one still builds is skipped. */
+    overlap_policy: OverlapPolicy.default('skip'),
+    /** How late a missed run (the server was down) may still start; later ones are skipped. */
+    catchup_window: Interval.default('1h'),
   })
   .superRefine((trigger, ctx) => {
     if (trigger.cron === undefined && trigger.interval === undefined) {

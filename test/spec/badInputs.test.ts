@@ -54,6 +54,8 @@ const cases: BadCase[] = [
   { what: 'neither cron nor interval', change: ['trigger', { type: 'ScheduledTrigger' }], path: 'trigger.cron', message: /needs either cron/ },
   { what: 'an interval in words', change: ['trigger', { type: 'ScheduledTrigger', interval: '6 hours' }], path: 'trigger.interval', message: /is not an interval/ },
   { what: 'a zero interval', change: ['trigger', { type: 'ScheduledTrigger', interval: '0m' }], path: 'trigger.interval', message: /shorter than one second/ },
+  { what: 'an unknown overlap policy', change: ['trigger', { type: 'ScheduledTrigger', cron: '0 0 * * 0', overlap_policy: 'queue' }], path: 'trigger.overlap_policy', message: /not an overlap policy: one of skip, buffer_one/ },
+  { what: 'a catch-up window in words', change: ['trigger', { type: 'ScheduledTrigger', cron: '0 0 * * 0', catchup_window: 'an hour' }], path: 'trigger.catchup_window', message: /is not an interval/ },
   { what: 'an unknown time zone', change: ['trigger', { type: 'ScheduledTrigger', cron: '0 0 * * 0', timezone: 'Mars/Olympus' }], path: 'trigger.timezone', message: /not an IANA time zone/ },
   { what: 'a metric trigger without metric', change: metricTrigger({ metric: undefined }), path: 'trigger.metric', message: /is required/ },
   { what: 'a metric trigger with empty SQL', change: metricTrigger({ metric: { sql_query: '  ' } }), path: 'trigger.metric.sql_query', message: /must not be empty/ },

@@ -29,7 +29,10 @@ const cron = fc.oneof(
 const direction = fc.constantFrom('ABOVE', 'BELOW');
 const decimal = fc.double({ min: -1000, max: 1000, noNaN: true, noDefaultInfinity: true }).map((value) => Number(value.toFixed(3)));
 const trigger = fc.oneof(
-  fc.record({ type: fc.constant('ScheduledTrigger'), cron, timezone: fc.constantFrom('UTC', 'Europe/Berlin', 'America/New_York') }, { requiredKeys: ['type', 'cron'] }),
+  fc.record(
+    { type: fc.constant('ScheduledTrigger'), cron, timezone: fc.constantFrom('UTC', 'Europe/Berlin', 'America/New_York'), overlap_policy: fc.constantFrom('skip', 'buffer_one', 'allow_all'), catchup_window: fc.constantFrom('10m', '1h', '1d') },
+    { requiredKeys: ['type', 'cron'] },
+  ),
   fc.record({ type: fc.constant('ScheduledTrigger'), interval: fc.constantFrom('15m', '6h', '1d', '90s', '2w', 'Hourly', 'Daily', 'Weekly') }),
   fc.record(
     {

@@ -1,0 +1,126 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { refitHome } from '../../devstack/paths.js';
+import type { BuildDeployResult, RunStatus } from '../../shared/runTypes.js';
+import type { AutomationModel } from '../../spec/schema/automation.js';
+import { loadDefinitions } from '../../spec/loader.js';
+import { progress, table, when, withRefitClient } from '../cliContext.js';
+import { EXIT, paint } from '../output.js';
+import type { RefitClient } from '../refitClient.js';
+import { printLoadProblems } from './validate.js';
+
+const STEP_WORDS: Record<RunStatus['step'], string> = {
+  starting: 'starting',
+  cloning: 'cloning the repository',
+  building: 'building (dependencies, tests, training)',
+  collecting_metrics: 'reading the build\'s metrics',
+  checking_condition: 'checking the deployment condition',
+  deploying: 'deploying',
+  rolling_back: 'rolling back',
+  notifying: 'sending notifications',
+  finished: 'finished',
+  failed: 'failed',
+};
+
+/**
+ * `refit run <automation>` starts a run of a registered automation now; `--file` runs a definition from a
+ * file without registering it. With --wait it follows the run step by step and exits 0 when the run
+ * finished (deployed or not; --expect-deploy makes "not deployed" exit 10), 1 when it failed.
+ */
+export async function runCommand(name: string, options: { wait?: boolean; json?: boolean; file?: string; expectDeploy?: boolean }): Promise<number> {
+  let definition: AutomationModel | undefined;
+  if (options.file) {
+    const loaded = await loadDefinitions([options.file]);
+    definition = loaded.automations.find((entry) => entry.automation.name === name)?.automation;
+    if (loaded.errors.length || !definition) {
+      printLoadProblems(loaded);
+      if (!definition) console.error(`refit: ${options.file} defines no valid automation "${name}"`);
+      return EXIT.failed;
+    }
+  }
+  return withRefitClient(async (refit) => {
+    const handle = definition ? await refit.runDefinition(definition) : await refit.run(name);
+    if (!options.wait) {
+      if (options.json) console.log(JSON.stringify({ workflow_id: handle.workflowId, run_id: handle.firstExecutionRunId }));
+      else console.log(`started ${handle.workflowId}; follow it with \`refit history ${name}\` or in the Temporal Web UI`);
+      return;
+    }
+    return follow(refit, handle, options);
+  });
+}
+
+async function follow(refit: RefitClient, handle: WorkflowHandle, options: { json?: boolean; expectDeploy?: boolean }): Promise<number> {
+  const started = Date.now();
+  const seconds = (since: number) => `${((Date.now() - since) / 1000).toFixed(1)} s`;
+  // One spinner (or line, off a terminal) per step: it turns into a tick with its time when the next begins.
+  let step: RunStatus['step'] = 'starting';
+  let stepStarted = started;
+  let spinner = options.json ? undefined : progress(`${handle.workflowId}: starting`);
+  const finishStep = () => spinner?.succeed(`${STEP_WORDS[step]} (${seconds(stepStarted)})`);
+  let result: BuildDeployResult;
+  try {
+    result = await refit.follow(handle, (status) => {
+      if (options.json) return;
+      finishStep();
+      step = status.step;
+      stepStarted = Date.now();
+      spinner = ['finished', 'failed'].includes(step) ? undefined : progress(`${STEP_WORDS[step]}… (build ${status.build_id})`);
+    });
+  } catch (err) {
+    if (!(err instanceof WorkflowFailedError)) throw err;
+    const message = err.cause?.message ?? err.message;
+    spinner?.fail(`${STEP_WORDS[step]}: failed`);
+    if (options.json) console.log(JSON.stringify({ status: 'failed', deployed: false, reason: message, workflow_id: handle.workflowId }, null, 2));
+    else console.error(paint('red', `run failed after ${seconds(started)}: ${message}`));
+    return EXIT.failed;
+  }
+  finishStep();
+  if (options.json) {
+    console.log(JSON.stringify({ status: 'completed', workflow_id: handle.workflowId, ...result }, null, 2));
+  } else {
+    console.log(`${result.deployed ? paint('green', 'deployed') : paint('yellow', 'not deployed')} in ${seconds(started)}: ${result.reason}`);
+    for (const deployment of result.deployments) if (deployment.url) console.log(`  serving at ${deployment.url}/v2/models/${result.model_id}/infer`);
+  }
+  return options.expectDeploy && !result.deployed ? 10 : EXIT.ok;
+}
+
+export async function historyCommand(name: string | undefined, options: { limit?: string; json?: boolean }): Promise<number> {
+  const limit = Number(options.limit ?? 20);
+  return withRefitClient(async (refit) => {
+    const runs = await refit.history(name, limit);
+    if (options.json) {
+      console.log(JSON.stringify(runs, null, 2));
+      return;
+    }
+    if (!runs.length) {
+      console.log(name ? `no runs of ${name} yet` : 'no runs yet');
+      return;
+    }
+    console.log(
+      table(
+        ['started', 'automation', 'build', 'commit', 'status', 'deployed', 'why'],
+        runs.map((run) => [
+          when(run.startedAt),
+          run.automation ?? '',
+          run.buildId ?? '',
+          run.commit?.slice(0, 10) ?? '',
+          run.status,
+          run.deployed === undefined ? '' : run.deployed ? paint('green', 'yes') : 'no',
+          (run.reason ?? '').slice(0, 80),
+        ]),
+      ),
+    );
+  });
+}
+
+/** Build logs stay on the machine of the worker that built them, under $REFIT_HOME/builds. */
+export function logsCommand(buildId: string): number {
+  const file = path.join(refitHome(), 'builds', buildId, 'build.log');
+  if (!existsSync(file)) {
+    console.error(`refit: no build log of ${buildId} on this machine (${file}); a build's log stays on the machine of the worker that built it`);
+    return EXIT.failed;
+  }
+  process.stdout.write(readFileSync(file, 'utf8'));
+  return EXIT.ok;
+}

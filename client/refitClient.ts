@@ -1,0 +1,178 @@
+// The programmatic client: what `refit` does, for scripts. It talks to Temporal only: schedules for the
+// automations, workflow runs for their builds.
+import { type Client, type ScheduleDescription, ScheduleNotFoundError, ScheduleOverlapPolicy, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { QueryNames, SearchAttributeKeys, WorkflowTypes } from '../shared/names.js';
+import type { BuildDeployInput, BuildDeployResult, RunStatus } from '../shared/runTypes.js';
+import type { AutomationModel } from '../spec/schema/automation.js';
+import { registerAutomations, refitScheduleIds, SCHEDULE_PREFIX, scheduleIdOf, type Registration } from './schedules.js';
+
+export interface AutomationState {
+  name: string;
+  scheduleId: string;
+  automation: AutomationModel;
+  paused: boolean;
+  note?: string;
+  nextRuns: Date[];
+  recentRuns: { workflowId: string; scheduledAt: Date; startedAt: Date }[];
+  overlap: string;
+  catchupWindowMs: number;
+}
+
+export interface RunRecord {
+  workflowId: string;
+  runId: string;
+  /** Running, Completed, Failed, … as Temporal says. */
+  status: string;
+  startedAt: Date;
+  closedAt?: Date;
+  automation?: string;
+  buildId?: string;
+  commit?: string;
+  deployed?: boolean;
+  condition?: string;
+  reason?: string;
+}
+
+export class AutomationNotFoundError extends Error {
+  constructor(name: string) {
+    super(`no automation "${name}" is registered: register it with \`refit register <file>\` (\`refit list\` shows what is)`);
+  }
+}
+
+export class RefitClient {
+  constructor(
+    readonly client: Client,
+    readonly taskQueue: string,
+  ) {}
+
+  register(automations: AutomationModel[], options: { prune?: boolean } = {}): Promise<Registration[]> {
+    return registerAutomations(this.client, automations, { taskQueue: this.taskQueue, prune: options.prune });
+  }
+
+  async list(): Promise<AutomationState[]> {
+    const states: AutomationState[] = [];
+    for (const scheduleId of await refitScheduleIds(this.client)) {
+      const state = await this.describe(scheduleId.slice(SCHEDULE_PREFIX.length)).catch((err: unknown) => {
+        if (err instanceof AutomationNotFoundError) return undefined; // deleted since it was listed
+        throw err;
+      });
+      if (state) states.push(state);
+    }
+    return states;
+  }
+
+  async describe(name: string): Promise<AutomationState> {
+    const description = await this.schedule(name);
+    const args = description.action.args as [{ automation: AutomationModel }] | undefined;
+    const automation = args?.[0]?.automation ?? (description.memo?.refit_automation as AutomationModel);
+    return {
+      name,
+      scheduleId: description.scheduleId,
+      automation,
+      paused: description.state.paused,
+      note: description.state.note,
+      nextRuns: description.info.nextActionTimes,
+      recentRuns: description.info.recentActions.map((action) => ({
+        workflowId: action.action.workflow.workflowId,
+        scheduledAt: action.scheduledAt,
+        startedAt: action.takenAt,
+      })),
+      overlap: description.policies.overlap ?? 'SKIP',
+      catchupWindowMs: description.policies.catchupWindow,
+    };
+  }
+
+  /** Starts a run of a registered automation now, outside its schedule. */
+  async run(name: string): Promise<WorkflowHandleWithFirstExecutionRunId> {
+    const { automation } = await this.describe(name);
+    return this.runDefinition(automation);
+  }
+
+  /** Starts a run of a definition (registered or not). */
+  runDefinition(automation: AutomationModel): Promise<WorkflowHandleWithFirstExecutionRunId> {
+    const stamp = new Date().toISOString().replace(/[-:.]/g, '');
+    return this.client.workflow.start<(input: BuildDeployInput) => Promise<BuildDeployResult>>(WorkflowTypes.buildDeploy, {
+      taskQueue: this.taskQueue,
+      workflowId: `${scheduleIdOf(automation.name)}-manual-${stamp}`,
+      args: [{ automation, trigger: { kind: 'manual' } }],
+      typedSearchAttributes: [
+        { key: SearchAttributeKeys.automation, value: automation.name },
+        { key: SearchAttributeKeys.modelId, value: automation.model_id },
+      ],
+    });
+  }
+
+  /**
+   * Waits for a run, calling `onStatus` whenever its step changes (the run answers the status query),
+   * and returns its result (or throws WorkflowFailedError).
+   */
+  async follow(handle: WorkflowHandle, onStatus: (status: RunStatus) => void, pollMs = 500): Promise<BuildDeployResult> {
+    let last = '';
+    let done = false;
+    const result = handle.result().finally(() => (done = true)) as Promise<BuildDeployResult>;
+    while (!done) {
+      const status = await handle.query<RunStatus>(QueryNames.status).catch(() => undefined);
+      if (status && status.step !== last) {
+        last = status.step;
+        onStatus(status);
+      }
+      await Promise.race([result.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, pollMs))]);
+    }
+    return result;
+  }
+
+  async pause(name: string, note = 'paused with refit pause'): Promise<void> {
+    await this.schedule(name);
+    await this.client.schedule.getHandle(scheduleIdOf(name)).pause(note);
+  }
+
+  async resume(name: string, note = 'resumed with refit resume'): Promise<void> {
+    await this.schedule(name);
+    await this.client.schedule.getHandle(scheduleIdOf(name)).unpause(note);
+  }
+
+  async delete(name: string): Promise<void> {
+    await this.schedule(name);
+    await this.client.schedule.getHandle(scheduleIdOf(name)).delete();
+  }
+
+  /** Starts the runs the schedule would have started between `start` and `end` (all of them, even overlapping). */
+  async backfill(name: string, start: Date, end: Date): Promise<void> {
+    await this.schedule(name);
+    await this.client.schedule.getHandle(scheduleIdOf(name)).backfill({ start, end, overlap: ScheduleOverlapPolicy.ALLOW_ALL });
+  }
+
+  /** Recent runs (newest first), of one automation or of all. */
+  async history(name?: string, limit = 20): Promise<RunRecord[]> {
+    const query = `WorkflowType = '${WorkflowTypes.buildDeploy}'${name ? ` AND ${SearchAttributeKeys.automation.name} = '${name.replace(/'/g, '')}'` : ''}`;
+    const records: RunRecord[] = [];
+    for await (const execution of this.client.workflow.list({ query })) {
+      const attributes = execution.typedSearchAttributes;
+      const memo = execution.memo?.result as { deployed?: boolean; reason?: string; condition?: { reason?: string } } | undefined;
+      records.push({
+        workflowId: execution.workflowId,
+        runId: execution.runId,
+        status: execution.status.name,
+        startedAt: execution.startTime,
+        closedAt: execution.closeTime,
+        automation: attributes.get(SearchAttributeKeys.automation),
+        buildId: attributes.get(SearchAttributeKeys.buildId),
+        commit: attributes.get(SearchAttributeKeys.gitCommit),
+        deployed: attributes.get(SearchAttributeKeys.deployed) ?? memo?.deployed,
+        condition: attributes.get(SearchAttributeKeys.conditionOutcome),
+        reason: memo?.reason,
+      });
+      if (records.length >= limit) break;
+    }
+    return records;
+  }
+
+  private async schedule(name: string): Promise<ScheduleDescription> {
+    try {
+      return await this.client.schedule.getHandle(scheduleIdOf(name)).describe();
+    } catch (err) {
+      if (err instanceof ScheduleNotFoundError) throw new AutomationNotFoundError(name);
+      throw err;
+    }
+  }
+}
