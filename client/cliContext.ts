@@ -39,18 +39,14 @@ export function table(head: string[], rows: (string | number)[][]): string {
   return output.toString();
 }
 
-/** A spinner on a terminal; plain lines elsewhere (CI logs, pipes). */
+/** A spinner on a terminal; off one (CI logs, pipes), a line when a step starts and one when it ends. */
 export function progress(text: string) {
   if (!process.stderr.isTTY) {
-    console.error(text);
-    return { update: (next: string) => console.error(next), succeed: (done: string) => console.error(done), fail: (done: string) => console.error(done) };
+    console.error(`→ ${text}`);
+    return { succeed: (done: string) => console.error(`✔ ${done}`), fail: (done: string) => console.error(`✖ ${done}`) };
   }
   const spinner = yoctoSpinner({ text, stream: process.stderr }).start();
-  return {
-    update: (next: string) => (spinner.text = next),
-    succeed: (done: string) => spinner.success(done),
-    fail: (done: string) => spinner.error(done),
-  };
+  return { succeed: (done: string) => spinner.success(done), fail: (done: string) => spinner.error(done) };
 }
 
 export function when(date: Date | undefined): string {

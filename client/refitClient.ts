@@ -136,10 +136,10 @@ export class RefitClient {
     await this.client.schedule.getHandle(scheduleIdOf(name)).delete();
   }
 
-  /** Starts the runs the schedule would have started between `start` and `end` (all of them, even overlapping). */
+  /** Starts the runs the schedule would have started between `start` and `end`, one after another (each may deploy). */
   async backfill(name: string, start: Date, end: Date): Promise<void> {
     await this.schedule(name);
-    await this.client.schedule.getHandle(scheduleIdOf(name)).backfill({ start, end, overlap: ScheduleOverlapPolicy.ALLOW_ALL });
+    await this.client.schedule.getHandle(scheduleIdOf(name)).backfill({ start, end, overlap: ScheduleOverlapPolicy.BUFFER_ALL });
   }
 
   /** Recent runs (newest first), of one automation or of all. */

@@ -4,7 +4,13 @@ import { startEmbeddedStack } from './embeddedStack.js';
 
 /** The embedded stack in the foreground until Ctrl-C: `make dev` and `refit dev`. */
 export async function runDevStack(): Promise<void> {
-  Runtime.install({ logger: new DefaultLogger((process.env.REFIT_LOG_LEVEL ?? 'WARN') as 'WARN') });
+  // The worker on this machine's own queue runs activities only; the SDK's warning about that is noise here.
+  const logger = new DefaultLogger((process.env.REFIT_LOG_LEVEL ?? 'WARN') as 'WARN');
+  Runtime.install({
+    logger: new DefaultLogger('TRACE', (entry) => {
+      if (!entry.message.startsWith('No workflows registered')) logger.log(entry.level, entry.message, entry.meta);
+    }),
+  });
   const stack = await startEmbeddedStack();
   if (!stack.ownsServer) {
     console.log(`another Refit process already serves this machine's dev stack at ${stack.server.address}; adding a worker`);

@@ -61,7 +61,7 @@ async function follow(refit: RefitClient, handle: WorkflowHandle, options: { jso
   let result: BuildDeployResult;
   try {
     result = await refit.follow(handle, (status) => {
-      if (options.json) return;
+      if (options.json || status.step === step) return;
       finishStep();
       step = status.step;
       stepStarted = Date.now();
@@ -107,7 +107,7 @@ export async function historyCommand(name: string | undefined, options: { limit?
           run.commit?.slice(0, 10) ?? '',
           run.status,
           run.deployed === undefined ? '' : run.deployed ? paint('green', 'yes') : 'no',
-          (run.reason ?? '').slice(0, 80),
+          clip(run.reason ?? '', 100),
         ]),
       ),
     );
@@ -123,4 +123,8 @@ export function logsCommand(buildId: string): number {
   }
   process.stdout.write(readFileSync(file, 'utf8'));
   return EXIT.ok;
+}
+
+function clip(text: string, length: number): string {
+  return text.length > length ? `${text.slice(0, length - 1)}…` : text;
 }
