@@ -4,7 +4,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 JEST := node --experimental-vm-modules node_modules/jest/bin/jest.js
 
-.PHONY: help deps tools build typecheck lint test demo dev schema clean
+.PHONY: help deps tools test-tools build typecheck lint test demo dev schema clean
 
 help:
 	@echo "make demo   run the example end to end on the embedded Temporal dev server"
@@ -19,8 +19,12 @@ node_modules/.package-lock.json: package-lock.json
 
 deps: node_modules/.package-lock.json
 
+# What running Refit needs (the demo, the dev stack)...
 tools:
 	@bash scripts/install-temporal.sh >/dev/null
+
+# ...and what only the tests need: a PostgreSQL server, an MLflow tracking server, a Kubernetes control plane.
+test-tools: tools
 	@bash scripts/install-postgres.sh >/dev/null
 	@bash scripts/install-mlflow.sh >/dev/null
 	@bash scripts/install-k8s-test-env.sh >/dev/null
@@ -35,7 +39,7 @@ lint: deps
 	npx eslint .
 
 # Both suites always run, so one failing does not hide the other's results.
-test: deps tools build lint
+test: deps test-tools build lint
 	@status=0; \
 	bash scripts/python-tests.sh $(PYTEST_ARGS) || status=1; \
 	$(JEST) $(JEST_ARGS) || status=1; \

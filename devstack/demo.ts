@@ -1,44 +1,173 @@
-// `make demo`: the embedded stack, one run end to end, its result and where to see it, then a clean stop.
+// `make demo`: the first thing a new user tries. On the embedded stack it serves the example model's
+// repository on a git server that demands a token, registers the example automations (a weekly cron like
+// the seed's, an hourly champion/challenger, a metric trigger), runs one now and follows it to a deployed
+// model, asks that model for a prediction, lets the metric trigger fire, prints the history and the Web UI
+// links, and stops everything it started. Its state lives in $REFIT_HOME/demo, on its own task queue, so it
+// never mixes with your own automations.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { WorkflowTypes } from '../shared/names.js';
-import type { SmokeTestResult } from '../workflows/smokeTest.js';
+import { stopAllLocalServing } from '../activities/deploy/local/localTarget.js';
+import { LocalSecretStore } from '../activities/secrets/localSecretStore.js';
+import { listCommand, registerCommand } from '../client/commands/automations.js';
+import { historyCommand, runCommand } from '../client/commands/runs.js';
+import { validateCommand } from '../client/commands/validate.js';
+import { paint } from '../client/output.js';
+import { RefitClient } from '../client/refitClient.js';
+import { scheduleIdOf } from '../client/schedules.js';
+import type { MetricTriggerCheckResult } from '../workflows/metricTriggerCheck.js';
 import { startEmbeddedStack } from './embeddedStack.js';
+import { startGitServer } from './gitServer.js';
+import { packageRoot, refitHome } from './paths.js';
 
-function step(message: string): void {
-  console.log(`• ${message}`);
+const TASK_QUEUE = 'refit-demo';
+const DEMO_GIT_PORT = 8290;
+const EXAMPLES = path.join(packageRoot(), 'examples');
+
+function heading(text: string): void {
+  console.log(`\n${paint('bold', paint('cyan', `▸ ${text}`))}`);
 }
 
 async function main(): Promise<void> {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-  step('starting the Temporal dev server and a Refit worker');
-  const stack = await startEmbeddedStack();
+  const started = Date.now();
+  const home = path.join(refitHome(), 'demo');
+  // The model's environments are cached across demos (and shared with the rest of this machine's Refit).
+  process.env.REFIT_VENV_CACHE ??= path.join(refitHome(), 'venvs');
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+
+  heading('Starting the embedded stack: a Temporal dev server (with its Web UI) and a Refit worker');
+  const stack = await startEmbeddedStack({ taskQueue: TASK_QUEUE, home });
+  const running = stack.worker.run();
+  // The commands below are the real `refit` CLI's, talking to this stack.
+  process.env.TEMPORAL_ADDRESS = stack.server.address;
+  process.env.REFIT_TASK_QUEUE = TASK_QUEUE;
+  const token = randomBytes(16).toString('hex');
+  const git = await startGitServer(token, DEMO_GIT_PORT);
+  const scratch = mkdtempSync(path.join(os.tmpdir(), 'refit-demo-'));
+  const refit = new RefitClient(stack.client, TASK_QUEUE);
+  const names: string[] = [];
   try {
-    const whose = stack.ownsServer ? 'started' : 'already running (make dev)';
-    step(`Temporal at ${stack.server.address} (${whose}), Web UI at ${stack.server.uiUrl}`);
-    const workflowId = `demo-smoke-${Date.now()}`;
-    step(`running workflow ${workflowId}`);
-    const result = await stack.worker.runUntil(
-      stack.client.workflow.execute<(name: string) => Promise<SmokeTestResult>>(WorkflowTypes.smokeTest, {
-        taskQueue: stack.taskQueue,
-        workflowId,
-        args: ['demo'],
-      }),
-    );
-    console.log('\nResult:');
-    console.log(JSON.stringify(result, null, 2));
-    const link = `${stack.server.uiUrl}/namespaces/${stack.server.namespace}/workflows/${workflowId}`;
-    console.log(`\nThe run in the Temporal Web UI:\n  ${link}`);
-    if (stack.ownsServer) console.log('  (the demo stops its server now: `make dev` brings it back with this run in it)');
+    console.log(`  Temporal ${stack.server.address}${stack.ownsServer ? '' : ' (the one `make dev` runs)'}, Web UI ${stack.server.uiUrl}`);
+
+    heading('Serving the example model repository on a git server that demands a token');
+    const commit = await git.publish('model-repo', path.join(EXAMPLES, 'model-repo'));
+    await new LocalSecretStore(path.join(home, 'secrets')).set('demo_git_token', token);
+    console.log(`  ${git.url}/model-repo.git at ${commit.slice(0, 10)}; its token is stored as the secret demo_git_token`);
+    console.log('  (automations name the secret; the token itself never enters a definition, a log or the history)');
+
+    heading('Writing model analytics: daily precision of the served model, dropping below 0.9');
+    await writeAnalytics(path.join(home, 'analytics.duckdb'));
+    console.log(`  ${path.join(home, 'analytics.duckdb')}: daily_precision over the last 3 days averages 0.86`);
+
+    heading('Validating examples/automations');
+    const definitions = pointAt(git.url, scratch);
+    names.push(...readdirSync(definitions).map((file) => file.replace(/\.yaml$/, '')));
+    await validateCommand([path.relative(process.cwd(), path.join(EXAMPLES, 'automations')) || '.'], {});
+
+    heading('Registering them: one Temporal Schedule each');
+    await registerCommand([definitions], {});
+    await listCommand({});
+
+    heading('Running weekly-retrain now (the first build also installs scikit-learn, once)');
+    const runExit = await runCommand('weekly-retrain', { wait: true });
+    if (runExit !== 0) throw new Error('the run of weekly-retrain failed: see above');
+
+    heading('Asking the deployed model for a prediction (Open Inference Protocol v2)');
+    const [last] = await refit.history('weekly-retrain', 1);
+    const status = await fetchServing(home, 'breast-cancer');
+    const answer = await predict(status, 'breast-cancer');
+    console.log(`  POST ${status}/v2/models/breast-cancer/infer with two patients' 30 features`);
+    console.log(`  → ${JSON.stringify(answer)}  (0: malignant, 1: benign; build ${last?.buildId})`);
+
+    heading('Letting precision-drift check its metric now (normally every 15 minutes)');
+    const check = await triggerCheck(refit, 'precision-drift');
+    console.log(`  ${check.reason}`);
+    if (check.build_workflow_id) {
+      const result = (await stack.client.workflow.getHandle(check.build_workflow_id).result()) as { reason: string };
+      console.log(`  that build: ${result.reason}`);
+    }
+
+    heading('History of the demo\'s runs');
+    await historyCommand(undefined, {});
+
+    heading('Where to look');
+    const ui = `${stack.server.uiUrl}/namespaces/${stack.server.namespace}`;
+    console.log(`  Web UI, all runs:  ${ui}/workflows`);
+    console.log(`  the runs of weekly-retrain:  ${ui}/workflows?query=${encodeURIComponent("RefitAutomation='weekly-retrain'")}`);
+    console.log(`  its schedule:  ${ui}/schedules/${scheduleIdOf('weekly-retrain')}`);
+    if (stack.ownsServer) console.log('  (the server stops with the demo; `make dev` brings it back with these runs in it)');
+    console.log(`\n${paint('green', `Demo finished in ${Math.round((Date.now() - started) / 1000)} s.`)} Next: write your own automation (README: "Writing automations"), then \`refit validate\` and \`refit register\` it.`);
   } finally {
-    step(stack.ownsServer ? 'stopping the worker and the dev server' : 'stopping the demo worker');
+    heading('Stopping what the demo started');
+    // The demo's schedules would fire later against a git server that is gone: remove them (their runs stay).
+    for (const name of names) await refit.delete(name).catch(() => undefined);
+    await stopAllLocalServing(path.join(home, 'deployments'));
+    await git.stop();
+    stack.worker.shutdown();
+    await running;
     await stack.stop();
+    rmSync(scratch, { recursive: true, force: true });
+    console.log('  schedules deleted, model servers, git server, worker and Temporal stopped');
+  }
+}
+
+/** The example definitions, with git_uri pointed at the demo's git server (its port may differ from the files'). */
+function pointAt(gitUrl: string, scratch: string): string {
+  const folder = path.join(scratch, 'automations');
+  mkdirSync(folder, { recursive: true });
+  const source = path.join(EXAMPLES, 'automations');
+  for (const file of readdirSync(source).filter((name) => name.endsWith('.yaml'))) {
+    const text = readFileSync(path.join(source, file), 'utf8').replaceAll(`http://127.0.0.1:${DEMO_GIT_PORT}`, gitUrl);
+    writeFileSync(path.join(folder, file), text);
+  }
+  return folder;
+}
+
+async function writeAnalytics(file: string): Promise<void> {
+  rmSync(file, { force: true });
+  const instance = await DuckDBInstance.create(file);
+  const connection = await instance.connect();
+  await connection.run('CREATE TABLE daily_precision (day DATE, precision DOUBLE)');
+  await connection.run("INSERT INTO daily_precision VALUES (current_date - 3, 0.91), (current_date - 2, 0.86), (current_date - 1, 0.81)");
+  connection.closeSync();
+  instance.closeSync();
+}
+
+async function fetchServing(home: string, modelId: string): Promise<string> {
+  const state = JSON.parse(readFileSync(path.join(home, 'deployments', 'default', modelId, 'state.json'), 'utf8')) as { router: { port: number } };
+  return `http://127.0.0.1:${state.router.port}`;
+}
+
+async function predict(url: string, modelId: string): Promise<unknown> {
+  const malignant = [17.99, 10.38, 122.8, 1001, 0.1184, 0.2776, 0.3001, 0.1471, 0.2419, 0.07871, 1.095, 0.9053, 8.589, 153.4, 0.006399, 0.04904, 0.05373, 0.01587, 0.03003, 0.006193, 25.38, 17.33, 184.6, 2019, 0.1622, 0.6656, 0.7119, 0.2654, 0.4601, 0.1189];
+  const benign = [13.54, 14.36, 87.46, 566.3, 0.09779, 0.08129, 0.06664, 0.04781, 0.1885, 0.05766, 0.2699, 0.7886, 2.058, 23.56, 0.008462, 0.0146, 0.02387, 0.01315, 0.0198, 0.0023, 15.11, 19.26, 99.7, 711.2, 0.144, 0.1773, 0.239, 0.1288, 0.2977, 0.07259];
+  const response = await fetch(`${url}/v2/models/${modelId}/infer`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ inputs: [{ name: 'features', shape: [2, 30], datatype: 'FP64', data: [malignant, benign] }] }),
+  });
+  return ((await response.json()) as { outputs: { data: unknown }[] }).outputs[0]!.data;
+}
+
+/** Asks a metric trigger's schedule to check now and returns that check's outcome. */
+async function triggerCheck(refit: RefitClient, name: string): Promise<MetricTriggerCheckResult> {
+  const schedule = refit.client.schedule.getHandle(scheduleIdOf(name));
+  const before = (await schedule.describe()).info.recentActions.length;
+  await schedule.trigger();
+  for (;;) {
+    const actions = (await schedule.describe()).info.recentActions;
+    if (actions.length > before) return refit.client.workflow.getHandle(actions.at(-1)!.action.workflow.workflowId).result();
+    await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
 
 main().then(
   () => process.exit(0),
   (err: unknown) => {
-    console.error(`demo failed: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(paint('red', `demo failed: ${err instanceof Error ? err.message : String(err)}`));
     process.exit(1);
   },
 );

@@ -49,7 +49,7 @@ function runningServer(): EmbeddedServer | undefined {
  * runs survive restarts and the Web UI shows earlier runs) and a worker. When another Refit process
  * (say `make dev`) already serves that state, this attaches to it instead of starting a second server.
  */
-export async function startEmbeddedStack(): Promise<EmbeddedStack> {
+export async function startEmbeddedStack(options: { taskQueue?: string; home?: string } = {}): Promise<EmbeddedStack> {
   const dir = stateDir();
   let server: EmbeddedServer | undefined = runningServer();
   let stopServer = async (): Promise<void> => undefined;
@@ -73,12 +73,12 @@ export async function startEmbeddedStack(): Promise<EmbeddedStack> {
   const connection = await Connection.connect({ address: server.address });
   const nativeConnection = await NativeConnection.connect({ address: server.address });
   const client = new Client({ connection, namespace: server.namespace });
-  const taskQueue = DEFAULT_TASK_QUEUE;
+  const taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
   const worker = await RefitWorker.create({
     connection: nativeConnection,
     namespace: server.namespace,
     taskQueue,
-    dependencies: defaultDependencies({ taskQueue, webUiUrl: server.uiUrl }),
+    dependencies: defaultDependencies({ taskQueue, webUiUrl: server.uiUrl, home: options.home }),
   });
   return {
     server,

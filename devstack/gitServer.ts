@@ -1,4 +1,4 @@
-// A real git server over HTTP for tests: git's own `git http-backend` (smart HTTP, protocol v2, partial
+// A real git server over HTTP (for tests and the demo): git's own `git http-backend` (smart HTTP, protocol v2, partial
 // clone) behind a Node HTTP server that demands a token, like GitHub or GitLab do for private repos.
 import { execFile, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -31,7 +31,8 @@ async function git(cwd: string, ...args: string[]): Promise<string> {
   return stdout.trim();
 }
 
-export async function startGitServer(token: string): Promise<GitServer> {
+/** Starts the server on loopback, on `port` if given (and free), else on a free port. */
+export async function startGitServer(token: string, port = 0): Promise<GitServer> {
   const root = mkdtempSync(path.join(os.tmpdir(), 'refit-git-'));
   const projects = path.join(root, 'projects');
   const worktrees = path.join(root, 'worktrees');
@@ -72,11 +73,14 @@ export async function startGitServer(token: string): Promise<GitServer> {
     relayCgiResponse(backend.stdout, response);
     backend.stderr.resume();
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => (err.code === 'EADDRINUSE' && port ? server.listen(0, '127.0.0.1', resolve) : reject(err)));
+    server.listen(port, '127.0.0.1', resolve);
+  });
+  const listening = (server.address() as AddressInfo).port;
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${listening}`,
     token,
     requests,
     failNext(count, status = 503) {

@@ -6,7 +6,7 @@ import { parseThreshold } from './threshold.js';
 import type { Problem } from './validate.js';
 
 export const ANALYTICS_CONFIGURATION_HINT =
-  'it runs on the worker\'s model-analytics store, set by REFIT_ANALYTICS_URL (e.g. "postgres://…"); ' +
+  'runs on the worker\'s model-analytics store, set by REFIT_ANALYTICS_URL (e.g. "postgres://…"); ' +
   'without it, the worker uses DuckDB over $REFIT_HOME/analytics.duckdb';
 
 export function lintAutomation(automation: AutomationModel): Problem[] {
@@ -27,7 +27,7 @@ export function lintAutomation(automation: AutomationModel): Problem[] {
     if (!('error' in threshold) && threshold.kind === 'sql') {
       problems.push({
         path: ['action', 'deployment_condition', 'threshold'],
-        message: `the threshold is a SQL query: ${ANALYTICS_CONFIGURATION_HINT}; it must return one row with one numeric column`,
+        message: `the threshold is a SQL query that ${ANALYTICS_CONFIGURATION_HINT}; it must return one row with one numeric column`,
         severity: 'note',
       });
     }

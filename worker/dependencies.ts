@@ -31,7 +31,8 @@ export function defaultDependencies(options: { taskQueue: string; home?: string;
     openAnalytics: () => openAnalyticsStore(process.env.REFIT_ANALYTICS_URL, { refitHome: home }),
     deploymentTarget: new LocalDeploymentTarget({ deploymentsRoot: path.join(home, 'deployments'), sdkPythonPath, secrets }),
     python: process.env.REFIT_PYTHON ?? 'python3',
-    venvCacheDir: path.join(home, 'venvs'),
+    // Environments depend only on the dependency file, so several Refit homes may share them.
+    venvCacheDir: process.env.REFIT_VENV_CACHE ?? path.join(home, 'venvs'),
     sdkPythonPath,
     webUiUrl: options.webUiUrl ?? process.env.REFIT_WEB_UI_URL,
     timeouts: {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { cloneRepository } from '../../activities/git/cloneRepository.js';
 import { ErrorTypes, RefitError } from '../../shared/errors.js';
-import { startGitServer, type GitServer } from '../harness/gitServer.js';
+import { startGitServer, type GitServer } from '../../devstack/gitServer.js';
 
 const TOKEN = 'test-token-5f1c0d2e9a7b4c3d';
 

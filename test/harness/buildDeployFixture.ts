@@ -11,7 +11,7 @@ import { WorkflowTypes } from '../../shared/names.js';
 import type { BuildDeployInput, BuildDeployResult } from '../../shared/runTypes.js';
 import type { AutomationModel } from '../../spec/schema/automation.js';
 import { validateAutomation } from '../../spec/validate.js';
-import { startGitServer, type GitServer } from './gitServer.js';
+import { startGitServer, type GitServer } from '../../devstack/gitServer.js';
 import { connectToTestServer, createTestWorker, uniqueTaskQueue } from './temporal.js';
 
 export const TOKEN = 'e2e-token-9c4f1a77d2b84e0f';

@@ -11,7 +11,7 @@ import { QueryNames, WorkflowTypes } from '../../shared/names.js';
 import type { BuildDeployInput, BuildDeployResult, RunStatus } from '../../shared/runTypes.js';
 import { validateAutomation } from '../../spec/validate.js';
 import { MODEL_FOLDER, TEST_VENV_CACHE, TOKEN } from '../harness/buildDeployFixture.js';
-import { startGitServer, type GitServer } from '../harness/gitServer.js';
+import { startGitServer, type GitServer } from '../../devstack/gitServer.js';
 import { connectToTestServer, uniqueTaskQueue } from '../harness/temporal.js';
 import { recordHistory } from '../harness/recordHistory.js';
 import { startWorkerProcess, type WorkerProcess } from '../harness/workerProcesses.js';
