@@ -1,0 +1,44 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { packageRoot } from '../../devstack/paths.js';
+
+const cli = path.join(packageRoot(), 'dist', 'client', 'cli.js');
+
+/** Runs `refit` with `stdin` piped in, as `echo value | refit secrets set name` would. */
+function refit(home: string, args: string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cli, ...args], { env: { ...process.env, REFIT_HOME: home, NO_COLOR: '1' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    child.stdin.end(stdin);
+  });
+}
+
+describe('refit secrets', () => {
+  const home = mkdtempSync(path.join(os.tmpdir(), 'refit-secrets-cli-'));
+  afterAll(() => rmSync(home, { recursive: true, force: true }));
+
+  it('stores a value read from stdin in an owner-only file, lists names only, and deletes', async () => {
+    const set = await refit(home, ['secrets', 'set', 'git_token'], 'token-value-42\n');
+    expect(set).toMatchObject({ code: 0, stdout: expect.stringContaining('stored secret git_token') });
+    expect(set.stdout + set.stderr).not.toContain('token-value-42');
+    const file = path.join(home, 'secrets', 'git_token');
+    expect(readFileSync(file, 'utf8')).toBe('token-value-42');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const listed = await refit(home, ['secrets', 'list', '--json']);
+    expect(JSON.parse(listed.stdout)).toEqual(['git_token']);
+    expect((await refit(home, ['secrets', 'delete', 'git_token'])).code).toBe(0);
+    expect(await refit(home, ['secrets', 'delete', 'git_token'])).toMatchObject({ code: 1, stderr: expect.stringContaining('there is no secret git_token') });
+  });
+
+  it('refuses an empty value and a value given as an argument', async () => {
+    expect(await refit(home, ['secrets', 'set', 'empty'], '')).toMatchObject({ code: 2, stderr: expect.stringContaining('is empty; nothing was stored') });
+    expect((await refit(home, ['secrets', 'set', 'git_token', 'token-on-the-command-line'])).code).toBe(2);
+  });
+});
