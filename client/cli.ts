@@ -4,7 +4,7 @@
 import { Command, CommanderError } from 'commander';
 import { automationJsonSchema } from '../spec/jsonSchema.js';
 import { backfillCommand, deleteCommand, describeCommand, listCommand, pauseCommand, registerCommand, resumeCommand } from './commands/automations.js';
-import { historyCommand, logsCommand, runCommand } from './commands/runs.js';
+import { decideCommand, historyCommand, logsCommand, runCommand } from './commands/runs.js';
 import { secretsDeleteCommand, secretsListCommand, secretsSetCommand } from './commands/secrets.js';
 import { setupCommand } from './commands/setup.js';
 import { validateCommand } from './commands/validate.js';
@@ -90,6 +90,22 @@ program
   .option('--limit <n>', 'how many', '20')
   .option('--json', 'as JSON')
   .action((name: string | undefined, options) => set(historyCommand(name, options)));
+
+program
+  .command('approve')
+  .description('approve a run waiting for approval (a workflow id, or an automation: its waiting run)')
+  .argument('<run>')
+  .option('--by <name>', 'who approves (default $REFIT_USER or $USER)')
+  .option('--reason <text>', 'why')
+  .action((target: string, options) => set(decideCommand(target, true, options)));
+
+program
+  .command('reject')
+  .description('reject a run waiting for approval: it finishes without deploying')
+  .argument('<run>')
+  .requiredOption('--reason <text>', 'why (recorded in the run)')
+  .option('--by <name>', 'who rejects (default $REFIT_USER or $USER)')
+  .action((target: string, options) => set(decideCommand(target, false, options)));
 
 program.command('logs').description('print the build log of a build (on the machine that built it)').argument('<build>').action((build: string) => set(logsCommand(build)));
 

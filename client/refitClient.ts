@@ -1,8 +1,8 @@
 // The programmatic client: what `refit` does, for scripts. It talks to Temporal only: schedules for the
 // automations, workflow runs for their builds.
-import { type Client, type ScheduleDescription, ScheduleNotFoundError, ScheduleOverlapPolicy, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import { QueryNames, SearchAttributeKeys, WorkflowTypes } from '../shared/names.js';
-import type { BuildDeployInput, BuildDeployResult, RunStatus } from '../shared/runTypes.js';
+import { type Client, type ScheduleDescription, ScheduleNotFoundError, ScheduleOverlapPolicy, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId, WorkflowUpdateFailedError } from '@temporalio/client';
+import { QueryNames, SearchAttributeKeys, UpdateNames, WorkflowTypes } from '../shared/names.js';
+import type { ApprovalDecision, ApprovalRecord, BuildDeployInput, BuildDeployResult, RunStatus } from '../shared/runTypes.js';
 import type { AutomationModel } from '../spec/schema/automation.js';
 import { registerAutomations, refitScheduleIds, SCHEDULE_PREFIX, scheduleIdOf, type Registration } from './schedules.js';
 
@@ -30,6 +30,8 @@ export interface RunRecord {
   commit?: string;
   deployed?: boolean;
   condition?: string;
+  /** pending while the run waits for `refit approve` / `refit reject`. */
+  approval?: string;
   reason?: string;
 }
 
@@ -160,11 +162,36 @@ export class RefitClient {
         commit: attributes.get(SearchAttributeKeys.gitCommit),
         deployed: attributes.get(SearchAttributeKeys.deployed) ?? memo?.deployed,
         condition: attributes.get(SearchAttributeKeys.conditionOutcome),
+        approval: attributes.get(SearchAttributeKeys.approval),
         reason: memo?.reason,
       });
       if (records.length >= limit) break;
     }
     return records;
+  }
+
+  /**
+   * Approves or rejects a run waiting for approval: `target` is its workflow id, or an automation's name
+   * (its run that is waiting). The run refuses a decision when it is not waiting for one.
+   */
+  async decide(target: string, decision: ApprovalDecision): Promise<{ workflowId: string; record: ApprovalRecord }> {
+    const workflowId = (await this.pendingApproval(target)) ?? target;
+    try {
+      const record = await this.client.workflow.getHandle(workflowId).executeUpdate<ApprovalRecord, [ApprovalDecision]>(UpdateNames.decideApproval, { args: [decision] });
+      return { workflowId, record };
+    } catch (err) {
+      // The run's refusal (not waiting, no name given) is the cause; "Workflow Update failed" says nothing.
+      if (err instanceof WorkflowUpdateFailedError && err.cause) throw new Error(err.cause.message, { cause: err });
+      if (/already completed/i.test((err as Error).message)) throw new Error(`run ${workflowId} has finished: it is not waiting for approval`, { cause: err });
+      throw err;
+    }
+  }
+
+  /** The run of an automation that waits for approval (newest first), if `target` names an automation. */
+  private async pendingApproval(target: string): Promise<string | undefined> {
+    const query = `WorkflowType = '${WorkflowTypes.buildDeploy}' AND ExecutionStatus = 'Running' AND ${SearchAttributeKeys.approval.name} = 'pending' AND ${SearchAttributeKeys.automation.name} = '${target.replace(/'/g, '')}'`;
+    for await (const execution of this.client.workflow.list({ query })) return execution.workflowId;
+    return undefined;
   }
 
   private async schedule(name: string): Promise<ScheduleDescription> {

@@ -17,6 +17,15 @@ export const QueryNames = {
   status: 'refit.status',
 } as const;
 
+/** Updates (and the equivalent signal, for clients without updates) a waiting run accepts. */
+export const UpdateNames = {
+  decideApproval: 'refit.decideApproval',
+} as const;
+
+export const SignalNames = {
+  decideApproval: 'refit.decideApprovalSignal',
+} as const;
+
 /**
  * Custom search attributes Refit sets on its runs, so they are found in the Web UI and by `refit history`.
  * The embedded dev server registers them at start; on a real cluster they are registered once per
@@ -30,6 +39,8 @@ export const SearchAttributeKeys = {
   conditionOutcome: defineSearchAttributeKey('RefitConditionOutcome', SearchAttributeType.KEYWORD),
   deployed: defineSearchAttributeKey('RefitDeployed', SearchAttributeType.BOOL),
   variation: defineSearchAttributeKey('RefitVariation', SearchAttributeType.KEYWORD),
+  /** pending while a run waits for a person; then approved, rejected or timed_out. */
+  approval: defineSearchAttributeKey('RefitApproval', SearchAttributeType.KEYWORD),
 } as const;
 
 /** The same attributes as `temporal` CLI arguments: name → Keyword, Bool, … */

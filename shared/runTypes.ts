@@ -8,7 +8,7 @@ export interface BuildDeployInput {
   trigger: { kind: 'schedule' | 'manual' | 'metric' | 'backfill' | 'registration'; detail?: string };
 }
 
-export type RunStep = 'starting' | 'cloning' | 'building' | 'collecting_metrics' | 'checking_condition' | 'deploying' | 'rolling_back' | 'notifying' | 'finished' | 'failed';
+export type RunStep = 'starting' | 'cloning' | 'building' | 'collecting_metrics' | 'checking_condition' | 'awaiting_approval' | 'deploying' | 'rolling_back' | 'notifying' | 'finished' | 'failed';
 
 export interface ConditionOutcome {
   passed: boolean;
@@ -47,6 +47,22 @@ export interface NotificationRecord {
   detail: string;
 }
 
+/** What a person sends to a run waiting for approval. */
+export interface ApprovalDecision {
+  approve: boolean;
+  /** Who decides (a name or an identity; Refit records it). */
+  by: string;
+  reason?: string;
+}
+
+export interface ApprovalRecord {
+  decision: 'approved' | 'rejected' | 'timed_out_approved' | 'timed_out_rejected';
+  by: string;
+  reason?: string;
+  /** When the decision was taken (workflow time). */
+  at: string;
+}
+
 /** The query answer while a run goes on, and the skeleton of its result. */
 export interface RunStatus {
   step: RunStep;
@@ -58,6 +74,8 @@ export interface RunStatus {
   condition?: ConditionOutcome;
   deployments: DeploymentSummary[];
   rolled_back: DeploymentSummary[];
+  /** Set when the automation requires approval, once decided. */
+  approval?: ApprovalRecord;
   error?: string;
 }
 

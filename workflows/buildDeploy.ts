@@ -2,7 +2,10 @@
 // every side effect is an activity; the workflow only decides and records. Secrets are names here.
 import {
   ApplicationFailure,
+  condition as waitUntil,
   defineQuery,
+  defineSignal,
+  defineUpdate,
   isCancellation,
   proxyActivities,
   setHandler,
@@ -13,10 +16,13 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errors.js';
-import { QueryNames, SearchAttributeKeys } from '../shared/names.js';
-import type { BuildDeployInput, BuildDeployResult, BuildSummary, DeploymentSummary, NotificationRecord, RunStatus } from '../shared/runTypes.js';
+import { QueryNames, SearchAttributeKeys, SignalNames, UpdateNames } from '../shared/names.js';
+import type { ApprovalDecision, ApprovalRecord, BuildDeployInput, BuildDeployResult, BuildSummary, DeploymentSummary, NotificationRecord, RunStatus } from '../shared/runTypes.js';
+import { parseInterval } from '../spec/interval.js';
 
 export const statusQuery = defineQuery<RunStatus>(QueryNames.status);
+export const decideApprovalUpdate = defineUpdate<ApprovalRecord, [ApprovalDecision]>(UpdateNames.decideApproval);
+export const decideApprovalSignal = defineSignal<[ApprovalDecision]>(SignalNames.decideApproval);
 
 const retry: ActivityOptions['retry'] = {
   initialInterval: '2 seconds',
@@ -58,6 +64,21 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
   const notifications: NotificationRecord[] = [];
   let build: BuildSummary | undefined;
   setHandler(statusQuery, () => status);
+  // A decision is taken once, and only while the run waits for it; the update says why otherwise.
+  let decision: ApprovalRecord | undefined;
+  const decide = (request: ApprovalDecision): ApprovalRecord => {
+    decision = { decision: request.approve ? 'approved' : 'rejected', by: request.by, reason: request.reason, at: new Date().toISOString() };
+    return decision;
+  };
+  setHandler(decideApprovalUpdate, decide, {
+    validator: (request) => {
+      if (status.step !== 'awaiting_approval' || decision) throw new Error(`run ${workflowInfo().workflowId} is not waiting for approval (it is ${status.step.replace('_', ' ')})`);
+      if (!request?.by) throw new Error('say who decides: by is required');
+    },
+  });
+  setHandler(decideApprovalSignal, (request) => {
+    if (status.step === 'awaiting_approval' && !decision && request?.by) decide(request);
+  });
   upsertSearchAttributes([
     { key: SearchAttributeKeys.automation, value: automation.name },
     { key: SearchAttributeKeys.modelId, value: automation.model_id },
@@ -90,6 +111,20 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
       environment: environments[0]!,
     });
     upsertSearchAttributes([{ key: SearchAttributeKeys.conditionOutcome, value: status.condition.passed ? 'passed' : 'failed' }]);
+
+    const approval = automation.action.approval;
+    if (status.condition.passed && approval?.required) {
+      // Durable: the run holds no compute while it waits, and survives worker and server restarts.
+      status.step = 'awaiting_approval';
+      upsertSearchAttributes([{ key: SearchAttributeKeys.approval, value: 'pending' }]);
+      if (!(await waitUntil(() => decision !== undefined, intervalMs(approval.timeout)))) {
+        decision = { decision: approval.on_timeout === 'approve' ? 'timed_out_approved' : 'timed_out_rejected', by: 'timeout', reason: `no decision within ${approval.timeout}`, at: new Date().toISOString() };
+      }
+      status.approval = decision!;
+      const approved = status.approval.decision === 'approved' || status.approval.decision === 'timed_out_approved';
+      upsertSearchAttributes([{ key: SearchAttributeKeys.approval, value: approved ? 'approved' : status.approval.decision === 'rejected' ? 'rejected' : 'timed_out' }]);
+      if (!approved) status.condition = { ...status.condition, passed: false, reason: `${status.condition.reason}, but ${describeDecision(status.approval)}` };
+    }
 
     if (status.condition.passed) {
       status.step = 'deploying';
@@ -125,8 +160,9 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
     }
 
     const deployed = status.condition.passed && status.deployments.length === environments.length;
+    const approvedBy = deployed && status.approval ? `, ${describeDecision(status.approval)}` : '';
     const reason = deployed
-      ? `deployed build ${buildId} (${describeTargets(status.deployments)}): ${status.condition.reason}`
+      ? `deployed build ${buildId} (${describeTargets(status.deployments)}): ${status.condition.reason}${approvedBy}`
       : `not deployed: ${status.condition.reason}`;
     status.step = 'notifying';
     if (deployed && automation.on_success) notifications.push(await notify('on_success', automation.on_success, { outcome: 'deployed', reason, deployed }));
@@ -161,6 +197,24 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
   }
 }
 
+/** Definitions are validated before a run starts, so the interval parses. */
+function intervalMs(interval: string): number {
+  const parsed = parseInterval(interval);
+  return 'seconds' in parsed ? parsed.seconds * 1000 : 0;
+}
+
+function describeDecision(record: ApprovalRecord): string {
+  const why = record.reason ? ` (${record.reason})` : '';
+  switch (record.decision) {
+    case 'approved':
+      return `approved by ${record.by}${why}`;
+    case 'rejected':
+      return `rejected by ${record.by}${why}`;
+    default:
+      return `nobody decided in time, so it was ${record.decision === 'timed_out_approved' ? 'approved' : 'rejected'}${why}`;
+  }
+}
+
 function describeTargets(deployments: DeploymentSummary[]): string {
   return deployments.map((deployment) => `variation ${deployment.variation}${deployment.environment ? ` in ${deployment.environment}` : ''}`).join(', ');
 }
@@ -181,5 +235,6 @@ function memoOf(result: BuildDeployResult) {
     git_commit: result.git_commit,
     condition: result.condition,
     deployments: result.deployments.map((deployment) => ({ environment: deployment.environment, variation: deployment.variation, url: deployment.url })),
+    approval: result.approval,
   };
 }

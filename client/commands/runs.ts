@@ -16,6 +16,7 @@ const STEP_WORDS: Record<RunStatus['step'], string> = {
   building: 'building (dependencies, tests, training)',
   collecting_metrics: 'reading the build\'s metrics',
   checking_condition: 'checking the deployment condition',
+  awaiting_approval: 'waiting for approval (refit approve / refit reject)',
   deploying: 'deploying',
   rolling_back: 'rolling back',
   notifying: 'sending notifications',
@@ -106,7 +107,7 @@ export async function historyCommand(name: string | undefined, options: { limit?
           run.buildId ?? '',
           run.commit?.slice(0, 10) ?? '',
           run.status,
-          run.deployed === undefined ? '' : run.deployed ? paint('green', 'yes') : 'no',
+          run.approval === 'pending' && run.status === 'RUNNING' ? paint('yellow', 'awaiting approval') : run.deployed === undefined ? '' : run.deployed ? paint('green', 'yes') : 'no',
           clip(run.reason ?? '', 100),
         ]),
       ),
@@ -127,4 +128,23 @@ export function logsCommand(buildId: string): number {
 
 function clip(text: string, length: number): string {
   return text.length > length ? `${text.slice(0, length - 1)}…` : text;
+}
+
+/** `refit approve|reject <run|automation>`: the decision, who took it and why go into the run's result. */
+export async function decideCommand(target: string, approve: boolean, options: { by?: string; reason?: string }): Promise<number> {
+  if (!approve && !options.reason) {
+    console.error('refit: say why with --reason: it is recorded in the run');
+    return EXIT.usage;
+  }
+  const by = options.by ?? process.env.REFIT_USER ?? process.env.USER ?? 'unknown';
+  return withRefitClient(async (refit) => {
+    try {
+      const { workflowId, record } = await refit.decide(target, { approve, by, reason: options.reason });
+      console.log(`${approve ? 'approved' : 'rejected'} ${workflowId} (by ${record.by}${record.reason ? `: ${record.reason}` : ''})`);
+    } catch (err) {
+      const message = (err as Error).message;
+      console.error(`refit: ${/not found/i.test(message) ? `no run "${target}" and no run of an automation "${target}" waits for approval` : message}`);
+      return EXIT.failed;
+    }
+  });
 }

@@ -4,7 +4,17 @@ import { Identifier } from './common.js';
 import { DeploymentCondition } from './condition.js';
 import { DeploymentSpecifications } from './deployment.js';
 import { Notification } from './notifications.js';
-import { Trigger } from './triggers.js';
+import { Interval, Trigger } from './triggers.js';
+
+/**
+ * A person decides before a build that passed its condition is deployed. The run waits durably (no
+ * compute held) for `refit approve` / `refit reject`, up to `timeout`; then `on_timeout` decides.
+ */
+export const ApprovalPolicy = z.strictObject({
+  required: z.boolean({ error: 'must be true or false' }).default(true),
+  timeout: Interval.default('24h'),
+  on_timeout: z.enum(['reject', 'approve'], { error: 'must be reject or approve' }).default('reject'),
+});
 
 /** Build the model from git, check its metric, deploy it. QwakBuildDeploy is the seed's name for it. */
 export const BuildDeploy = z.strictObject({
@@ -16,6 +26,7 @@ export const BuildDeploy = z.strictObject({
   /** Omitted: every successful build is deployed. */
   deployment_condition: DeploymentCondition.optional(),
   deployment_spec: DeploymentSpecifications.prefault({}),
+  approval: ApprovalPolicy.optional(),
 });
 
 export const Automation = z.strictObject({

@@ -11,7 +11,7 @@ export interface WorkerProcess {
 }
 
 /** Starts test/harness/workerProcess.js on a task queue and resolves once it polls. */
-export async function startWorkerProcess(options: { taskQueue: string; home: string; venvCache: string; grace?: string; logFile: string }): Promise<WorkerProcess> {
+export async function startWorkerProcess(options: { taskQueue: string; home: string; venvCache: string; grace?: string; logFile: string; address?: string }): Promise<WorkerProcess> {
   const state = readRunState();
   const log = openSync(options.logFile, 'a');
   const child = spawn(process.execPath, [path.join(packageRoot(), 'dist', 'test', 'harness', 'workerProcess.js')], {
@@ -22,7 +22,7 @@ export async function startWorkerProcess(options: { taskQueue: string; home: str
       WORKER_HOME: options.home,
       WORKER_VENV_CACHE: options.venvCache,
       ...(options.grace ? { WORKER_GRACE: options.grace } : {}),
-      REFIT_TEST_TEMPORAL_ADDRESS: state.address,
+      REFIT_TEST_TEMPORAL_ADDRESS: options.address ?? state.address,
       REFIT_TEST_TEMPORAL_NAMESPACE: state.namespace,
       REFIT_TEST_WORKFLOW_BUNDLE: state.workflowBundlePath,
     },
