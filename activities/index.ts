@@ -11,7 +11,8 @@ import type { AutomationModel } from '../spec/schema/automation.js';
 import type { AnalyticsStore } from './analytics/analyticsStore.js';
 import { runBuild } from './build/runBuild.js';
 import { evaluateCondition, thresholdQueryFailure } from './condition/evaluateCondition.js';
-import type { DeploymentRequest, DeploymentResult, DeploymentTarget } from './deploy/deploymentTarget.js';
+import { evaluateGuard } from './condition/evaluateGuard.js';
+import type { CanaryTarget, DeploymentRequest, DeploymentResult, DeploymentTarget } from './deploy/deploymentTarget.js';
 import { cloneRepository } from './git/cloneRepository.js';
 import { waitForMetric, type MetricSource } from './metrics/metricSource.js';
 import { sendNotification, type Delivery, type RunEvent } from './notify/sendNotification.js';
@@ -163,6 +164,33 @@ export function createActivities(deps: ActivityDependencies) {
       });
     },
 
+    async startCanary(input: { request: DeploymentRequest; percent: number }): Promise<DeploymentSummary> {
+      return classified(async () => {
+        const context = Context.current();
+        const result = await canaryCapable(deps.deploymentTarget).startCanary(input.request, input.percent, {
+          signal: context.cancellationSignal,
+          onProgress: (message) => context.heartbeat({ step: 'canary', message }),
+        });
+        return summarize(result);
+      });
+    },
+
+    async setCanaryWeight(input: { target: CanaryTarget; percent: number }): Promise<void> {
+      await canaryCapable(deps.deploymentTarget).setCanaryWeight(input.target, input.percent);
+    },
+
+    async promoteCanary(input: { target: CanaryTarget }): Promise<DeploymentSummary> {
+      return classified(async () => summarize(await canaryCapable(deps.deploymentTarget).promoteCanary(input.target)));
+    },
+
+    async abortCanary(input: { target: CanaryTarget }): Promise<void> {
+      await canaryCapable(deps.deploymentTarget).abortCanary(input.target);
+    },
+
+    async evaluateRolloutGuard(input: { guard: NonNullable<Automation['action']['rollout']>['guard']; buildId: string; metrics: Record<string, number> }): Promise<ConditionOutcome> {
+      return classified(() => evaluateGuard({ ...input, openAnalytics: deps.openAnalytics, queryTimeoutMs: deps.timeouts.queryMs }));
+    },
+
     /** Compensation: puts back the build that served before, or removes a variation that did not exist. */
     async rollbackDeployment(input: { modelId: string; environment: string; variation: string; previousBuildId?: string }): Promise<DeploymentSummary | undefined> {
       return classified(async () => {
@@ -207,6 +235,15 @@ export function createActivities(deps: ActivityDependencies) {
       });
     },
   };
+}
+
+/** The target's canary operations, or a clear failure when it has none. */
+function canaryCapable(target: DeploymentTarget): Required<Pick<DeploymentTarget, 'startCanary' | 'setCanaryWeight' | 'promoteCanary' | 'abortCanary'>> {
+  const { startCanary, setCanaryWeight, promoteCanary, abortCanary } = target;
+  if (!startCanary || !setCanaryWeight || !promoteCanary || !abortCanary) {
+    throw ApplicationFailure.nonRetryable(`the ${target.name} deployment target cannot run canary rollouts; remove rollout from the automation`, 'RefitInvalidDefinition');
+  }
+  return { startCanary: startCanary.bind(target), setCanaryWeight: setCanaryWeight.bind(target), promoteCanary: promoteCanary.bind(target), abortCanary: abortCanary.bind(target) };
 }
 
 function summarize(result: DeploymentResult): DeploymentSummary {

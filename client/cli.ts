@@ -4,6 +4,7 @@
 import { Command, CommanderError } from 'commander';
 import { automationJsonSchema } from '../spec/jsonSchema.js';
 import { backfillCommand, deleteCommand, describeCommand, listCommand, pauseCommand, registerCommand, resumeCommand } from './commands/automations.js';
+import { manifestsCommand } from './commands/manifests.js';
 import { decideCommand, historyCommand, logsCommand, runCommand } from './commands/runs.js';
 import { secretsDeleteCommand, secretsListCommand, secretsSetCommand } from './commands/secrets.js';
 import { setupCommand } from './commands/setup.js';
@@ -44,10 +45,15 @@ program.command('list').description('list registered automations, their trigger,
 
 program
   .command('describe')
-  .description('show what is registered for an automation: trigger, policies, next and recent runs, definition')
-  .argument('<automation>')
+  .description('show what is registered for an automation: trigger, policies, next and recent runs, definition;\nwith --manifests, print the Kubernetes objects a deploy of the definitions in files or folders would apply (no cluster needed)')
+  .argument('<automation...>', 'an automation; with --manifests, files or folders of definitions')
   .option('--json', 'as JSON')
-  .action((name: string, options) => set(describeCommand(name, options)));
+  .option('--manifests', 'print, as YAML, the Kubernetes objects a deploy would apply, without a cluster and without applying anything')
+  .action((names: string[], options, command: Command) => {
+    if (options.manifests) return set(manifestsCommand(names));
+    if (names.length > 1) command.error(`error: describe takes one automation (files and folders only with --manifests)`);
+    return set(describeCommand(names[0]!, options));
+  });
 
 program
   .command('run')

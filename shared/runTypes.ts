@@ -8,7 +8,7 @@ export interface BuildDeployInput {
   trigger: { kind: 'schedule' | 'manual' | 'metric' | 'backfill' | 'registration'; detail?: string };
 }
 
-export type RunStep = 'starting' | 'cloning' | 'building' | 'collecting_metrics' | 'checking_condition' | 'awaiting_approval' | 'deploying' | 'rolling_back' | 'notifying' | 'finished' | 'failed';
+export type RunStep = 'starting' | 'cloning' | 'building' | 'collecting_metrics' | 'checking_condition' | 'awaiting_approval' | 'deploying' | 'canary' | 'rolling_back' | 'notifying' | 'finished' | 'failed';
 
 export interface ConditionOutcome {
   passed: boolean;
@@ -63,6 +63,15 @@ export interface ApprovalRecord {
   at: string;
 }
 
+/** The steps of a canary rollout in one environment, each with its guard's verdict. */
+export interface CanaryRecord {
+  environment: string;
+  /** The step serving now (percent of the variation's traffic). */
+  percent: number;
+  steps: { percent: number; guard: ConditionOutcome }[];
+  outcome: 'in_progress' | 'promoted' | 'rolled_back';
+}
+
 /** The query answer while a run goes on, and the skeleton of its result. */
 export interface RunStatus {
   step: RunStep;
@@ -76,6 +85,8 @@ export interface RunStatus {
   rolled_back: DeploymentSummary[];
   /** Set when the automation requires approval, once decided. */
   approval?: ApprovalRecord;
+  /** Set for canary rollouts: every step and its guard. */
+  canaries?: CanaryRecord[];
   error?: string;
 }
 

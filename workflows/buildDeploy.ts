@@ -9,6 +9,7 @@ import {
   isCancellation,
   proxyActivities,
   setHandler,
+  sleep,
   upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
@@ -17,7 +18,9 @@ import {
 import type { Activities } from '../activities/index.js';
 import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errors.js';
 import { QueryNames, SearchAttributeKeys, SignalNames, UpdateNames } from '../shared/names.js';
-import type { ApprovalDecision, ApprovalRecord, BuildDeployInput, BuildDeployResult, BuildSummary, DeploymentSummary, NotificationRecord, RunStatus } from '../shared/runTypes.js';
+import type { ApprovalDecision, ApprovalRecord, BuildDeployInput, BuildDeployResult, BuildSummary, CanaryRecord, DeploymentSummary, NotificationRecord, RunStatus } from '../shared/runTypes.js';
+import type { DeploymentRequest } from '../activities/deploy/deploymentTarget.js';
+import type { AutomationModel } from '../spec/schema/automation.js';
 import { parseInterval } from '../spec/interval.js';
 
 export const statusQuery = defineQuery<RunStatus>(QueryNames.status);
@@ -49,6 +52,11 @@ function onHost(taskQueue: string, deployTimeoutSeconds: number) {
     collectMetrics: steps.collectMetrics,
     checkDeploymentCondition: steps.checkDeploymentCondition,
     rollbackDeployment: steps.rollbackDeployment,
+    setCanaryWeight: steps.setCanaryWeight,
+    promoteCanary: steps.promoteCanary,
+    abortCanary: steps.abortCanary,
+    evaluateRolloutGuard: steps.evaluateRolloutGuard,
+    startCanary: proxyActivities<Activities>({ ...longStep, startToCloseTimeout: `${deployTimeoutSeconds + 300} seconds` }).startCanary,
     buildModel: proxyActivities<Activities>({ ...longStep, startToCloseTimeout: '4 hours', retry: { ...retry, maximumAttempts: 3 } }).buildModel,
     deployBuild: proxyActivities<Activities>({ ...longStep, startToCloseTimeout: `${deployTimeoutSeconds + 300} seconds` }).deployBuild,
   };
@@ -126,44 +134,41 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
       if (!approved) status.condition = { ...status.condition, passed: false, reason: `${status.condition.reason}, but ${describeDecision(status.approval)}` };
     }
 
+    const rollout = automation.action.rollout;
+    let canaryFailure: string | undefined;
     if (status.condition.passed) {
-      status.step = 'deploying';
+      status.step = rollout ? 'canary' : 'deploying';
       for (const environment of environments) {
+        const request: DeploymentRequest = {
+          automation: automation.name,
+          modelId: automation.model_id,
+          buildId,
+          environment,
+          spec: deploymentSpec,
+          artifactDir: built.artifact_dir,
+          python: built.python,
+          metrics: status.metrics,
+        };
         try {
-          status.deployments.push(
-            await host.deployBuild({
-              automation: automation.name,
-              modelId: automation.model_id,
-              buildId,
-              environment,
-              spec: deploymentSpec,
-              artifactDir: built.artifact_dir,
-              python: built.python,
-              metrics: status.metrics,
-            }),
-          );
-        } catch (err) {
-          // Environments deployed before this one go back to what they served, so none is left half-way.
-          status.step = 'rolling_back';
-          for (const done of [...status.deployments].reverse().filter((deployment) => deployment.changed)) {
-            const restored = await host.rollbackDeployment({
-              modelId: automation.model_id,
-              environment: done.environment,
-              variation: done.variation,
-              previousBuildId: done.previous_build_id,
-            });
-            status.rolled_back.push(restored ?? { ...done, build_id: '', changed: true, notes: ['removed: nothing served it before'] });
+          const outcome = rollout ? await runCanary(host, request, rollout) : await host.deployBuild(request);
+          if (typeof outcome === 'string') {
+            canaryFailure = outcome;
+            await compensate(host);
+            break;
           }
+          status.deployments.push(outcome);
+        } catch (err) {
+          await compensate(host);
           throw err;
         }
       }
     }
 
-    const deployed = status.condition.passed && status.deployments.length === environments.length;
+    const deployed = status.condition.passed && !canaryFailure && status.deployments.length === environments.length;
     const approvedBy = deployed && status.approval ? `, ${describeDecision(status.approval)}` : '';
     const reason = deployed
       ? `deployed build ${buildId} (${describeTargets(status.deployments)}): ${status.condition.reason}${approvedBy}`
-      : `not deployed: ${status.condition.reason}`;
+      : `not deployed: ${canaryFailure ?? status.condition.reason}`;
     status.step = 'notifying';
     if (deployed && automation.on_success) notifications.push(await notify('on_success', automation.on_success, { outcome: 'deployed', reason, deployed }));
     status.step = 'finished';
@@ -181,6 +186,54 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
     if (automation.on_error) notifications.push(await notify('on_error', automation.on_error, { outcome: 'failed', reason: status.error, deployed: false }));
     upsertMemo({ result: memoOf({ ...status, deployed: false, reason: status.error, build, notifications, trigger: input.trigger }) });
     throw ApplicationFailure.create({ message: status.error, type: cause.type ?? 'RefitRunFailed', nonRetryable: true, details: [{ ...status, notifications }] });
+  }
+
+  /** Environments deployed before a failure go back to what they served, so none is left half-way. */
+  async function compensate(host: ReturnType<typeof onHost>): Promise<void> {
+    status.step = 'rolling_back';
+    for (const done of [...status.deployments].reverse().filter((deployment) => deployment.changed)) {
+      const restored = await host.rollbackDeployment({
+        modelId: automation.model_id,
+        environment: done.environment,
+        variation: done.variation,
+        previousBuildId: done.previous_build_id,
+      });
+      status.rolled_back.push(restored ?? { ...done, build_id: '', changed: true, notes: ['removed: nothing served it before'] });
+    }
+    status.deployments = [];
+  }
+
+  /**
+   * Shifts a variation's traffic to the new build step by step on durable timers (a canary that lasts a
+   * day survives restarts), checking the guard after each step. Returns the deployment, or why it was
+   * rolled back.
+   */
+  async function runCanary(host: ReturnType<typeof onHost>, request: DeploymentRequest, rollout: NonNullable<AutomationModel['action']['rollout']>): Promise<DeploymentSummary | string> {
+    const record: CanaryRecord = { environment: request.environment, percent: rollout.steps[0]!, steps: [], outcome: 'in_progress' };
+    (status.canaries ??= []).push(record);
+    const target = { modelId: request.modelId, environment: request.environment, variation: request.spec.variation_name, buildId: request.buildId };
+    const started = await host.startCanary({ request, percent: rollout.steps[0]! });
+    if (!started.previous_build_id) {
+      // Nothing served this variation before: nothing to compare with or roll back to.
+      record.percent = 100;
+      record.outcome = 'promoted';
+      return started;
+    }
+    for (const [index, percent] of rollout.steps.entries()) {
+      if (index > 0) await host.setCanaryWeight({ target, percent });
+      record.percent = percent;
+      await sleep(intervalMs(rollout.interval));
+      const guard = await host.evaluateRolloutGuard({ guard: rollout.guard, buildId: request.buildId, metrics: request.metrics });
+      record.steps.push({ percent, guard });
+      if (!guard.passed) {
+        await host.abortCanary({ target });
+        record.outcome = 'rolled_back';
+        return `the canary guard failed at ${percent}%: ${guard.reason}; rolled back to build ${started.previous_build_id}`;
+      }
+    }
+    const promoted = await host.promoteCanary({ target });
+    record.outcome = 'promoted';
+    return promoted;
   }
 
   /** Sends a notification; a webhook that stays down is recorded, never fails or repeats the run. */
@@ -236,5 +289,6 @@ function memoOf(result: BuildDeployResult) {
     condition: result.condition,
     deployments: result.deployments.map((deployment) => ({ environment: deployment.environment, variation: deployment.variation, url: deployment.url })),
     approval: result.approval,
+    canaries: result.canaries?.map((canary) => ({ environment: canary.environment, outcome: canary.outcome, steps: canary.steps.map((step) => `${step.percent}%: ${step.guard.reason}`) })),
   };
 }

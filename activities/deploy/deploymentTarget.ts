@@ -48,16 +48,38 @@ export interface DeploymentResult {
   notes: string[];
 }
 
+export interface DeployContext {
+  signal?: AbortSignal;
+  onProgress?: (message: string) => void;
+}
+
+/** A build that runs (or ran) as the canary of a model's variation in an environment. */
+export interface CanaryTarget {
+  modelId: string;
+  environment: string;
+  variation: string;
+  buildId: string;
+}
+
 /**
  * Where models are served. apply() replaces a variation's build only once the new one is healthy; when it
  * does not become healthy in time, the previous build keeps serving and apply() fails with the reason.
  */
 export interface DeploymentTarget {
   readonly name: string;
-  apply(request: DeploymentRequest, options?: { signal?: AbortSignal; onProgress?: (message: string) => void }): Promise<DeploymentResult>;
+  apply(request: DeploymentRequest, options?: DeployContext): Promise<DeploymentResult>;
   /** Puts `buildId` (one this variation served before) back. */
   rollback(target: { modelId: string; environment: string; variation: string; buildId: string }): Promise<DeploymentResult>;
   status(modelId: string, environment: string): Promise<ServingStatus | undefined>;
   /** Stops serving a model (one variation, or all of them). */
   remove(modelId: string, environment: string, variation?: string): Promise<void>;
+
+  // Canary rollouts (rollout.strategy: canary), for targets that can split a variation's traffic.
+  /** Serves the build beside the variation's current one with `percent` of its traffic, once ready. */
+  startCanary?(request: DeploymentRequest, percent: number, options?: DeployContext): Promise<DeploymentResult>;
+  setCanaryWeight?(target: CanaryTarget, percent: number): Promise<void>;
+  /** The canary becomes the variation's build. */
+  promoteCanary?(target: CanaryTarget): Promise<DeploymentResult>;
+  /** The canary stops; the build it ran beside serves all traffic again. */
+  abortCanary?(target: CanaryTarget): Promise<void>;
 }

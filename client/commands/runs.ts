@@ -18,6 +18,7 @@ const STEP_WORDS: Record<RunStatus['step'], string> = {
   checking_condition: 'checking the deployment condition',
   awaiting_approval: 'waiting for approval (refit approve / refit reject)',
   deploying: 'deploying',
+  canary: 'canary rollout (traffic shifts step by step, guard checked after each)',
   rolling_back: 'rolling back',
   notifying: 'sending notifications',
   finished: 'finished',

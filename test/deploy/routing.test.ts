@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { chooseVariation } from '../../activities/deploy/local/routing.js';
+import { choosePods, chooseVariation } from '../../activities/deploy/local/routing.js';
 import type { ModelServingState, VariationState } from '../../activities/deploy/local/servingState.js';
 
 const variation = (pods: number): VariationState =>
@@ -34,5 +34,16 @@ describe('choosing a variation for a request', () => {
 
   it('finds nothing when no variation has pods', () => {
     expect(chooseVariation(state({ A: 0 }), undefined, 0.5)).toBeUndefined();
+  });
+});
+
+describe('choosing between a variation and its canary', () => {
+  it('gives the canary its percent of requests, and none without pods', () => {
+    const stable = variation(2);
+    const withCanary = { ...stable, canary: { ...variation(1), buildId: 'new', weight: 10 } } as unknown as VariationState;
+    expect(choosePods(withCanary, 0.05).buildId).toBe('new');
+    expect(choosePods(withCanary, 0.15).buildId).toBe('b');
+    expect(choosePods({ ...withCanary, canary: { ...withCanary.canary!, pods: [] } }, 0.05).buildId).toBe('b');
+    expect(choosePods(stable, 0.01).buildId).toBe('b');
   });
 });

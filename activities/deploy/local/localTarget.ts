@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,9 +9,9 @@ import { SECRET_VALUE_PREFIX } from '../../../spec/schema/common.js';
 import { baseEnvironment } from '../../process/baseEnvironment.js';
 import { acquireLock } from '../../process/fileLock.js';
 import type { SecretStore } from '../../secrets/secretStore.js';
-import type { DeploymentRequest, DeploymentResult, DeploymentTarget, ServingStatus } from '../deploymentTarget.js';
+import type { CanaryTarget, DeployContext, DeploymentRequest, DeploymentResult, DeploymentTarget, ServingStatus } from '../deploymentTarget.js';
 import { isServing, startPod, stopPod, waitUntilReady } from './pods.js';
-import { modelFolder, readState, STATE_FILE, writeState, type DeployedBuild, type ModelServingState, type Pod } from './servingState.js';
+import { modelFolder, readState, STATE_FILE, writeState, type CanaryState, type DeployedBuild, type ModelServingState, type Pod } from './servingState.js';
 
 export interface LocalTargetOptions {
   /** $REFIT_HOME/deployments */
@@ -35,22 +35,8 @@ export class LocalDeploymentTarget implements DeploymentTarget {
 
   constructor(private readonly options: LocalTargetOptions) {}
 
-  async apply(request: DeploymentRequest, context: { signal?: AbortSignal; onProgress?: (message: string) => void } = {}): Promise<DeploymentResult> {
-    const folder = modelFolder(this.options.deploymentsRoot, request.environment, request.modelId);
-    const artifactDir = path.join(folder, 'builds', request.buildId, 'artifact');
-    if (!existsSync(path.join(artifactDir, 'model.json'))) {
-      mkdirSync(path.dirname(artifactDir), { recursive: true });
-      cpSync(request.artifactDir, artifactDir, { recursive: true });
-    }
-    const build: DeployedBuild = {
-      buildId: request.buildId,
-      artifactDir,
-      python: request.python,
-      spec: request.spec,
-      metrics: request.metrics,
-      deployedAt: new Date().toISOString(),
-    };
-    return this.switchTo(request.modelId, request.environment, build, context);
+  async apply(request: DeploymentRequest, context: DeployContext = {}): Promise<DeploymentResult> {
+    return this.switchTo(request.modelId, request.environment, this.deployable(request), context);
   }
 
   async rollback(target: { modelId: string; environment: string; variation: string; buildId: string }): Promise<DeploymentResult> {
@@ -93,71 +79,168 @@ export class LocalDeploymentTarget implements DeploymentTarget {
     }
   }
 
-  private async switchTo(modelId: string, environment: string, build: DeployedBuild, context: { signal?: AbortSignal; onProgress?: (message: string) => void }): Promise<DeploymentResult> {
+  /** A new build beside the variation's current one, taking `percent` of its requests. */
+  async startCanary(request: DeploymentRequest, percent: number, context: DeployContext = {}): Promise<DeploymentResult> {
+    const build = this.deployable(request);
     const variationName = build.spec.variation_name;
+    return this.locked(request.modelId, request.environment, async (folder, state) => {
+      const current = state.variations[variationName];
+      if (!current) {
+        // Nothing serves this variation yet: there is nothing to compare against, so it takes all traffic.
+        const result = await this.install(folder, state, request.modelId, request.environment, build, context);
+        return { ...result, notes: [...result.notes, 'no build served this variation before, so the canary took all traffic at once'] };
+      }
+      const canary = current.canary;
+      if (canary?.buildId === build.buildId && canary.pods.every((pod) => isServing(pod.pid))) {
+        canary.weight = percent;
+      } else {
+        if (canary) await Promise.all(canary.pods.map((pod) => stopPod(pod)));
+        const pods = await this.startReadyPods(folder, state, request.modelId, build, context, current.buildId);
+        current.canary = { ...build, pods, weight: percent };
+      }
+      writeState(folder, state);
+      await this.ensureRouter(folder, state);
+      return { modelId: request.modelId, environment: request.environment, variation: variationName, buildId: build.buildId, previousBuildId: current.buildId, url: routerUrl(state), changed: true, notes: notesFor(build) };
+    });
+  }
+
+  async setCanaryWeight(target: CanaryTarget, percent: number): Promise<void> {
+    await this.locked(target.modelId, target.environment, async (folder, state) => {
+      const canary = this.canaryOf(state, target);
+      canary.weight = percent;
+      writeState(folder, state);
+      await this.ensureRouter(folder, state);
+    });
+  }
+
+  /** The canary becomes the variation's build; the build it ran beside stops. A repeat changes nothing. */
+  async promoteCanary(target: CanaryTarget): Promise<DeploymentResult> {
+    return this.locked(target.modelId, target.environment, async (folder, state) => {
+      const variation = state.variations[target.variation];
+      if (variation?.buildId === target.buildId && !variation.canary) {
+        return { modelId: target.modelId, environment: target.environment, variation: target.variation, buildId: target.buildId, previousBuildId: variation.history[0]?.buildId, url: routerUrl(state), changed: false, notes: [] };
+      }
+      const { pods, weight: _weight, ...build } = this.canaryOf(state, target);
+      return this.switchVariation(folder, state, target.modelId, target.environment, build, pods);
+    });
+  }
+
+  /** The canary stops and the build it ran beside takes all traffic again. A repeat changes nothing. */
+  async abortCanary(target: CanaryTarget): Promise<void> {
+    await this.locked(target.modelId, target.environment, async (folder, state) => {
+      const variation = state.variations[target.variation];
+      if (variation?.canary?.buildId !== target.buildId) return;
+      const pods = variation.canary.pods;
+      variation.canary = undefined;
+      writeState(folder, state);
+      await this.ensureRouter(folder, state);
+      await Promise.all(pods.map((pod) => stopPod(pod)));
+    });
+  }
+
+  private canaryOf(state: ModelServingState, target: CanaryTarget): CanaryState {
+    const canary = state.variations[target.variation]?.canary;
+    if (canary?.buildId !== target.buildId) throw new Error(`build ${target.buildId} is not the canary of variation "${target.variation}" of ${target.modelId}`);
+    return canary;
+  }
+
+  private async switchTo(modelId: string, environment: string, build: DeployedBuild, context: DeployContext): Promise<DeploymentResult> {
+    return this.locked(modelId, environment, (folder, state) => this.install(folder, state, modelId, environment, build, context));
+  }
+
+  /** Starts the build's pods and, once all are ready, makes it the variation's build. */
+  private async install(folder: string, state: ModelServingState, modelId: string, environment: string, build: DeployedBuild, context: DeployContext): Promise<DeploymentResult> {
+    const current = state.variations[build.spec.variation_name];
+    if (current?.buildId === build.buildId && current.pods.length === build.spec.number_of_pods && current.pods.every((pod) => isServing(pod.pid))) {
+      writeState(folder, state);
+      await this.ensureRouter(folder, state);
+      return { modelId, environment, variation: build.spec.variation_name, buildId: build.buildId, previousBuildId: current.history[0]?.buildId, url: routerUrl(state), changed: false, notes: notesFor(build) };
+    }
+    const pods = await this.startReadyPods(folder, state, modelId, build, context, current?.buildId);
+    context.onProgress?.('all pods ready; switching traffic');
+    return this.switchVariation(folder, state, modelId, environment, build, pods);
+  }
+
+  /** Points the router at `pods` of `build`, then stops the pods that served the variation before. */
+  private async switchVariation(folder: string, state: ModelServingState, modelId: string, environment: string, build: DeployedBuild, pods: Pod[]): Promise<DeploymentResult> {
+    const variationName = build.spec.variation_name;
+    const current = state.variations[variationName];
+    const history = current ? [withoutPods(current), ...current.history.filter((entry) => entry.buildId !== current.buildId && entry.buildId !== build.buildId)].slice(0, HISTORY_KEPT) : [];
+    state.variations[variationName] = { ...withoutPods(build), pods, history };
+    writeState(folder, state);
+    await this.ensureRouter(folder, state);
+    // Only now that the router sends traffic to the new pods do the old ones stop (after draining).
+    const replaced = current && current.buildId !== build.buildId ? [...current.pods, ...(current.canary && current.canary.buildId !== build.buildId ? current.canary.pods : [])] : [];
+    await Promise.all(replaced.map((pod) => stopPod(pod)));
+    return { modelId, environment, variation: variationName, buildId: build.buildId, previousBuildId: current?.buildId, url: routerUrl(state), changed: true, notes: notesFor(build) };
+  }
+
+  /**
+   * Starts `number_of_pods` serving processes of a build and waits until all answer ready; if they do
+   * not in time, stops them and fails (the caller's previous build keeps serving). Pods are recorded as
+   * pending while they start, so a retry after a crash stops them first.
+   */
+  private async startReadyPods(folder: string, state: ModelServingState, modelId: string, build: DeployedBuild, context: DeployContext, servingBuildId: string | undefined): Promise<Pod[]> {
+    const env = await this.environmentFor(build);
+    context.onProgress?.(`starting ${build.spec.number_of_pods} pod(s) of build ${build.buildId}`);
+    const deadline = Date.now() + build.spec.deployment_process_timeout_limit * 1000;
+    const started: (Pod & { logFile: string })[] = [];
+    try {
+      for (let index = 0; index < build.spec.number_of_pods; index++) {
+        started.push(
+          await startPod({
+            modelId,
+            variation: build.spec.variation_name,
+            buildId: build.buildId,
+            index,
+            artifactDir: build.artifactDir,
+            python: build.python,
+            sdkPythonPath: this.options.sdkPythonPath,
+            spec: build.spec,
+            env,
+            logDir: path.join(folder, 'logs'),
+            cgroupRoot: this.options.cgroupRoot,
+          }),
+        );
+        state.pending = started.map(({ logFile: _log, ...pod }) => pod);
+        writeState(folder, state);
+      }
+      await Promise.all(started.map((pod) => waitUntilReady(pod, modelId, deadline, context.signal)));
+    } catch (err) {
+      await Promise.all(started.map((pod) => stopPod(pod)));
+      state.pending = undefined;
+      writeState(folder, state);
+      const keeps = servingBuildId ? `build ${servingBuildId} keeps serving variation "${build.spec.variation_name}"` : 'nothing was serving it before';
+      throw new RefitError(ErrorTypes.DeploymentFailed, `build ${build.buildId} of ${modelId} was not deployed (rolled back: ${keeps}): ${(err as Error).message}`, { cause: err });
+    }
+    state.pending = undefined;
+    return started.map(({ logFile: _log, ...pod }) => pod);
+  }
+
+  /** One deployment change of a model at a time; pods an interrupted change left behind are stopped first. */
+  private async locked<T>(modelId: string, environment: string, work: (folder: string, state: ModelServingState) => Promise<T>): Promise<T> {
     const folder = modelFolder(this.options.deploymentsRoot, environment, modelId);
     mkdirSync(path.join(folder, 'logs'), { recursive: true });
     const release = await acquireLock(path.join(folder, '.lock'), 60_000, `another deployment of ${modelId}`);
     try {
       const state = readState(folder, modelId, environment);
-      // An apply interrupted by a crash left pods that never served: stop them before anything else.
       await Promise.all((state.pending ?? []).map((pod) => stopPod(pod)));
       state.pending = undefined;
-      const current = state.variations[variationName];
-      const notes = notesFor(build);
-      if (current?.buildId === build.buildId && current.pods.length === build.spec.number_of_pods && current.pods.every((pod) => isServing(pod.pid))) {
-        writeState(folder, state);
-        await this.ensureRouter(folder, state);
-        return { modelId, environment, variation: variationName, buildId: build.buildId, previousBuildId: current.history[0]?.buildId, url: routerUrl(state), changed: false, notes };
-      }
-      const env = await this.environmentFor(build);
-      context.onProgress?.(`starting ${build.spec.number_of_pods} pod(s) of build ${build.buildId}`);
-      const deadline = Date.now() + build.spec.deployment_process_timeout_limit * 1000;
-      const started: (Pod & { logFile: string })[] = [];
-      try {
-        for (let index = 0; index < build.spec.number_of_pods; index++) {
-          started.push(
-            await startPod({
-              modelId,
-              variation: variationName,
-              buildId: build.buildId,
-              index,
-              artifactDir: build.artifactDir,
-              python: build.python,
-              sdkPythonPath: this.options.sdkPythonPath,
-              spec: build.spec,
-              env,
-              logDir: path.join(folder, 'logs'),
-              cgroupRoot: this.options.cgroupRoot,
-            }),
-          );
-          state.pending = started.map(({ logFile: _log, ...pod }) => pod);
-          writeState(folder, state);
-        }
-        await Promise.all(started.map((pod) => waitUntilReady(pod, modelId, deadline, context.signal)));
-      } catch (err) {
-        await Promise.all(started.map((pod) => stopPod(pod)));
-        state.pending = undefined;
-        writeState(folder, state);
-        const keeps = current ? `build ${current.buildId} keeps serving variation "${variationName}"` : 'nothing was serving it before';
-        throw new RefitError(
-          ErrorTypes.DeploymentFailed,
-          `build ${build.buildId} of ${modelId} was not deployed (rolled back: ${keeps}): ${(err as Error).message}`,
-          { cause: err },
-        );
-      }
-      context.onProgress?.('all pods ready; switching traffic');
-      const history = current ? [withoutPods(current), ...current.history.filter((entry) => entry.buildId !== current.buildId && entry.buildId !== build.buildId)].slice(0, HISTORY_KEPT) : [];
-      state.variations[variationName] = { ...build, pods: started.map(({ logFile: _log, ...pod }) => pod), history };
-      state.pending = undefined;
-      writeState(folder, state);
-      await this.ensureRouter(folder, state);
-      // Only now that the router sends traffic to the new pods do the old ones stop (after draining).
-      await Promise.all((current?.pods ?? []).map((pod) => stopPod(pod)));
-      return { modelId, environment, variation: variationName, buildId: build.buildId, previousBuildId: current?.buildId, url: routerUrl(state), changed: true, notes };
+      return await work(folder, state);
     } finally {
       release();
     }
+  }
+
+  /** The build as this target keeps it: its artifact copied beside the model's state. */
+  private deployable(request: DeploymentRequest): DeployedBuild {
+    const folder = modelFolder(this.options.deploymentsRoot, request.environment, request.modelId);
+    const artifactDir = path.join(folder, 'builds', request.buildId, 'artifact');
+    if (!existsSync(path.join(artifactDir, 'model.json'))) {
+      mkdirSync(path.dirname(artifactDir), { recursive: true });
+      cpSync(request.artifactDir, artifactDir, { recursive: true });
+    }
+    return { buildId: request.buildId, artifactDir, python: request.python, spec: request.spec, metrics: request.metrics, deployedAt: new Date().toISOString() };
   }
 
   private async environmentFor(build: DeployedBuild): Promise<Record<string, string>> {

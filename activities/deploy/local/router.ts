@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { ModelServingState } from './servingState.js';
-import { chooseVariation, VARIATION_HEADER } from './routing.js';
+import { choosePods, chooseVariation, VARIATION_HEADER } from './routing.js';
 
 const [stateFile, portText] = process.argv.slice(2);
 if (!stateFile || !portText) {
@@ -32,14 +32,16 @@ process.on('SIGTERM', () => server.close(() => process.exit(0)));
 const server = http.createServer((request, response) => {
   const requested = request.headers[VARIATION_HEADER];
   const variation = chooseVariation(state, Array.isArray(requested) ? requested[0] : requested, Math.random());
-  const pods = variation ? state.variations[variation]?.pods ?? [] : [];
+  const chosen = variation && state.variations[variation] ? choosePods(state.variations[variation]!, Math.random()) : undefined;
+  const pods = chosen?.pods ?? [];
   if (!variation || pods.length === 0) {
     const message = requested ? `variation "${requested}" is not serving` : `model "${state.modelId}" has no serving pods`;
     response.writeHead(requested ? 404 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ error: message }));
     return;
   }
-  const next = turn.get(variation) ?? 0;
-  turn.set(variation, next + 1);
+  const key = `${variation}/${chosen!.buildId}`;
+  const next = turn.get(key) ?? 0;
+  turn.set(key, next + 1);
   const pod = pods[next % pods.length]!;
   const upstream = http.request(
     { host: '127.0.0.1', port: pod.port, method: request.method, path: request.url, headers: request.headers },

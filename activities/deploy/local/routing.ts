@@ -1,4 +1,4 @@
-import type { ModelServingState } from './servingState.js';
+import type { ModelServingState, Pod, VariationState } from './servingState.js';
 
 export const VARIATION_HEADER = 'x-refit-variation';
 
@@ -17,4 +17,11 @@ export function chooseVariation(state: ModelServingState, requested: string | un
     point -= entry.weight;
   }
   return weighted.at(-1)?.name;
+}
+
+/** Within a variation: the canary's pods for its share of requests (`draw` in [0, 1)), else the stable ones. */
+export function choosePods(variation: VariationState, draw: number): { pods: Pod[]; buildId: string } {
+  const canary = variation.canary;
+  if (canary && canary.pods.length > 0 && draw * 100 < canary.weight) return { pods: canary.pods, buildId: canary.buildId };
+  return { pods: variation.pods, buildId: variation.buildId };
 }

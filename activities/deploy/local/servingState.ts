@@ -19,10 +19,18 @@ export interface DeployedBuild {
   deployedAt: string;
 }
 
+export interface CanaryState extends DeployedBuild {
+  pods: Pod[];
+  /** Percent of the variation's requests the canary takes. */
+  weight: number;
+}
+
 export interface VariationState extends DeployedBuild {
   pods: Pod[];
   /** Builds this variation served before, newest first (a few are kept for rollbacks). */
   history: DeployedBuild[];
+  /** A new build taking part of this variation's traffic while its rollout is checked. */
+  canary?: CanaryState;
 }
 
 export interface ModelServingState {

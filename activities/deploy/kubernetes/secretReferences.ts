@@ -1,0 +1,44 @@
+// env_vars that name secrets ("KEY=secret:<name>") become secretKeyRefs to Kubernetes Secrets in the
+// deployment's namespace. Before anything is applied, each Secret must exist there, and the key holding
+// its value is found the way the Kubernetes secret store finds it: "value", or the Secret's only key.
+import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
+import { ErrorTypes, RefitError } from '../../../shared/errors.js';
+import { ANNOTATIONS, secretObjectName } from './names.js';
+import { referencedSecrets } from './workload.js';
+
+export const VALUE_KEY = 'value';
+
+/** The key of a Secret's value, or a message saying why there is none. */
+export function valueKeyOf(secret: V1Secret): { key: string } | { error: string } {
+  const keys = Object.keys({ ...secret.data, ...secret.stringData }).sort();
+  if (keys.includes(VALUE_KEY)) return { key: VALUE_KEY };
+  if (keys.length === 1) return { key: keys[0]! };
+  return { error: keys.length ? `has keys ${keys.join(', ')} but none named "${VALUE_KEY}"` : 'holds no value' };
+}
+
+export function missingSecretHelp(name: string, namespace: string): string {
+  return `create it with \`kubectl create secret generic ${secretObjectName(name)} --namespace ${namespace} --from-literal=${VALUE_KEY}=...\``;
+}
+
+/** Refit secret name -> key in its Kubernetes Secret, for every secret the env_vars name. */
+export async function secretKeysFor(core: CoreV1Api, namespace: string, envVars: string[]): Promise<Record<string, string>> {
+  const keys: Record<string, string> = {};
+  for (const name of new Set(referencedSecrets(envVars))) {
+    const objectName = secretObjectName(name);
+    let secret: V1Secret;
+    try {
+      secret = await core.readNamespacedSecret({ name: objectName, namespace });
+    } catch (err) {
+      if ((err as { code?: number }).code !== 404) throw err;
+      throw new RefitError(ErrorTypes.SecretNotFound, `env_vars refer to secret "${name}", and namespace "${namespace}" has no Secret "${objectName}": ${missingSecretHelp(name, namespace)}`);
+    }
+    const recorded = secret.metadata?.annotations?.[ANNOTATIONS.secretName];
+    if (recorded && recorded !== name) {
+      throw new RefitError(ErrorTypes.SecretNotFound, `the Secret "${objectName}" in namespace "${namespace}" holds secret "${recorded}", not "${name}": rename one of them`);
+    }
+    const found = valueKeyOf(secret);
+    if ('error' in found) throw new RefitError(ErrorTypes.SecretNotFound, `the Secret "${objectName}" in namespace "${namespace}" ${found.error}: ${missingSecretHelp(name, namespace)}`);
+    keys[name] = found.key;
+  }
+  return keys;
+}

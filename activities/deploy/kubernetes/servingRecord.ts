@@ -1,0 +1,96 @@
+// What a build's pod template records about it: the build, its metrics and the DeploymentSpecifications it
+// was deployed with. Because the record lives in the pod template, every ReplicaSet the Deployment keeps
+// carries the record of its build: that history is what rollbacks and champion/challenger read.
+import type { V1Deployment, V1ObjectMeta, V1ReplicaSet } from '@kubernetes/client-node';
+import type { DeploymentSpec, ServingVariation } from '../deploymentTarget.js';
+import { ANNOTATIONS, LABELS } from './names.js';
+
+/** One build of one variation of a model, as deployed. */
+export interface Release {
+  automation: string;
+  modelId: string;
+  buildId: string;
+  spec: DeploymentSpec;
+  metrics: Record<string, number>;
+}
+
+/** JSON with keys sorted, so that the same record always gives the same annotation (and applying it again changes nothing). */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, item: unknown) =>
+    item && typeof item === 'object' && !Array.isArray(item)
+      ? Object.fromEntries(Object.entries(item as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : item,
+  );
+}
+
+export function recordAnnotations(release: Release): Record<string, string> {
+  return {
+    [ANNOTATIONS.automation]: release.automation,
+    [ANNOTATIONS.buildId]: release.buildId,
+    [ANNOTATIONS.metrics]: canonicalJson(release.metrics),
+    [ANNOTATIONS.spec]: canonicalJson(release.spec),
+  };
+}
+
+/** The release recorded in a pod template's metadata, or undefined when it holds none (not deployed by Refit). */
+export function releaseOf(templateMetadata: V1ObjectMeta | undefined): Release | undefined {
+  const annotations = templateMetadata?.annotations ?? {};
+  const buildId = annotations[ANNOTATIONS.buildId];
+  const spec = annotations[ANNOTATIONS.spec];
+  const modelId = templateMetadata?.labels?.[LABELS.model];
+  if (!buildId || !spec || !modelId) return undefined;
+  try {
+    const parsedSpec = JSON.parse(spec) as DeploymentSpec;
+    return {
+      automation: annotations[ANNOTATIONS.automation] ?? '',
+      // Model ids are always valid label values, so the label holds the id itself.
+      modelId,
+      buildId,
+      spec: parsedSpec,
+      metrics: JSON.parse(annotations[ANNOTATIONS.metrics] ?? '{}') as Record<string, number>,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+export function releaseOfDeployment(deployment: V1Deployment | undefined): Release | undefined {
+  return releaseOf(deployment?.spec?.template?.metadata);
+}
+
+/** Builds a variation served before, newest first, from the ReplicaSets its Deployment keeps. */
+export function releaseHistory(replicaSets: V1ReplicaSet[]): Release[] {
+  const revision = (set: V1ReplicaSet) => Number(set.metadata?.annotations?.['deployment.kubernetes.io/revision'] ?? 0);
+  const seen = new Set<string>();
+  const releases: Release[] = [];
+  for (const set of [...replicaSets].sort((a, b) => revision(b) - revision(a))) {
+    const release = releaseOf(set.spec?.template?.metadata);
+    if (release && !seen.has(release.buildId)) {
+      seen.add(release.buildId);
+      releases.push(release);
+    }
+  }
+  return releases;
+}
+
+/** The container port every model server listens on. */
+export const SERVING_PORT = 8080;
+
+/**
+ * A variation as `status()` reports it. Kubernetes pods have no pid on this machine: each pod is listed
+ * with pid 0 and the serving port, alive when it is available.
+ */
+export function servingVariationOf(deployment: V1Deployment): ServingVariation | undefined {
+  const release = releaseOfDeployment(deployment);
+  if (!release) return undefined;
+  const status = deployment.status ?? {};
+  const finished = status.conditions?.find((condition) => condition.type === 'Progressing' && condition.reason === 'NewReplicaSetAvailable');
+  const deployedAt = finished?.lastUpdateTime ?? deployment.metadata?.creationTimestamp;
+  const available = status.availableReplicas ?? 0;
+  return {
+    buildId: release.buildId,
+    metrics: release.metrics,
+    deployedAt: deployedAt ? new Date(deployedAt).toISOString() : '',
+    pods: Array.from({ length: status.replicas ?? 0 }, (_, index) => ({ pid: 0, port: SERVING_PORT, alive: index < available })),
+  };
+}
