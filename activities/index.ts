@@ -61,6 +61,11 @@ export function createActivities(deps: ActivityDependencies) {
       return describeThisProcess();
     },
 
+    /** The task queue of the worker that takes this: steps on files of this machine run there next. */
+    async hostTaskQueue(): Promise<string> {
+      return deps.hostTaskQueue;
+    },
+
     async claimWorkspace(input: { buildId: string }): Promise<WorkspaceClaim> {
       const buildDir = buildDirOf(input.buildId);
       mkdirSync(buildDir, { recursive: true });
@@ -189,6 +194,12 @@ export function createActivities(deps: ActivityDependencies) {
 
     async evaluateRolloutGuard(input: { guard: NonNullable<Automation['action']['rollout']>['guard']; buildId: string; metrics: Record<string, number> }): Promise<ConditionOutcome> {
       return classified(() => evaluateGuard({ ...input, openAnalytics: deps.openAnalytics, queryTimeoutMs: deps.timeouts.queryMs }));
+    },
+
+    /** What serves a model's variation in an environment now, and what it served before. */
+    async servingBuilds(input: { modelId: string; environment: string; variation: string }): Promise<{ buildId: string; previousBuildIds: string[] } | undefined> {
+      const variation = (await deps.deploymentTarget.status(input.modelId, input.environment))?.variations[input.variation];
+      return variation ? { buildId: variation.buildId, previousBuildIds: variation.previousBuildIds } : undefined;
     },
 
     /** Compensation: puts back the build that served before, or removes a variation that did not exist. */

@@ -5,7 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { automationJsonSchema } from '../spec/jsonSchema.js';
 import { backfillCommand, deleteCommand, describeCommand, listCommand, pauseCommand, registerCommand, resumeCommand } from './commands/automations.js';
 import { manifestsCommand } from './commands/manifests.js';
-import { decideCommand, historyCommand, logsCommand, runCommand } from './commands/runs.js';
+import { decideCommand, historyCommand, logsCommand, rollbackCommand, runCommand } from './commands/runs.js';
 import { secretsDeleteCommand, secretsListCommand, secretsSetCommand } from './commands/secrets.js';
 import { setupCommand } from './commands/setup.js';
 import { validateCommand } from './commands/validate.js';
@@ -112,6 +112,16 @@ program
   .requiredOption('--reason <text>', 'why (recorded in the run)')
   .option('--by <name>', 'who rejects (default $REFIT_USER or $USER)')
   .action((target: string, options) => set(decideCommand(target, false, options)));
+
+program
+  .command('rollback')
+  .description('put back a build an automation\'s model served before (the one just before by default), as a recorded run')
+  .argument('<automation>')
+  .option('--to <build>', 'the build to put back')
+  .option('--reason <text>', 'why (recorded in the run)')
+  .option('--by <name>', 'who rolls back (default $REFIT_USER or $USER)')
+  .option('--json', 'print the result as JSON')
+  .action((name: string, options) => set(rollbackCommand(name, options)));
 
 program.command('logs').description('print the build log of a build (on the machine that built it)').argument('<build>').action((build: string) => set(logsCommand(build)));
 

@@ -4,6 +4,7 @@ import { type Client, type ScheduleDescription, ScheduleNotFoundError, ScheduleO
 import { QueryNames, SearchAttributeKeys, UpdateNames, WorkflowTypes } from '../shared/names.js';
 import type { ApprovalDecision, ApprovalRecord, BuildDeployInput, BuildDeployResult, RunStatus } from '../shared/runTypes.js';
 import type { AutomationModel } from '../spec/schema/automation.js';
+import type { RollbackInput, RollbackResult } from '../workflows/rollbackDeploy.js';
 import { registerAutomations, refitScheduleIds, SCHEDULE_PREFIX, scheduleIdOf, type Registration } from './schedules.js';
 
 export interface AutomationState {
@@ -19,6 +20,8 @@ export interface AutomationState {
 }
 
 export interface RunRecord {
+  /** A build-and-deploy run, or a rollback. */
+  kind: 'build' | 'rollback';
   workflowId: string;
   runId: string;
   /** Running, Completed, Failed, … as Temporal says. */
@@ -146,12 +149,13 @@ export class RefitClient {
 
   /** Recent runs (newest first), of one automation or of all. */
   async history(name?: string, limit = 20): Promise<RunRecord[]> {
-    const query = `WorkflowType = '${WorkflowTypes.buildDeploy}'${name ? ` AND ${SearchAttributeKeys.automation.name} = '${name.replace(/'/g, '')}'` : ''}`;
+    const query = `WorkflowType IN ('${WorkflowTypes.buildDeploy}', '${WorkflowTypes.rollbackDeploy}')${name ? ` AND ${SearchAttributeKeys.automation.name} = '${name.replace(/'/g, '')}'` : ''}`;
     const records: RunRecord[] = [];
     for await (const execution of this.client.workflow.list({ query })) {
       const attributes = execution.typedSearchAttributes;
       const memo = execution.memo?.result as { deployed?: boolean; reason?: string; condition?: { reason?: string } } | undefined;
       records.push({
+        kind: execution.type === WorkflowTypes.rollbackDeploy ? 'rollback' : 'build',
         workflowId: execution.workflowId,
         runId: execution.runId,
         status: execution.status.name,
@@ -168,6 +172,17 @@ export class RefitClient {
       if (records.length >= limit) break;
     }
     return records;
+  }
+
+  /** Puts back a build the automation's model served before (the one just before by default), as a recorded run. */
+  async rollback(name: string, options: { toBuildId?: string; by: string; reason?: string }): Promise<RollbackResult> {
+    const { automation } = await this.describe(name);
+    const stamp = new Date().toISOString().replace(/[-:.]/g, '');
+    return this.client.workflow.execute<(input: RollbackInput) => Promise<RollbackResult>>(WorkflowTypes.rollbackDeploy, {
+      taskQueue: this.taskQueue,
+      workflowId: `${scheduleIdOf(name)}-rollback-${stamp}`,
+      args: [{ automation, toBuildId: options.toBuildId, by: options.by, reason: options.reason }],
+    });
   }
 
   /**

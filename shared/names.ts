@@ -9,6 +9,7 @@ export const WorkflowTypes = {
   smokeTest: 'smokeTest',
   buildDeploy: 'buildDeploy',
   metricTriggerCheck: 'metricTriggerCheck',
+  rollbackDeploy: 'rollbackDeploy',
 } as const;
 
 /** Queries a running BuildDeploy answers. */

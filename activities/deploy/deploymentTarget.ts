@@ -23,6 +23,8 @@ export interface ServingVariation {
   metrics: Record<string, number>;
   deployedAt: string;
   pods: { pid: number; port: number; alive: boolean }[];
+  /** Builds this variation served before, newest first: what a rollback can put back. */
+  previousBuildIds: string[];
 }
 
 /** What is serving a model in one environment now. */

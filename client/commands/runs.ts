@@ -104,7 +104,7 @@ export async function historyCommand(name: string | undefined, options: { limit?
         ['started', 'automation', 'build', 'commit', 'status', 'deployed', 'why'],
         runs.map((run) => [
           when(run.startedAt),
-          run.automation ?? '',
+          `${run.automation ?? ''}${run.kind === 'rollback' ? ' (rollback)' : ''}`,
           run.buildId ?? '',
           run.commit?.slice(0, 10) ?? '',
           run.status,
@@ -145,6 +145,21 @@ export async function decideCommand(target: string, approve: boolean, options: {
     } catch (err) {
       const message = (err as Error).message;
       console.error(`refit: ${/not found/i.test(message) ? `no run "${target}" and no run of an automation "${target}" waits for approval` : message}`);
+      return EXIT.failed;
+    }
+  });
+}
+
+export async function rollbackCommand(name: string, options: { to?: string; by?: string; reason?: string; json?: boolean }): Promise<number> {
+  const by = options.by ?? process.env.REFIT_USER ?? process.env.USER ?? 'unknown';
+  return withRefitClient(async (refit) => {
+    try {
+      const result = await refit.rollback(name, { toBuildId: options.to, by, reason: options.reason });
+      if (options.json) console.log(JSON.stringify(result, null, 2));
+      else for (const entry of result.rolled_back) console.log(`rolled back ${name}: variation ${entry.variation}${entry.environment ? ` in ${entry.environment}` : ''} serves ${entry.to} again (was ${entry.from})`);
+    } catch (err) {
+      if (!(err instanceof WorkflowFailedError)) throw err;
+      console.error(`refit: ${err.cause?.message ?? err.message}`);
       return EXIT.failed;
     }
   });

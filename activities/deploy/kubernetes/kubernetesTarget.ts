@@ -85,8 +85,10 @@ export class KubernetesDeploymentTarget implements DeploymentTarget {
   async status(modelId: string, environment: string): Promise<ServingStatus | undefined> {
     const cluster = this.clusterFor(environment);
     const variations: ServingStatus['variations'] = {};
-    for (const deployment of await cluster.deployments(modelSelector(modelId))) {
-      const serving = servingVariationOf(deployment);
+    const [deployments, replicaSets] = await Promise.all([cluster.deployments(modelSelector(modelId)), cluster.replicaSets(modelSelector(modelId))]);
+    for (const deployment of deployments) {
+      const owned = replicaSets.filter((set) => set.metadata?.ownerReferences?.some((owner) => owner.uid === deployment.metadata?.uid));
+      const serving = servingVariationOf(deployment, owned);
       const variation = releaseOfDeployment(deployment)?.spec.variation_name;
       if (serving && variation) variations[variation] = serving;
     }

@@ -77,10 +77,10 @@ export function releaseHistory(replicaSets: V1ReplicaSet[]): Release[] {
 export const SERVING_PORT = 8080;
 
 /**
- * A variation as `status()` reports it. Kubernetes pods have no pid on this machine: each pod is listed
+ * A variation as `status()` reports it, with the builds its kept ReplicaSets (those of this Deployment) ran. Kubernetes pods have no pid on this machine: each pod is listed
  * with pid 0 and the serving port, alive when it is available.
  */
-export function servingVariationOf(deployment: V1Deployment): ServingVariation | undefined {
+export function servingVariationOf(deployment: V1Deployment, replicaSets: V1ReplicaSet[]): ServingVariation | undefined {
   const release = releaseOfDeployment(deployment);
   if (!release) return undefined;
   const status = deployment.status ?? {};
@@ -92,5 +92,8 @@ export function servingVariationOf(deployment: V1Deployment): ServingVariation |
     metrics: release.metrics,
     deployedAt: deployedAt ? new Date(deployedAt).toISOString() : '',
     pods: Array.from({ length: status.replicas ?? 0 }, (_, index) => ({ pid: 0, port: SERVING_PORT, alive: index < available })),
+    previousBuildIds: releaseHistory(replicaSets)
+      .map((entry) => entry.buildId)
+      .filter((buildId) => buildId !== release.buildId),
   };
 }

@@ -294,7 +294,13 @@ function describe(state: ModelServingState): ServingStatus {
     variations: Object.fromEntries(
       Object.entries(state.variations).map(([name, variation]) => [
         name,
-        { buildId: variation.buildId, metrics: variation.metrics, deployedAt: variation.deployedAt, pods: variation.pods.map((pod) => ({ pid: pod.pid, port: pod.port, alive: isServing(pod.pid) })) },
+        {
+          buildId: variation.buildId,
+          metrics: variation.metrics,
+          deployedAt: variation.deployedAt,
+          pods: variation.pods.map((pod) => ({ pid: pod.pid, port: pod.port, alive: isServing(pod.pid) })),
+          previousBuildIds: variation.history.map((entry) => entry.buildId),
+        },
       ]),
     ),
   };

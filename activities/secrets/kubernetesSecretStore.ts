@@ -1,0 +1,116 @@
+import { CoreV1Api, KubernetesObjectApi, PatchStrategy, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import { ANNOTATIONS, LABELS, MANAGED_BY, secretObjectName } from '../deploy/kubernetes/names.js';
+import { missingSecretHelp, valueKeyOf, VALUE_KEY } from '../deploy/kubernetes/secretReferences.js';
+import { ErrorTypes, RefitError } from '../../shared/errors.js';
+import { SecretName } from '../../spec/schema/common.js';
+import type { SecretStore } from './secretStore.js';
+
+export interface KubernetesSecretStoreOptions {
+  kubeConfig: KubeConfig;
+  namespace: string;
+  fieldManager?: string;
+}
+
+/**
+ * Secrets as Kubernetes Secrets in one namespace: the Secret named as the Refit secret (lower case, "-" for
+ * "_"), its value in the key "value" or in its only key, so a Secret made with `kubectl create secret generic`
+ * works as it is. The Secrets Refit writes carry a label, and only those are listed, replaced or deleted.
+ */
+export class KubernetesSecretStore implements SecretStore {
+  readonly description: string;
+  private readonly core: CoreV1Api;
+  private readonly objects: KubernetesObjectApi;
+
+  constructor(private readonly options: KubernetesSecretStoreOptions) {
+    this.description = `Kubernetes secret store (namespace ${options.namespace})`;
+    this.core = options.kubeConfig.makeApiClient(CoreV1Api);
+    this.objects = KubernetesObjectApi.makeApiClient(options.kubeConfig);
+  }
+
+  async get(name: string): Promise<string> {
+    const secret = await this.read(name);
+    if (!secret) throw new RefitError(ErrorTypes.SecretNotFound, `secret "${name}" is not in the ${this.description}: ${missingSecretHelp(name, this.options.namespace)}`);
+    this.checkHolds(secret, name);
+    const found = valueKeyOf(secret);
+    if ('error' in found) {
+      throw new RefitError(ErrorTypes.SecretNotFound, `the Secret "${secret.metadata?.name}" (secret "${name}" in the ${this.description}) ${found.error}: ${missingSecretHelp(name, this.options.namespace)}`);
+    }
+    const value = secret.data?.[found.key] !== undefined ? Buffer.from(secret.data[found.key]!, 'base64').toString('utf8') : (secret.stringData?.[found.key] ?? '');
+    return value.replace(/\r?\n$/, '');
+  }
+
+  async set(name: string, value: string): Promise<void> {
+    this.check(name);
+    if (!value) throw new Error(`the value of secret "${name}" is empty`);
+    const existing = await this.read(name);
+    if (existing) {
+      this.checkHolds(existing, name);
+      this.checkOurs(existing, name, 'replace');
+    }
+    const secret: V1Secret = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'Opaque',
+      metadata: {
+        name: secretObjectName(name),
+        namespace: this.options.namespace,
+        labels: { [LABELS.managedBy]: MANAGED_BY, [LABELS.secret]: 'true' },
+        annotations: { [ANNOTATIONS.secretName]: name },
+      },
+      data: { [VALUE_KEY]: Buffer.from(value, 'utf8').toString('base64') },
+    };
+    await this.objects.patch(secret, undefined, undefined, this.options.fieldManager ?? MANAGED_BY, false, PatchStrategy.ServerSideApply);
+  }
+
+  async list(): Promise<string[]> {
+    const { items } = await this.core.listNamespacedSecret({ namespace: this.options.namespace, labelSelector: `${LABELS.secret}=true` });
+    return items.map((secret) => secret.metadata?.annotations?.[ANNOTATIONS.secretName] ?? secret.metadata?.name ?? '').filter(Boolean).sort();
+  }
+
+  async delete(name: string): Promise<boolean> {
+    this.check(name);
+    const existing = await this.read(name);
+    if (!existing) return false;
+    this.checkHolds(existing, name);
+    this.checkOurs(existing, name, 'delete');
+    try {
+      await this.core.deleteNamespacedSecret({ name: secretObjectName(name), namespace: this.options.namespace });
+      return true;
+    } catch (err) {
+      if ((err as { code?: number }).code === 404) return false;
+      throw err;
+    }
+  }
+
+  private async read(name: string): Promise<V1Secret | undefined> {
+    this.check(name);
+    try {
+      return await this.core.readNamespacedSecret({ name: secretObjectName(name), namespace: this.options.namespace });
+    } catch (err) {
+      if ((err as { code?: number }).code === 404) return undefined;
+      throw err;
+    }
+  }
+
+  private check(name: string): void {
+    const parsed = SecretName.safeParse(name);
+    if (!parsed.success) throw new Error(`"${name}" is not a secret name: ${parsed.error.issues[0]?.message}`);
+  }
+
+  /** Two Refit names can map to one Kubernetes name ("A_b", "a-b"): the annotation says which one a Secret holds. */
+  private checkHolds(secret: V1Secret, name: string): void {
+    const holds = secret.metadata?.annotations?.[ANNOTATIONS.secretName];
+    if (holds && holds !== name) {
+      throw new RefitError(ErrorTypes.SecretNotFound, `the Secret "${secret.metadata?.name}" in the ${this.description} holds secret "${holds}", not "${name}": rename one of them`);
+    }
+  }
+
+  private checkOurs(secret: V1Secret, name: string, action: string): void {
+    if (secret.metadata?.labels?.[LABELS.secret] !== 'true') {
+      throw new Error(
+        `the Secret "${secret.metadata?.name}" (secret "${name}") in the ${this.description} was not made by Refit, so Refit does not ${action} it: ` +
+          `change it with kubectl (\`kubectl ${action === 'delete' ? 'delete secret' : 'edit secret'} ${secret.metadata?.name} --namespace ${this.options.namespace}\`)`,
+      );
+    }
+  }
+}
