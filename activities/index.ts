@@ -7,13 +7,14 @@ import { RefitError } from '../shared/errors.js';
 import { SearchAttributeKeys, WorkflowTypes } from '../shared/names.js';
 import type { BuildOutput, CloneOutput, ConditionOutcome, DeploymentSummary, WorkspaceClaim } from '../shared/runTypes.js';
 import { parseGitUri } from '../spec/gitUri.js';
+import { parseThreshold } from '../spec/threshold.js';
 import type { AutomationModel } from '../spec/schema/automation.js';
 import type { AnalyticsStore } from './analytics/analyticsStore.js';
 import { runBuild } from './build/runBuild.js';
 import { evaluateCondition, thresholdQueryFailure } from './condition/evaluateCondition.js';
 import { evaluateGuard } from './condition/evaluateGuard.js';
 import type { CanaryTarget, DeploymentRequest, DeploymentResult, DeploymentTarget } from './deploy/deploymentTarget.js';
-import { cloneRepository } from './git/cloneRepository.js';
+import { cloneRepository, remoteHead } from './git/cloneRepository.js';
 import { waitForMetric, type MetricSource } from './metrics/metricSource.js';
 import { sendNotification, type Delivery, type RunEvent } from './notify/sendNotification.js';
 import type { SecretStore } from './secrets/secretStore.js';
@@ -194,6 +195,53 @@ export function createActivities(deps: ActivityDependencies) {
 
     async evaluateRolloutGuard(input: { guard: NonNullable<Automation['action']['rollout']>['guard']; buildId: string; metrics: Record<string, number> }): Promise<ConditionOutcome> {
       return classified(() => evaluateGuard({ ...input, openAnalytics: deps.openAnalytics, queryTimeoutMs: deps.timeouts.queryMs }));
+    },
+
+    /** The commit a build would clone now (for `refit plan --run`). */
+    async resolveCommit(input: { buildSpec: BuildSpec }): Promise<string> {
+      return classified(async () => {
+        const location = parseGitUri(input.buildSpec.git_uri);
+        if ('error' in location) throw new Error(`git_uri: ${location.error}`);
+        const secretName = input.buildSpec.git_access_token_secret;
+        return remoteHead({
+          repository: location.repository,
+          branch: input.buildSpec.git_branch,
+          token: secretName ? await deps.secrets.get(secretName) : undefined,
+          tokenSecretName: secretName,
+        });
+      });
+    },
+
+    /** The threshold a run would compare with now, and where it comes from (for `refit plan --run`). */
+    async planCondition(input: { condition: Automation['action']['deployment_condition']; modelId: string; variation: string; environment: string }): Promise<string> {
+      return classified(async () => {
+        const condition = input.condition;
+        if (!condition) return 'deploy every successful build (no deployment condition)';
+        const word = condition.direction === 'ABOVE' ? 'above' : 'below';
+        if (condition.type === 'DeployedBuildMetric') {
+          const serving = (await deps.deploymentTarget.status(input.modelId, input.environment))?.variations[input.variation];
+          const value = serving?.metrics[condition.metric_name];
+          return serving && value !== undefined
+            ? `deploy if ${condition.metric_name} is ${word} ${value}, the serving build ${serving.buildId}'s`
+            : `deploy the build whatever its ${condition.metric_name}: no build with that metric serves yet`;
+        }
+        const threshold = parseThreshold(condition.threshold);
+        if ('error' in threshold) throw new Error(threshold.error);
+        if (threshold.kind === 'static') return `deploy if ${condition.metric_name} is ${word} ${threshold.value}`;
+        const store = await deps.openAnalytics();
+        try {
+          const value = await store.queryNumber(threshold.query, { timeoutMs: deps.timeouts.queryMs });
+          return `deploy if ${condition.metric_name} is ${word} ${value}, what the SQL threshold returns now on ${store.description}`;
+        } catch (err) {
+          throw thresholdQueryFailure(err, 'the dynamic threshold');
+        } finally {
+          await store.close();
+        }
+      });
+    },
+
+    async planDeployment(request: DeploymentRequest): Promise<string[]> {
+      return deps.deploymentTarget.plan ? deps.deploymentTarget.plan(request) : [`deploy with the ${deps.deploymentTarget.name} target (it cannot say in advance what it would change)`];
     },
 
     /** What serves a model's variation in an environment now, and what it served before. */

@@ -7,6 +7,7 @@ import { backfillCommand, deleteCommand, describeCommand, listCommand, pauseComm
 import { manifestsCommand } from './commands/manifests.js';
 import { decideCommand, historyCommand, logsCommand, rollbackCommand, runCommand } from './commands/runs.js';
 import { secretsDeleteCommand, secretsListCommand, secretsSetCommand } from './commands/secrets.js';
+import { planCommand } from './commands/plan.js';
 import { setupCommand } from './commands/setup.js';
 import { validateCommand } from './commands/validate.js';
 import { EXIT } from './output.js';
@@ -40,6 +41,15 @@ program
   .option('--prune', 'delete the schedules of automations that are no longer defined')
   .option('--json', 'print what changed as JSON')
   .action((paths: string[], options) => set(registerCommand(paths, options)));
+
+program
+  .command('plan')
+  .description('show what register would change (a diff per schedule), and with --run what a run would do now; changes nothing')
+  .argument('<paths...>', 'files or folders of definitions')
+  .option('--prune', 'also show the schedules register --prune would delete')
+  .option('--run', 'ask a worker what a run would do now: the commit, the threshold and its value, the deploy')
+  .option('--json', 'as JSON')
+  .action((paths: string[], options) => set(planCommand(paths, options)));
 
 program.command('list').description('list registered automations, their trigger, state and next run').option('--json', 'as JSON').action((options) => set(listCommand(options)));
 

@@ -10,6 +10,7 @@ export const WorkflowTypes = {
   buildDeploy: 'buildDeploy',
   metricTriggerCheck: 'metricTriggerCheck',
   rollbackDeploy: 'rollbackDeploy',
+  planRun: 'planRun',
 } as const;
 
 /** Queries a running BuildDeploy answers. */

@@ -3,3 +3,4 @@ export { smokeTest } from './smokeTest.js';
 export { buildDeploy } from './buildDeploy.js';
 export { metricTriggerCheck } from './metricTriggerCheck.js';
 export { rollbackDeploy } from './rollbackDeploy.js';
+export { planRun } from './planRun.js';

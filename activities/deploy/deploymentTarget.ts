@@ -76,6 +76,9 @@ export interface DeploymentTarget {
   /** Stops serving a model (one variation, or all of them). */
   remove(modelId: string, environment: string, variation?: string): Promise<void>;
 
+  /** What apply() would change now, in sentences, changing nothing (`refit plan --run`). */
+  plan?(request: DeploymentRequest): Promise<string[]>;
+
   // Canary rollouts (rollout.strategy: canary), for targets that can split a variation's traffic.
   /** Serves the build beside the variation's current one with `percent` of its traffic, once ready. */
   startCanary?(request: DeploymentRequest, percent: number, options?: DeployContext): Promise<DeploymentResult>;

@@ -54,6 +54,19 @@ export async function cloneRepository(request: CloneRequest): Promise<CloneResul
   }
 }
 
+/** The commit `branch` points at on the remote now (`git ls-remote`), without cloning anything. */
+export async function remoteHead(request: Omit<CloneRequest, 'destination' | 'subdirectory'>): Promise<string> {
+  const asClone: CloneRequest = { ...request, subdirectory: '', destination: '' };
+  try {
+    const output = await gitWith(process.cwd(), asClone).listRemote(['--heads', request.repository, `refs/heads/${request.branch}`]);
+    const commit = output.split('\n').find((line) => line.endsWith(`refs/heads/${request.branch}`))?.split('\t')[0];
+    if (!commit) throw new RefitError(ErrorTypes.GitBranchNotFound, `cannot read ${request.repository}: the branch "${request.branch}" does not exist; check git_branch`);
+    return commit;
+  } catch (err) {
+    throw classifyGitError(err, asClone);
+  }
+}
+
 function gitWith(baseDir: string, request: CloneRequest): SimpleGit {
   const env = gitEnvironment(request.token);
   const git = simpleGit({

@@ -72,14 +72,13 @@ export class RolloutFailed extends Error {}
 
 /** Resolves once the rollout has finished; throws RolloutFailed with the reason when it fails, times out or is cancelled. */
 export async function waitForRollout(options: WaitOptions): Promise<void> {
-  let last = '';
   for (;;) {
     if (options.signal?.aborted) throw new RolloutFailed('the deploy was cancelled while the rollout was in progress');
     const progress = rolloutProgress(await options.read(), options.generation);
     if (progress.done) return;
     if (progress.failed) throw new RolloutFailed(`${progress.failed}; ${await options.explain()}`);
-    if (progress.waitingFor !== last) options.onProgress?.(`rollout: waiting for ${progress.waitingFor}`);
-    last = progress.waitingFor;
+    // Reported on every poll: it is the activity's heartbeat (Temporal throttles what it sends).
+    options.onProgress?.(`rollout: waiting for ${progress.waitingFor}`);
     const left = options.deadline - options.now();
     if (left <= 0) throw new RolloutFailed(`the rollout did not finish in time (waiting for ${progress.waitingFor}); ${await options.explain()}`);
     await options.sleep(Math.min(options.pollMs, left));

@@ -71,6 +71,11 @@ export function serviceAccountFor(release: Release, settings: { namespace: strin
 
 const httpGet = (path: string) => ({ path, port: 'http' });
 
+/** Adds a variable unless env_vars set it (an env list is keyed by name: a second entry would be refused). */
+function withDefault(env: V1EnvVar[], variable: V1EnvVar): V1EnvVar[] {
+  return env.some((entry) => entry.name === variable.name) ? env : [...env, variable];
+}
+
 function serverContainer(release: Release, settings: WorkloadSettings): V1Container {
   const { spec } = release;
   const resources = { cpu: cpuQuantity(spec.cpu_fraction), memory: memoryQuantity(spec.memory) };
@@ -94,7 +99,7 @@ function serverContainer(release: Release, settings: WorkloadSettings): V1Contai
       '--daemon-mode', String(spec.daemon_mode),
     ],
     ports: [{ name: 'http', containerPort: SERVING_PORT, protocol: 'TCP' }],
-    env: [...containerEnv(spec.env_vars, settings.secretKeys), { name: 'PYTHONUNBUFFERED', value: '1' }],
+    env: withDefault(containerEnv(spec.env_vars, settings.secretKeys), { name: 'PYTHONUNBUFFERED', value: '1' }),
     resources: { requests: resources, limits: resources },
     startupProbe,
     readinessProbe: { httpGet: httpGet('/v2/health/ready'), periodSeconds: 5, failureThreshold: 3 },

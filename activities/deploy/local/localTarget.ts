@@ -39,6 +39,20 @@ export class LocalDeploymentTarget implements DeploymentTarget {
     return this.switchTo(request.modelId, request.environment, this.deployable(request), context);
   }
 
+  async plan(request: DeploymentRequest): Promise<string[]> {
+    const spec = request.spec;
+    const folder = modelFolder(this.options.deploymentsRoot, request.environment, request.modelId);
+    const current = readState(folder, request.modelId, request.environment).variations[spec.variation_name];
+    const shape = `${spec.number_of_pods} pod(s) × ${spec.cpu_fraction} CPU, ${spec.memory}`;
+    const where = `variation "${spec.variation_name}" of ${request.modelId}${request.environment ? ` in ${request.environment}` : ''}`;
+    return [
+      current
+        ? `replace build ${current.buildId} (${current.pods.length} pod(s)) serving ${where} with the new build (${shape}), once all its pods answer ready`
+        : `start serving ${where} with the new build (${shape}); nothing serves it now`,
+      ...notesFor({ ...request, artifactDir: '', deployedAt: '' }),
+    ];
+  }
+
   async rollback(target: { modelId: string; environment: string; variation: string; buildId: string }): Promise<DeploymentResult> {
     const folder = modelFolder(this.options.deploymentsRoot, target.environment, target.modelId);
     const variation = readState(folder, target.modelId, target.environment).variations[target.variation];
