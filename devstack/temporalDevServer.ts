@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Connection } from '@temporalio/client';
 import { SearchAttributes } from '../shared/names.js';
 import { freePort } from './freePort.js';
+import { exited, hasExited, logTail } from './processes.js';
 import { temporalCliPath } from './temporalCli.js';
 
 export interface DevServerOptions {
@@ -40,26 +41,12 @@ function searchAttributeFlags(): string[] {
   return Object.entries(SearchAttributes).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]);
 }
 
-function tail(file: string, lines = 20): string {
-  try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
-  }
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  return child.exitCode !== null || child.signalCode !== null
-    ? Promise.resolve()
-    : new Promise((resolve) => child.once('exit', () => resolve()));
-}
-
 async function waitUntilServing(address: string, child: ChildProcess, logFile: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError = '';
   while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`the Temporal dev server exited during start-up; its log (${logFile}) ends with:\n${tail(logFile)}`);
+    if (hasExited(child)) {
+      throw new Error(`the Temporal dev server exited during start-up; its log (${logFile}) ends with:\n${logTail(logFile)}`);
     }
     try {
       const connection = await Connection.connect({ address, connectTimeout: 1_000 });

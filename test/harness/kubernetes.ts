@@ -24,7 +24,7 @@ import { promisify } from 'node:util';
 import { ApiextensionsV1Api, KubeConfig, type V1CustomResourceDefinition } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { freePort } from '../../devstack/freePort.js';
-import { packageRoot } from '../../devstack/paths.js';
+import { hasExited, runInstaller } from '../../devstack/processes.js';
 
 const run = promisify(execFile);
 const tetherPath = fileURLToPath(new URL('../../devstack/tether.js', import.meta.url));
@@ -133,16 +133,9 @@ export async function startKubernetes(): Promise<TestKubernetes> {
   }
 }
 
-/** The bin folder from scripts/install-k8s-test-env.sh --check, which only looks (building is `make tools`' job). */
-async function testEnvBinDir(): Promise<string> {
-  const script = path.join(packageRoot(), 'scripts', 'install-k8s-test-env.sh');
-  try {
-    const { stdout } = await run('bash', [script, '--check']);
-    return stdout.trim().split('\n').pop() ?? '';
-  } catch (err) {
-    const detail = (err as { stderr?: string }).stderr?.trim() || (err as Error).message;
-    throw new Error(`these tests need a Kubernetes control plane, and ${script} reports:\n${detail}`, { cause: err });
-  }
+/** The bin folder from scripts/install-k8s-test-env.sh --check, which only looks (building is `make test-tools`' job). */
+function testEnvBinDir(): Promise<string> {
+  return runInstaller('install-k8s-test-env.sh', 'these tests need a Kubernetes control plane', ['--check']);
 }
 
 interface KeyPair { cert: string; key: string }
@@ -227,9 +220,6 @@ function startServer(dir: string, bin: string, name: string, args: string[], rem
   return { name, log, tether };
 }
 
-function hasExited(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null;
-}
 
 async function stopServer(server: Server): Promise<void> {
   if (!hasExited(server.tether)) {

@@ -1,17 +1,15 @@
 // A real, throwaway MLflow tracking server for one test file: its own SQLite store, artifact folder and port,
 // tethered to the test process so that it dies with it (even on SIGKILL) and its folder is removed.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { freePort } from '../../devstack/freePort.js';
-import { packageRoot } from '../../devstack/paths.js';
+import { hasExited, logTail, runInstaller } from '../../devstack/processes.js';
 import { readRunState } from './runState.js';
 
-const run = promisify(execFile);
 const tetherPath = fileURLToPath(new URL('../../devstack/tether.js', import.meta.url));
 // MLflow migrates a fresh database and imports a large web app before it listens: seconds, more on a busy machine.
 const START_TIMEOUT_MS = 60_000;
@@ -63,7 +61,7 @@ export async function startMlflow(options: MlflowServerOptions = {}): Promise<Te
         REFIT_TETHER_REMOVE_ON_EXIT: dir,
       },
     });
-    const log = () => tail(logFile);
+    const log = () => logTail(logFile);
     const trackingUri = `http://127.0.0.1:${port}`;
     await waitUntilAnswering(trackingUri, auth?.header, tether, log);
     const server = tether;
@@ -76,15 +74,8 @@ export async function startMlflow(options: MlflowServerOptions = {}): Promise<Te
 }
 
 /** The `mlflow` executable from scripts/install-mlflow.sh (instant once installed). */
-async function mlflowExecutable(): Promise<string> {
-  const script = path.join(packageRoot(), 'scripts', 'install-mlflow.sh');
-  try {
-    const { stdout } = await run('bash', [script]);
-    return stdout.trim().split('\n').pop() ?? '';
-  } catch (err) {
-    const detail = (err as { stderr?: string }).stderr?.trim() || (err as Error).message;
-    throw new Error(`MLflow is needed for these tests and ${script} could not provide it:\n${detail}`, { cause: err });
-  }
+function mlflowExecutable(): Promise<string> {
+  return runInstaller('install-mlflow.sh', 'an MLflow tracking server is needed for these tests');
 }
 
 /** The auth app's settings file: its user store in the throwaway folder, the given user as admin. */
@@ -107,9 +98,6 @@ function withoutMlflowSettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(env).filter(([key]) => !key.startsWith('MLFLOW_')));
 }
 
-function hasExited(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null;
-}
 
 /** Ready means the tracking API answers, not just that the port is open. */
 async function waitUntilAnswering(trackingUri: string, authorization: string | undefined, tether: ChildProcess, log: () => string): Promise<void> {
@@ -142,10 +130,3 @@ async function stopServer(tether: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-function tail(file: string, lines = 20): string {
-  try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n') || '(empty log)';
-  } catch {
-    return '(no log)';
-  }
-}

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { freePort } from '../../devstack/freePort.js';
-import { packageRoot } from '../../devstack/paths.js';
+import { hasExited, logTail, runInstaller } from '../../devstack/processes.js';
 
 const run = promisify(execFile);
 const tetherPath = fileURLToPath(new URL('../../devstack/tether.js', import.meta.url));
@@ -90,15 +90,8 @@ export async function startPostgres(): Promise<TestPostgres> {
 }
 
 /** The folder holding initdb and postgres, from scripts/install-postgres.sh (instant once installed). */
-async function postgresBinDir(): Promise<string> {
-  const script = path.join(packageRoot(), 'scripts', 'install-postgres.sh');
-  try {
-    const { stdout } = await run('bash', [script]);
-    return stdout.trim().split('\n').pop() ?? '';
-  } catch (err) {
-    const detail = (err as { stderr?: string }).stderr?.trim() || (err as Error).message;
-    throw new Error(`PostgreSQL is needed for these tests and ${script} could not provide it:\n${detail}`, { cause: err });
-  }
+function postgresBinDir(): Promise<string> {
+  return runInstaller('install-postgres.sh', 'PostgreSQL is needed for these tests');
 }
 
 /** PostgreSQL refuses to run as root, so as root the server runs as the `postgres` user Debian's package creates. */
@@ -122,15 +115,12 @@ async function asAdmin<T>(socketDir: string, port: number, use: (client: pg.Clie
   }
 }
 
-function hasExited(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null;
-}
 
 async function waitUntilAccepting(socketDir: string, port: number, tether: ChildProcess, logFile: string): Promise<void> {
   const deadline = Date.now() + START_TIMEOUT_MS;
   let lastError = '';
   while (Date.now() < deadline) {
-    if (hasExited(tether)) throw new Error(`PostgreSQL exited during start-up; its log ends with:\n${tail(logFile)}`);
+    if (hasExited(tether)) throw new Error(`PostgreSQL exited during start-up; its log ends with:\n${logTail(logFile)}`);
     try {
       await asAdmin(socketDir, port, (admin) => admin.query('SELECT 1'));
       return;
@@ -139,7 +129,7 @@ async function waitUntilAccepting(socketDir: string, port: number, tether: Child
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
-  throw new Error(`PostgreSQL did not accept connections within ${START_TIMEOUT_MS} ms (${lastError}); its log ends with:\n${tail(logFile)}`);
+  throw new Error(`PostgreSQL did not accept connections within ${START_TIMEOUT_MS} ms (${lastError}); its log ends with:\n${logTail(logFile)}`);
 }
 
 async function stopServer(tether: ChildProcess, dataDir: string): Promise<void> {
@@ -170,6 +160,3 @@ function readFileIfAny(file: string): string {
   }
 }
 
-function tail(file: string, lines = 20): string {
-  return readFileIfAny(file).trimEnd().split('\n').slice(-lines).join('\n') || '(empty log)';
-}
