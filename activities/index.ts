@@ -44,6 +44,26 @@ export interface ActivityDependencies {
   cgroupRoot?: string;
 }
 
+/**
+ * Long steps heartbeat every few seconds whatever their progress, so that a model that trains (or a
+ * server that loads) in silence for minutes is not taken for a dead worker; each heartbeat carries the
+ * latest progress reported through `progress`.
+ */
+async function withHeartbeat<T>(work: (progress: (details: unknown) => void) => Promise<T>, everyMs = 5_000): Promise<T> {
+  const context = Context.current();
+  let latest: unknown;
+  const progress = (details: unknown) => {
+    latest = details;
+    context.heartbeat(details);
+  };
+  const timer = setInterval(() => context.heartbeat(latest), everyMs);
+  try {
+    return await work(progress);
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 /** RefitErrors say what the user must change: retrying cannot help, so they fail at once. */
 async function classified<T>(work: () => Promise<T>): Promise<T> {
   try {
@@ -74,7 +94,7 @@ export function createActivities(deps: ActivityDependencies) {
     },
 
     async cloneModelRepository(input: { buildId: string; buildSpec: BuildSpec }): Promise<CloneOutput> {
-      return classified(async () => {
+      return classified(() => withHeartbeat(async (progress) => {
         const location = parseGitUri(input.buildSpec.git_uri);
         if ('error' in location) throw new Error(`git_uri: ${location.error}`);
         const secretName = input.buildSpec.git_access_token_secret;
@@ -86,14 +106,14 @@ export function createActivities(deps: ActivityDependencies) {
           token,
           tokenSecretName: secretName,
           destination: path.join(buildDirOf(input.buildId), 'src'),
-          onProgress: (progress) => Context.current().heartbeat({ step: 'clone', ...progress }),
+          onProgress: (details) => progress({ step: 'clone', ...details }),
         });
         return { commit: result.commit, modelDir: result.modelDir };
-      });
+      }));
     },
 
     async buildModel(input: { buildId: string; modelId: string; modelDir: string; buildSpec: BuildSpec }): Promise<BuildOutput> {
-      return classified(async () => {
+      return classified(() => withHeartbeat(async (progress) => {
         const context = Context.current();
         const result = await runBuild({
           buildId: input.buildId,
@@ -108,7 +128,7 @@ export function createActivities(deps: ActivityDependencies) {
           sdkPythonPath: deps.sdkPythonPath,
           timeoutMs: deps.timeouts.buildMs,
           signal: context.cancellationSignal,
-          onProgress: (progress) => context.heartbeat(progress),
+          onProgress: progress,
           cgroupRoot: deps.cgroupRoot,
         });
         return {
@@ -122,7 +142,7 @@ export function createActivities(deps: ActivityDependencies) {
           limits: result.limits,
           tags: result.tags,
         };
-      });
+      }));
     },
 
     async collectMetrics(input: { buildId: string; metricsFile: string; metricName?: string }): Promise<Record<string, number>> {
@@ -160,25 +180,23 @@ export function createActivities(deps: ActivityDependencies) {
     },
 
     async deployBuild(request: DeploymentRequest): Promise<DeploymentSummary> {
-      return classified(async () => {
-        const context = Context.current();
+      return classified(() => withHeartbeat(async (progress) => {
         const result = await deps.deploymentTarget.apply(request, {
-          signal: context.cancellationSignal,
-          onProgress: (message) => context.heartbeat({ step: 'deploy', message }),
+          signal: Context.current().cancellationSignal,
+          onProgress: (message) => progress({ step: 'deploy', message }),
         });
         return summarize(result);
-      });
+      }));
     },
 
     async startCanary(input: { request: DeploymentRequest; percent: number }): Promise<DeploymentSummary> {
-      return classified(async () => {
-        const context = Context.current();
+      return classified(() => withHeartbeat(async (progress) => {
         const result = await canaryCapable(deps.deploymentTarget).startCanary(input.request, input.percent, {
-          signal: context.cancellationSignal,
-          onProgress: (message) => context.heartbeat({ step: 'canary', message }),
+          signal: Context.current().cancellationSignal,
+          onProgress: (message) => progress({ step: 'canary', message }),
         });
         return summarize(result);
-      });
+      }));
     },
 
     async setCanaryWeight(input: { target: CanaryTarget; percent: number }): Promise<void> {
@@ -252,13 +270,13 @@ export function createActivities(deps: ActivityDependencies) {
 
     /** Compensation: puts back the build that served before, or removes a variation that did not exist. */
     async rollbackDeployment(input: { modelId: string; environment: string; variation: string; previousBuildId?: string }): Promise<DeploymentSummary | undefined> {
-      return classified(async () => {
+      return classified(() => withHeartbeat(async () => {
         if (!input.previousBuildId) {
           await deps.deploymentTarget.remove(input.modelId, input.environment, input.variation);
           return undefined;
         }
         return summarize(await deps.deploymentTarget.rollback({ modelId: input.modelId, environment: input.environment, variation: input.variation, buildId: input.previousBuildId }));
-      });
+      }));
     },
 
     /** The value of a metric trigger's SQL on the analytics store. */

@@ -19,7 +19,7 @@ from sklearn.datasets import load_breast_cancer  # noqa: E402
 
 from model import BreastCancerModel  # noqa: E402
 
-KNOBS = ("TRAINING_FRACTION", "N_FEATURES")
+KNOBS = ("TRAINING_FRACTION", "N_FEATURES", "TRAINING_DELAY_SECONDS", "SERVING_START_DELAY_SECONDS")
 
 
 def build_small_model(**settings):
@@ -30,7 +30,7 @@ def build_small_model(**settings):
     """
     with tempfile.TemporaryDirectory() as folder:
         metrics_file = Path(folder) / "metrics.jsonl"
-        # The build's quality knobs (TRAINING_FRACTION, N_FEATURES) may be set for the build itself; the
+        # The build's knobs (quality: TRAINING_FRACTION, N_FEATURES; timing: the delays) may be set for the build; the
         # tests check the model's behaviour with their own settings, so the knobs are cleared here.
         environment = {key: value for key, value in os.environ.items() if key not in KNOBS}
         environment["REFIT_METRICS_FILE"] = str(metrics_file)
