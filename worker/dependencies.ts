@@ -1,11 +1,17 @@
 import os from 'node:os';
 import path from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
 import type { ActivityDependencies } from '../activities/index.js';
 import { openAnalyticsStore } from '../activities/analytics/analyticsStore.js';
+import type { DeploymentTarget } from '../activities/deploy/deploymentTarget.js';
+import { KubernetesDeploymentTarget } from '../activities/deploy/kubernetes/kubernetesTarget.js';
+import { parseGateway } from '../activities/deploy/kubernetes/routing.js';
 import { LocalDeploymentTarget } from '../activities/deploy/local/localTarget.js';
 import { LocalMetricSource, type MetricSource } from '../activities/metrics/metricSource.js';
 import { MlflowMetricSource } from '../activities/metrics/mlflowMetricSource.js';
+import { KubernetesSecretStore } from '../activities/secrets/kubernetesSecretStore.js';
 import { LocalSecretStore } from '../activities/secrets/localSecretStore.js';
+import type { SecretStore } from '../activities/secrets/secretStore.js';
 import { packageRoot, refitHome } from '../devstack/paths.js';
 
 /** The task queue only this worker polls: a build's files live on the machine that built it. */
@@ -21,7 +27,7 @@ const minutes = (name: string, fallback: number) => Number(process.env[name] ?? 
  */
 export function defaultDependencies(options: { taskQueue: string; home?: string; webUiUrl?: string }): ActivityDependencies {
   const home = options.home ?? refitHome();
-  const secrets = new LocalSecretStore(path.join(home, 'secrets'));
+  const secrets = secretStoreFromEnvironment(home);
   const sdkPythonPath = path.join(packageRoot(), 'sdk', 'python');
   return {
     refitHome: home,
@@ -29,7 +35,7 @@ export function defaultDependencies(options: { taskQueue: string; home?: string;
     secrets,
     metricSource: metricSourceFromEnvironment(),
     openAnalytics: () => openAnalyticsStore(process.env.REFIT_ANALYTICS_URL, { refitHome: home }),
-    deploymentTarget: new LocalDeploymentTarget({ deploymentsRoot: path.join(home, 'deployments'), sdkPythonPath, secrets }),
+    deploymentTarget: deploymentTargetFromEnvironment({ home, sdkPythonPath, secrets }),
     python: process.env.REFIT_PYTHON ?? 'python3',
     // Environments depend only on the dependency file, so several Refit homes may share them.
     venvCacheDir: process.env.REFIT_VENV_CACHE ?? path.join(home, 'venvs'),
@@ -41,6 +47,56 @@ export function defaultDependencies(options: { taskQueue: string; home?: string;
       queryMs: minutes('REFIT_QUERY_TIMEOUT_MINUTES', 1),
     },
   };
+}
+
+/** REFIT_SECRET_STORE: "local" (default, files under $REFIT_HOME/secrets) or "kubernetes" (Secrets in REFIT_SECRETS_NAMESPACE). */
+export function secretStoreFromEnvironment(home: string, env: NodeJS.ProcessEnv = process.env): SecretStore {
+  const kind = env.REFIT_SECRET_STORE || 'local';
+  if (kind === 'local') return new LocalSecretStore(path.join(home, 'secrets'));
+  if (kind !== 'kubernetes') throw new Error(`REFIT_SECRET_STORE must be local or kubernetes, not "${kind}"`);
+  const kubeConfig = kubeConfigFromEnvironment();
+  return new KubernetesSecretStore({ kubeConfig, namespace: env.REFIT_SECRETS_NAMESPACE || kubeNamespace(kubeConfig, env) });
+}
+
+/**
+ * REFIT_DEPLOY_TARGET: "local" (default) or "kubernetes", configured by REFIT_KUBE_NAMESPACE,
+ * REFIT_KUBE_ENVIRONMENTS (namespaces | contexts), REFIT_IMAGE_REPOSITORY (required), REFIT_PROMETHEUS_URL
+ * and REFIT_GATEWAY ([namespace/]name), with the kubeconfig from KUBECONFIG, ~/.kube/config or the pod.
+ */
+export function deploymentTargetFromEnvironment(options: { home: string; sdkPythonPath: string; secrets: SecretStore }, env: NodeJS.ProcessEnv = process.env): DeploymentTarget {
+  const kind = env.REFIT_DEPLOY_TARGET || 'local';
+  if (kind === 'local') return new LocalDeploymentTarget({ deploymentsRoot: path.join(options.home, 'deployments'), sdkPythonPath: options.sdkPythonPath, secrets: options.secrets });
+  if (kind !== 'kubernetes') throw new Error(`REFIT_DEPLOY_TARGET must be local or kubernetes, not "${kind}"`);
+  const environments = env.REFIT_KUBE_ENVIRONMENTS || 'namespaces';
+  if (environments !== 'namespaces' && environments !== 'contexts') throw new Error(`REFIT_KUBE_ENVIRONMENTS must be namespaces or contexts, not "${environments}"`);
+  // Images are built and pushed by the build system; the target only points Deployments at them.
+  const imageRepository = env.REFIT_IMAGE_REPOSITORY;
+  if (!imageRepository) throw new Error('REFIT_DEPLOY_TARGET=kubernetes needs REFIT_IMAGE_REPOSITORY: the registry path the build pushes model images to, e.g. ghcr.io/acme/models');
+  const kubeConfig = kubeConfigFromEnvironment();
+  return new KubernetesDeploymentTarget({
+    kubeConfig,
+    namespace: kubeNamespace(kubeConfig, env),
+    environments,
+    imageRepository,
+    prometheusUrl: env.REFIT_PROMETHEUS_URL || undefined,
+    gateway: parseGateway(env.REFIT_GATEWAY),
+  });
+}
+
+/** KUBECONFIG, else ~/.kube/config, else the pod's service account. */
+function kubeConfigFromEnvironment(): KubeConfig {
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromDefault();
+  const cluster = kubeConfig.getCurrentCluster();
+  // client-node's last resort when it found nothing at all.
+  if (cluster?.name === 'cluster' && cluster.server === 'http://localhost:8080') {
+    throw new Error('no kubeconfig found: set KUBECONFIG, create ~/.kube/config, or run the worker in a pod with a service account');
+  }
+  return kubeConfig;
+}
+
+function kubeNamespace(kubeConfig: KubeConfig, env: NodeJS.ProcessEnv): string {
+  return env.REFIT_KUBE_NAMESPACE || kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace || 'default';
 }
 
 /**

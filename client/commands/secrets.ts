@@ -1,9 +1,9 @@
-import path from 'node:path';
-import { LocalSecretStore } from '../../activities/secrets/localSecretStore.js';
 import { refitHome } from '../../devstack/paths.js';
+import { secretStoreFromEnvironment } from '../../worker/dependencies.js';
 import { EXIT } from '../output.js';
 
-const store = () => new LocalSecretStore(path.join(refitHome(), 'secrets'));
+/** The store the worker on this machine would read: local files, or Kubernetes Secrets (REFIT_SECRET_STORE). */
+const store = () => secretStoreFromEnvironment(refitHome());
 
 /** The value comes from stdin, never argv (argv shows in `ps` and shell history); hidden on a terminal. */
 export async function secretsSetCommand(name: string): Promise<number> {

@@ -12,9 +12,9 @@ import {
   VersionApi,
   type KubernetesObject,
   type V1Deployment,
-  type V1Pod,
 } from '@kubernetes/client-node';
 import { startKubernetes, type TestKubernetes } from '../harness/kubernetes.js';
+import { runningAndReady } from './fakeKubelet.js';
 
 const namespace = 'refit-test';
 const fieldManager = 'refit';
@@ -58,28 +58,6 @@ function rolledOut(deployment: V1Deployment): boolean {
     (status.replicas ?? 0) === (status.updatedReplicas ?? 0) &&
     (status.availableReplicas ?? 0) === (status.updatedReplicas ?? 0)
   );
-}
-
-/** The status a kubelet reports for a pod whose only container started and passed its readiness probe. */
-function runningAndReady(pod: V1Pod): object {
-  const now = new Date().toISOString();
-  const condition = (type: string) => ({ type, status: 'True', lastTransitionTime: now });
-  return {
-    status: {
-      phase: 'Running',
-      startTime: now,
-      conditions: ['PodScheduled', 'Initialized', 'ContainersReady', 'Ready'].map(condition),
-      containerStatuses: pod.spec!.containers.map((container) => ({
-        name: container.name,
-        image: container.image,
-        imageID: '',
-        ready: true,
-        started: true,
-        restartCount: 0,
-        state: { running: { startedAt: now } },
-      })),
-    },
-  };
 }
 
 describe('the test Kubernetes control plane', () => {
