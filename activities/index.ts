@@ -204,7 +204,13 @@ export function createActivities(deps: ActivityDependencies) {
     },
 
     async promoteCanary(input: { target: CanaryTarget }): Promise<DeploymentSummary> {
-      return classified(async () => summarize(await canaryCapable(deps.deploymentTarget).promoteCanary(input.target)));
+      return classified(() => withHeartbeat(async (progress) => {
+        const result = await canaryCapable(deps.deploymentTarget).promoteCanary(input.target, {
+          signal: Context.current().cancellationSignal,
+          onProgress: (message) => progress({ step: 'promote', message }),
+        });
+        return summarize(result);
+      }));
     },
 
     async abortCanary(input: { target: CanaryTarget }): Promise<void> {

@@ -53,10 +53,10 @@ function onHost(taskQueue: string, deployTimeoutSeconds: number) {
     checkDeploymentCondition: steps.checkDeploymentCondition,
     rollbackDeployment: steps.rollbackDeployment,
     setCanaryWeight: steps.setCanaryWeight,
-    promoteCanary: steps.promoteCanary,
     abortCanary: steps.abortCanary,
     evaluateRolloutGuard: steps.evaluateRolloutGuard,
     startCanary: proxyActivities<Activities>({ ...longStep, startToCloseTimeout: `${deployTimeoutSeconds + 300} seconds` }).startCanary,
+    promoteCanary: proxyActivities<Activities>({ ...longStep, startToCloseTimeout: `${deployTimeoutSeconds + 300} seconds` }).promoteCanary,
     buildModel: proxyActivities<Activities>({ ...longStep, startToCloseTimeout: '4 hours', retry: { ...retry, maximumAttempts: 3 } }).buildModel,
     deployBuild: proxyActivities<Activities>({ ...longStep, startToCloseTimeout: `${deployTimeoutSeconds + 300} seconds` }).deployBuild,
   };

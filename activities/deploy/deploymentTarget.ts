@@ -83,8 +83,8 @@ export interface DeploymentTarget {
   /** Serves the build beside the variation's current one with `percent` of its traffic, once ready. */
   startCanary?(request: DeploymentRequest, percent: number, options?: DeployContext): Promise<DeploymentResult>;
   setCanaryWeight?(target: CanaryTarget, percent: number): Promise<void>;
-  /** The canary becomes the variation's build. */
-  promoteCanary?(target: CanaryTarget): Promise<DeploymentResult>;
+  /** The canary becomes the variation's build (on some targets after a rollout, hence the context). */
+  promoteCanary?(target: CanaryTarget, options?: DeployContext): Promise<DeploymentResult>;
   /** The canary stops; the build it ran beside serves all traffic again. */
   abortCanary?(target: CanaryTarget): Promise<void>;
 }

@@ -56,3 +56,47 @@ export function spec(fields: Record<string, unknown> = {}): DeploymentSpec {
 export function deployRequest(modelId: string, buildId: string, deploymentSpec: DeploymentSpec, environment = ''): DeploymentRequest {
   return { automation: `retrain-${modelId}`, modelId, buildId, environment, spec: deploymentSpec, artifactDir: '/nonexistent', python: 'python3', metrics: { f1_score: 0.7 } };
 }
+
+/** The kinds a deploy writes or causes (the controllers' ReplicaSets and pods), for before/after comparisons. */
+const WRITTEN_KINDS: [string, string][] = [
+  ['v1', 'ServiceAccount'],
+  ['v1', 'Service'],
+  ['v1', 'Pod'],
+  ['apps/v1', 'Deployment'],
+  ['apps/v1', 'ReplicaSet'],
+  ['autoscaling/v2', 'HorizontalPodAutoscaler'],
+  ['keda.sh/v1alpha1', 'ScaledObject'],
+  ['gateway.networking.k8s.io/v1', 'HTTPRoute'],
+];
+
+/** "Kind name resourceVersion generation" of every such object in a namespace, sorted. */
+export async function namespaceObjects(fixture: TargetFixture, namespace: string): Promise<string[]> {
+  const lists = await Promise.all(WRITTEN_KINDS.map(([apiVersion, kind]) => whileInitializing(() => fixture.objects.list(apiVersion, kind, namespace))));
+  return lists
+    .flatMap((list, index) => list.items.map((item) => `${WRITTEN_KINDS[index]![1]} ${item.metadata?.name} ${item.metadata?.resourceVersion} ${item.metadata?.generation ?? '-'}`))
+    .sort();
+}
+
+/** The controllers and the fake kubelet finish writing status a moment after a rollout: waits until nothing moves for a second. */
+export async function settledObjects(fixture: TargetFixture, namespace: string): Promise<string[]> {
+  let last = await namespaceObjects(fixture, namespace);
+  for (let stableFor = 0; stableFor < 1000; stableFor += 250) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const now = await namespaceObjects(fixture, namespace);
+    if (JSON.stringify(now) !== JSON.stringify(last)) stableFor = -250;
+    last = now;
+  }
+  return last;
+}
+
+/** Right after start-up the API server answers 429 "storage is (re)initializing" for a CRD's resources for a moment. */
+async function whileInitializing<T>(call: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      if ((err as { code?: number }).code !== 429 || attempt >= 30) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+}

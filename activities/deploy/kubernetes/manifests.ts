@@ -35,6 +35,18 @@ export interface ManifestInput {
   secretKeys: Record<string, string>;
   features: ClusterFeatures;
   settings: TargetSettings;
+  /** What the model's live HTTPRoute carries beyond its variations; see RouteState. */
+  route?: RouteState;
+}
+
+/**
+ * The model's HTTPRoute as it is now: whether it exists, and the canaries it routes to. A route that exists
+ * stays even for one variation (a canary made it, and clients may reach the model through the Gateway).
+ */
+export interface RouteState {
+  exists: boolean;
+  /** Variation -> the percent of its traffic its canary takes. */
+  canaries: Record<string, number>;
 }
 
 export interface ObjectRef {
@@ -53,6 +65,8 @@ export interface ManifestPlan {
   /** Parts of the specification applied differently than asked, and why. */
   notes: string[];
 }
+
+export const NO_GATEWAY_NOTE = 'the HTTPRoute has no parent Gateway, so no Gateway routes it yet: set REFIT_GATEWAY to [namespace/]name of your Gateway';
 
 export const SCALED_OBJECT = { apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject' } as const;
 export const HPA = { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler' } as const;
@@ -87,11 +101,13 @@ export function buildManifests(input: ManifestInput): ManifestPlan {
 
   const serving: KubernetesObject[] = [modelServiceFor(modelId, namespace)];
   const variations = [...new Set([...input.variations, variation])].sort();
-  if (variations.length > 1) {
+  const route = input.route ?? { exists: false, canaries: {} };
+  const routed = features.gatewayApi && (route.exists || Object.keys(route.canaries).length > 0);
+  if (variations.length > 1 || routed) {
     serving.push(...variations.map((name) => variationServiceFor(modelId, name, namespace)));
     if (features.gatewayApi) {
-      serving.push(httpRouteFor(modelId, variations, namespace, { weights: settings.weights?.[modelId], gateway: settings.gateway }));
-      if (!settings.gateway) notes.push('the HTTPRoute has no parent Gateway, so no Gateway routes it yet: set REFIT_GATEWAY to [namespace/]name of your Gateway');
+      serving.push(httpRouteFor(modelId, variations, namespace, { weights: settings.weights?.[modelId], gateway: settings.gateway, canaries: route.canaries }));
+      if (!settings.gateway) notes.push(NO_GATEWAY_NOTE);
     } else {
       notes.push(`the cluster has no Gateway API HTTPRoute: variations ${variations.join(', ')} share the Service ${objectName(modelId)} in proportion to their pods`);
     }

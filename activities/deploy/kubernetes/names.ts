@@ -14,6 +14,8 @@ export const LABELS = {
   build: 'refit.dev/build',
   /** Marks the Kubernetes Secrets that the Refit secret store wrote. */
   secret: 'refit.dev/secret',
+  /** On a canary's objects and pods: the name of the Deployment it runs beside (its pods' selector). */
+  canaryOf: 'refit.dev/canary-of',
 } as const;
 
 export const ANNOTATIONS = {
@@ -26,6 +28,8 @@ export const ANNOTATIONS = {
   spec: 'refit.dev/deployment-spec',
   /** The Refit name of a secret whose Kubernetes name had to be changed. */
   secretName: 'refit.dev/secret-name',
+  /** On a canary's Service: the percent of its variation's traffic the canary takes. */
+  canaryWeight: 'refit.dev/canary-weight',
   /** EKS IAM Roles for Service Accounts. */
   iamRole: 'eks.amazonaws.com/role-arn',
 } as const;
@@ -75,6 +79,11 @@ export function objectNamesFor(modelId: string, variation: string): { model: str
   return { model: objectName(modelId), variation: objectName(modelId, variation) };
 }
 
+/** The canary Deployment, Service and ServiceAccount of a variation. */
+export function canaryObjectName(modelId: string, variation: string): string {
+  return objectName(modelId, variation, 'canary');
+}
+
 /** Labels every object of a model carries; the first two select its pods. */
 export function modelLabels(modelId: string): Record<string, string> {
   return {
@@ -100,4 +109,9 @@ export function selectorString(labels: Record<string, string>): string {
   return Object.entries(labels)
     .map(([key, value]) => `${key}=${value}`)
     .join(',');
+}
+
+/** Selects a model's objects (Deployments, ReplicaSets) other than those of its canaries. */
+export function servingSelector(modelId: string): string {
+  return `${selectorString({ [LABELS.model]: labelValue(modelId), [LABELS.managedBy]: MANAGED_BY })},!${LABELS.canaryOf}`;
 }

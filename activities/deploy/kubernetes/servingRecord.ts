@@ -32,12 +32,15 @@ export function recordAnnotations(release: Release): Record<string, string> {
   };
 }
 
-/** The release recorded in a pod template's metadata, or undefined when it holds none (not deployed by Refit). */
-export function releaseOf(templateMetadata: V1ObjectMeta | undefined): Release | undefined {
+/**
+ * The release recorded in a pod template's metadata, or undefined when it holds none (not deployed by Refit).
+ * A canary's pods do not carry the model label (the model's Services must not select them): the caller names the model.
+ */
+export function releaseOf(templateMetadata: V1ObjectMeta | undefined, knownModelId?: string): Release | undefined {
   const annotations = templateMetadata?.annotations ?? {};
   const buildId = annotations[ANNOTATIONS.buildId];
   const spec = annotations[ANNOTATIONS.spec];
-  const modelId = templateMetadata?.labels?.[LABELS.model];
+  const modelId = templateMetadata?.labels?.[LABELS.model] ?? knownModelId;
   if (!buildId || !spec || !modelId) return undefined;
   try {
     const parsedSpec = JSON.parse(spec) as DeploymentSpec;
