@@ -10,22 +10,15 @@ import { freePort } from '../../devstack/freePort.js';
 import { startGitServer, type GitServer } from '../../devstack/gitServer.js';
 import { packageRoot } from '../../devstack/paths.js';
 import { startDevServer, type DevServer } from '../../devstack/temporalDevServer.js';
-import { QueryNames, SearchAttributeKeys } from '../../shared/names.js';
+import { SearchAttributeKeys } from '../../shared/names.js';
 import { validateAutomation } from '../../spec/validate.js';
 import type { BuildDeployResult, RunStatus } from '../../shared/runTypes.js';
 import { GOOD_F1, startFixture, TEST_VENV_CACHE, TOKEN, type Fixture } from '../harness/buildDeployFixture.js';
 import { recordHistory } from '../harness/recordHistory.js';
+import { waitForStatus } from '../harness/runStatus.js';
 import { startWorkerProcess } from '../harness/workerProcesses.js';
 
-const waitForStep = async (handle: WorkflowHandle, step: RunStatus['step']) => {
-  const deadline = Date.now() + 180_000;
-  for (;;) {
-    const status = await handle.query<RunStatus>(QueryNames.status).catch(() => undefined);
-    if (status?.step === step) return status;
-    if (Date.now() > deadline) throw new Error(`never reached ${step}: ${JSON.stringify(status)}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-};
+const waitForStep = (handle: WorkflowHandle, step: RunStatus['step']) => waitForStatus(handle, (status) => status.step === step);
 
 describe('approval gate', () => {
   let fixture: Fixture;

@@ -5,10 +5,10 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { RefitClient } from '../../client/refitClient.js';
 import { LocalDeploymentTarget } from '../../activities/deploy/local/localTarget.js';
 import { packageRoot } from '../../devstack/paths.js';
-import { QueryNames } from '../../shared/names.js';
 import type { BuildDeployResult, RunStatus } from '../../shared/runTypes.js';
 import { predict, startFixture, type Fixture } from '../harness/buildDeployFixture.js';
 import { recordHistory } from '../harness/recordHistory.js';
+import { waitForStatus } from '../harness/runStatus.js';
 
 describe('canary rollouts on the local target', () => {
   let fixture: Fixture;
@@ -45,16 +45,7 @@ describe('canary rollouts on the local target', () => {
       };
     });
 
-  const statusOf = (handle: WorkflowHandle) => handle.query<RunStatus>(QueryNames.status);
-  const waitFor = async (handle: WorkflowHandle, test: (status: RunStatus) => boolean) => {
-    const deadline = Date.now() + 120_000;
-    for (;;) {
-      const status = await statusOf(handle).catch(() => undefined);
-      if (status && test(status)) return status;
-      if (Date.now() > deadline) throw new Error(`timed out; last status ${JSON.stringify(status)}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  };
+  const waitFor = (handle: WorkflowHandle, test: (status: RunStatus) => boolean) => waitForStatus(handle, test, 120_000);
 
   let champion: string;
 

@@ -7,13 +7,14 @@ import { stopAllLocalServing } from '../../activities/deploy/local/localTarget.j
 import { readState, modelFolder } from '../../activities/deploy/local/servingState.js';
 import { LocalSecretStore } from '../../activities/secrets/localSecretStore.js';
 import { packageRoot } from '../../devstack/paths.js';
-import { QueryNames, WorkflowTypes } from '../../shared/names.js';
+import { WorkflowTypes } from '../../shared/names.js';
 import type { BuildDeployInput, BuildDeployResult, RunStatus } from '../../shared/runTypes.js';
 import { validateAutomation } from '../../spec/validate.js';
 import { MODEL_FOLDER, TEST_VENV_CACHE, TOKEN } from '../harness/buildDeployFixture.js';
 import { startGitServer, type GitServer } from '../../devstack/gitServer.js';
 import { connectToTestServer, uniqueTaskQueue } from '../harness/temporal.js';
 import { recordHistory } from '../harness/recordHistory.js';
+import { waitForStatus } from '../harness/runStatus.js';
 import { startWorkerProcess, type WorkerProcess } from '../harness/workerProcesses.js';
 
 // A worker is killed in the middle of a run and another takes over: each run must finish exactly once,
@@ -63,15 +64,8 @@ describe('durability: a run survives its worker being killed', () => {
     });
   };
 
-  const waitForStep = async (handle: WorkflowHandle, step: RunStatus['step'], extra: (status: RunStatus) => boolean = () => true) => {
-    const deadline = Date.now() + 120_000;
-    for (;;) {
-      const status = await handle.query<RunStatus>(QueryNames.status).catch(() => undefined);
-      if (status?.step === step && extra(status)) return status;
-      if (Date.now() > deadline) throw new Error(`the run never reached ${step}; last status ${JSON.stringify(status)}`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  };
+  const waitForStep = (handle: WorkflowHandle, step: RunStatus['step'], extra: (status: RunStatus) => boolean = () => true) =>
+    waitForStatus(handle, (status) => status.step === step && extra(status));
 
   const attemptsOf = async (handle: WorkflowHandle, activity: string) => {
     const events = (await handle.fetchHistory()).events ?? [];
