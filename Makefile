@@ -57,3 +57,10 @@ schema: build
 
 clean:
 	rm -rf dist
+
+# Benchmarks against real servers the bench starts and stops itself; writes bench/results/latest.{json,md}.
+# BENCH_ARGS="--quick" or "--only overhead,clone" for a try-out (written to bench/results/partial.*).
+.PHONY: bench
+bench: deps tools build
+	@bash scripts/install-postgres.sh >/dev/null
+	node dist/bench/main.js $(BENCH_ARGS)

@@ -1,0 +1,60 @@
+// The figures, in the order a bench run measures them. Throughput goes last: its largest trials take
+// the longest and the least predictable time, so it gets the extra repetitions the budget has left.
+import type { Budget } from '../lib/budget.js';
+import type { FigureResult } from '../lib/report.js';
+import type { BenchStack } from '../lib/stack.js';
+import { cloneFigure } from './clone.js';
+import { orchestrationOverhead } from './overhead.js';
+import { registration } from './registration.js';
+import { thresholdFigure } from './threshold.js';
+import { throughput } from './throughput.js';
+import { triggerLatency } from './triggerLatency.js';
+
+export interface FigureOptions {
+  /** Few repetitions and small sizes: for trying the bench out, not for results. */
+  quick: boolean;
+  budget: Budget;
+}
+
+type Figure = (stack: BenchStack, options: FigureOptions) => Promise<Omit<FigureResult, 'durationS'>>;
+
+/** What the throughput figure's minimum trials take on this machine when it is not overloaded. */
+const THROUGHPUT_MINIMUM_MS = 5 * 60_000;
+
+export const FIGURES = {
+  overhead: (stack, { quick }) => orchestrationOverhead(stack, { repetitions: quick ? 3 : 15, warmups: 1 }),
+  trigger: (stack, { quick }) => triggerLatency(stack, { manualRuns: quick ? 3 : 10, scheduledRuns: quick ? 3 : 8, intervalSeconds: 5 }),
+  clone: (stack, { quick }) =>
+    cloneFigure(stack, {
+      shape: quick ? { commits: 300, largeFiles: 2, largeFileMiB: 2, largeFileVersions: 2 } : { commits: 3000, largeFiles: 4, largeFileMiB: 8, largeFileVersions: 4 },
+      repetitions: quick ? 2 : 5,
+    }),
+  threshold: (stack, { quick }) =>
+    thresholdFigure(stack, {
+      sizes: quick
+        ? [{ rows: 100_000, repetitions: 2 }, { rows: 1_000_000, repetitions: 2 }]
+        : [{ rows: 1_000_000, repetitions: 5 }, { rows: 10_000_000, repetitions: 3 }],
+    }),
+  registration: (stack, { quick, budget }) =>
+    registration(stack, {
+      automations: quick ? 100 : 1000,
+      repetitions: quick ? { minimum: 2, wanted: 2 } : { minimum: 2, wanted: 3 },
+      plainCreates: quick ? 50 : 200,
+      budget,
+      reserveMs: quick ? 0 : THROUGHPUT_MINIMUM_MS,
+    }),
+  throughput: (stack, { quick, budget }) =>
+    throughput(stack, {
+      sizes: quick
+        ? [{ n: 1, minimum: 2, wanted: 2 }, { n: 10, minimum: 1, wanted: 1 }, { n: 100, minimum: 1, wanted: 1 }]
+        : [
+            { n: 1, minimum: 3, wanted: 5 },
+            { n: 10, minimum: 2, wanted: 3 },
+            { n: 100, minimum: 2, wanted: 3 },
+            { n: 500, minimum: 1, wanted: 2 },
+          ],
+      budget,
+    }),
+} satisfies Record<string, Figure>;
+
+export type FigureName = keyof typeof FIGURES;

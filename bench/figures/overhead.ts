@@ -1,0 +1,154 @@
+// Figure 1: what Temporal and Refit's workflow add to a BuildDeploy run whose steps do (almost) nothing.
+import { randomUUID } from 'node:crypto';
+import { WorkflowTypes } from '../../shared/names.js';
+import type { BuildDeployInput, BuildDeployResult } from '../../shared/runTypes.js';
+import { directRunner, STEPS, type Step } from '../lib/direct.js';
+import { stepShares, timelineOf } from '../lib/history.js';
+import type { FigureResult, Measurement } from '../lib/report.js';
+import type { BenchStack } from '../lib/stack.js';
+import { nowMs, pairedDifferences, summarize } from '../lib/stats.js';
+import { tinyAutomation } from '../lib/tinyModel.js';
+
+export interface OverheadOptions {
+  repetitions: number;
+  warmups: number;
+}
+
+type Variant = 'refit' | 'bare' | 'direct';
+
+export async function orchestrationOverhead(stack: BenchStack, options: OverheadOptions): Promise<Omit<FigureResult, 'durationS'>> {
+  const worker = await stack.startWorker('overhead');
+  try {
+    const automation = tinyAutomation({ name: 'bench-overhead', repositoryUrl: stack.tinyRepositoryUrl, stampDir: stack.stampDir });
+    const direct = directRunner(stack);
+    const refit = { totalMs: [] as number[], steps: [] as ReturnType<typeof stepShares>[], clientMs: [] as number[], finishMs: [] as number[] };
+    const bare = { totalMs: [] as number[], steps: [] as ReturnType<typeof stepShares>[] };
+    const directRuns: Awaited<ReturnType<typeof direct.run>>[] = [];
+
+    const runRefit = async () => {
+      const started = nowMs();
+      const handle = await stack.client.workflow.start<(input: BuildDeployInput) => Promise<BuildDeployResult>>(WorkflowTypes.buildDeploy, {
+        taskQueue: worker.taskQueue,
+        workflowId: `bench-overhead-${randomUUID()}`,
+        args: [{ automation, trigger: { kind: 'manual' } }],
+      });
+      const result = await handle.result();
+      const totalMs = nowMs() - started;
+      if (!result.deployed) throw new Error(`the bench BuildDeploy did not deploy: ${result.reason}`);
+      const timeline = timelineOf(await handle.fetchHistory());
+      return { totalMs, timeline };
+    };
+    const runBare = async () => {
+      const started = nowMs();
+      const handle = await stack.client.workflow.start('bareSteps', {
+        taskQueue: worker.bareTaskQueue,
+        workflowId: `bench-bare-${randomUUID()}`,
+        args: [{ hostTaskQueue: worker.bareHostTaskQueue, steps: STEPS.length }],
+      });
+      await handle.result();
+      const totalMs = nowMs() - started;
+      return { totalMs, shares: stepShares(timelineOf(await handle.fetchHistory())) };
+    };
+
+    // The first build makes the bare Python environment; the first runs load code paths: not measured.
+    for (let i = 0; i < options.warmups; i++) {
+      await runRefit();
+      await runBare();
+      await direct.run(automation);
+    }
+    const order: Variant[] = ['refit', 'bare', 'direct'];
+    for (let rep = 0; rep < options.repetitions; rep++) {
+      // Rotating the order spreads any drift of the machine's load over the three alike.
+      for (const variant of [...order.slice(rep % 3), ...order.slice(0, rep % 3)]) {
+        if (variant === 'refit') {
+          const { totalMs, timeline } = await runRefit();
+          const shares = stepShares(timeline);
+          refit.totalMs.push(totalMs);
+          refit.steps.push(shares);
+          refit.clientMs.push(totalMs - (timeline.closedAt - timeline.startedAt));
+          refit.finishMs.push(timeline.closedAt - (timeline.steps.at(-1)?.completedAt ?? timeline.startedAt));
+        } else if (variant === 'bare') {
+          const { totalMs, shares } = await runBare();
+          bare.totalMs.push(totalMs);
+          bare.steps.push(shares);
+        } else {
+          directRuns.push(await direct.run(automation));
+        }
+      }
+    }
+    return report(refit, bare, directRuns, options);
+  } finally {
+    await worker.stop();
+  }
+}
+
+function report(
+  refit: { totalMs: number[]; steps: ReturnType<typeof stepShares>[]; clientMs: number[]; finishMs: number[] },
+  bare: { totalMs: number[]; steps: ReturnType<typeof stepShares>[] },
+  directRuns: { totalMs: number; stepMs: Record<Step, number> }[],
+  options: OverheadOptions,
+): Omit<FigureResult, 'durationS'> {
+  const steps = STEPS.length;
+  const directTotal = directRuns.map((run) => run.totalMs);
+  const added = pairedDifferences(refit.totalMs, directTotal);
+  const barePerStep = bare.totalMs.map((ms) => ms / steps);
+  const shareOf = (step: Step) => refit.steps.map((shares) => shares.find((share) => share.activity === step));
+  const perRun: Measurement[] = [
+    { label: 'BuildDeploy on Temporal (client start → result)', unit: 'ms', values: refit.totalMs, baseline: { label: '(b) same activities called directly', values: directTotal } },
+    { label: '(b) same activities called directly', unit: 'ms', values: directTotal },
+    { label: `(a) bare workflow, ${steps} no-op activities`, unit: 'ms', values: bare.totalMs },
+    { label: 'added per run: BuildDeploy − direct', unit: 'ms', values: added, baseline: { label: '(a) bare workflow', values: bare.totalMs } },
+    { label: `added per step: (BuildDeploy − direct) / ${steps}`, unit: 'ms', values: added.map((ms) => ms / steps), baseline: { label: '(a) bare workflow per step', values: barePerStep } },
+    { label: '(a) bare workflow per step', unit: 'ms', values: barePerStep },
+  ];
+  const perStep: Measurement[] = STEPS.map((step) => {
+    const wall = shareOf(step).map((share) => share?.wallMs ?? Number.NaN);
+    const directMs = directRuns.map((run) => run.stepMs[step]);
+    return { label: `${step}: on Temporal − direct`, unit: 'ms', values: pairedDifferences(wall, directMs), note: `direct call median ${summarize(directMs).median.toFixed(1)} ms` };
+  });
+  type Share = ReturnType<typeof stepShares>[number];
+  const sumOver = (runs: Share[][], pick: (share: Share) => number) => runs.map((shares) => shares.reduce((sum, share) => sum + pick(share), 0));
+  const executionMinusDirect = pairedDifferences(sumOver(refit.steps, (share) => share.executionMs), directTotal);
+  const inBare = (label: string, pick: (share: Share) => number) => ({ label: `${label} in the bare workflow`, values: sumOver(bare.steps, pick) });
+  const whereItGoes: Measurement[] = [
+    { label: 'workflow tasks (previous step done → next scheduled), all steps', unit: 'ms', values: sumOver(refit.steps, (share) => share.workflowTaskMs), baseline: inBare('the same', (share) => share.workflowTaskMs) },
+    { label: 'dispatch (scheduled → picked up by the worker), all steps', unit: 'ms', values: sumOver(refit.steps, (share) => share.dispatchMs), baseline: inBare('the same', (share) => share.dispatchMs) },
+    { label: 'workflow tasks in the bare workflow', unit: 'ms', values: sumOver(bare.steps, (share) => share.workflowTaskMs) },
+    { label: 'dispatch in the bare workflow', unit: 'ms', values: sumOver(bare.steps, (share) => share.dispatchMs) },
+    { label: 'activity execution on the worker − direct calls', unit: 'ms', values: executionMinusDirect },
+    { label: 'last step done → workflow completed', unit: 'ms', values: refit.finishMs },
+    { label: 'client: start request + result delivery', unit: 'ms', values: refit.clientMs },
+    { label: 'activity attempts beyond the first', unit: 'count', values: sumOver(refit.steps, (share) => Math.max(0, share.attempt - 1)) },
+  ];
+  return {
+    id: 'orchestration_overhead',
+    title: '1. Orchestration overhead',
+    method:
+      `A BuildDeploy run of the tiny model (real clone from the token-checking git server, real Python build that logs one metric, static ` +
+      `condition, a deployment target that does nothing) on a worker in its own process, against (a) a bare workflow with the same ` +
+      `${steps} activities doing nothing, routed the same way, and (b) the same activity functions (createActivities with the same ` +
+      `dependencies) called in the same order in the bench process, each inside @temporalio/testing's MockActivityEnvironment ` +
+      `because they read Temporal's activity Context. ${options.repetitions} repetitions after ${options.warmups} warm-up, the three ` +
+      'variants back to back in rotating order; per-step times come from the run\'s history.',
+    tables: [
+      { title: 'Per run', rows: perRun },
+      { title: 'Per step: added latency (the step\'s share of the run on Temporal − the same call made directly)', rows: perStep },
+      { title: 'Where the added time goes (sums over the run\'s steps, from its history)', rows: whereItGoes },
+    ],
+    notes: [waitsNote(refit.steps, bare.steps)],
+    details: { steps: STEPS },
+  };
+}
+
+/** The per-step waits of both workflows side by side: they decide how to read baseline (a). */
+function waitsNote(refit: ReturnType<typeof stepShares>[], bare: ReturnType<typeof stepShares>[]): string {
+  const perStep = (runs: ReturnType<typeof stepShares>[], pick: (share: ReturnType<typeof stepShares>[number]) => number) =>
+    summarize(runs.flatMap((shares) => shares.map(pick))).median.toFixed(0);
+  return (
+    `Median wait per step, dispatch / workflow task: BuildDeploy ${perStep(refit, (share) => share.dispatchMs)} / ` +
+    `${perStep(refit, (share) => share.workflowTaskMs)} ms, bare workflow ${perStep(bare, (share) => share.dispatchMs)} / ` +
+    `${perStep(bare, (share) => share.workflowTaskMs)} ms. Activities that return at once settle, after the first two runs on a ` +
+    'worker, into waits of tens of ms at both (steps that take some time do not), so (a) bounds Temporal\'s own share from above ' +
+    'and (b) is the baseline to read the added latency against.'
+  );
+}

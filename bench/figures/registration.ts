@@ -1,0 +1,131 @@
+// Figure 6: registering 1,000 automations with registerAutomations against the real server, then
+// registering them again unchanged (which should cost a fraction of the first time).
+import { desiredSchedule, registerAutomations, scheduleIdOf } from '../../client/schedules.js';
+import { validateAutomation } from '../../spec/validate.js';
+import type { FigureResult } from '../lib/report.js';
+import type { Budget } from '../lib/budget.js';
+import { total, type RpcCounter } from '../lib/rpcCounter.js';
+import type { BenchStack, CountedServer } from '../lib/stack.js';
+import { nowMs } from '../lib/stats.js';
+import { TINY_MODEL_FOLDER } from '../lib/tinyModel.js';
+
+export interface RegistrationOptions {
+  automations: number;
+  /** Repetitions: `minimum` always, up to `wanted` while the budget allows (keeping `reserveMs` for the figures after it). */
+  repetitions: { minimum: number; wanted: number };
+  budget: Budget;
+  reserveMs: number;
+  /** How many of them the plain-create floor makes (creating is slow on the dev server: a sample suffices per automation). */
+  plainCreates: number;
+}
+
+/** Nobody polls it: the schedules are registered, never run (their cron is yearly anyway). */
+const TASK_QUEUE = 'bench-registration-unpolled';
+
+export async function registration(stack: BenchStack, options: RegistrationOptions): Promise<Omit<FigureResult, 'durationS'>> {
+  // A server of its own: thousands of schedules would weigh on the figures measured after this one.
+  const separate = await stack.startSeparateServer('registration');
+  try {
+    return await measure(stack, separate, options);
+  } finally {
+    await separate.stop();
+  }
+}
+
+async function measure(stack: BenchStack, { client, rpc }: CountedServer, options: RegistrationOptions): Promise<Omit<FigureResult, 'durationS'>> {
+  const m = { validateMs: [] as number[], firstS: [] as number[], againS: [] as number[], firstRpcs: [] as number[], againRpcs: [] as number[], rawRpcs: [] as number[], firstPerAutomationMs: [] as number[], rawPerAutomationMs: [] as number[] };
+  const rpcMethods: Record<string, Record<string, number>> = {};
+  let repetitions = 0;
+  let slowestMs = 0;
+  while (repetitions < options.repetitions.minimum || (repetitions < options.repetitions.wanted && options.budget.allows(slowestMs * 1.2, options.reserveMs))) {
+    const rep = repetitions++;
+    const repStarted = Date.now();
+    const inputs = Array.from({ length: options.automations }, (_, index) => definition(stack, `bench-reg-${rep}-${index}`));
+    const validated = nowMs();
+    const automations = inputs.map((input) => {
+      const result = validateAutomation(input);
+      if (!result.ok) throw new Error(`a registration definition is invalid: ${JSON.stringify(result.errors)}`);
+      return result.automation;
+    });
+    m.validateMs.push(nowMs() - validated);
+
+    const first = await measured(rpc, () => registerAutomations(client, automations, { taskQueue: TASK_QUEUE }));
+    expectAll(first.value, 'created');
+    const again = await measured(rpc, () => registerAutomations(client, automations, { taskQueue: TASK_QUEUE }));
+    expectAll(again.value, 'unchanged');
+    m.firstS.push(first.ms / 1000);
+    m.againS.push(again.ms / 1000);
+    m.firstRpcs.push(total(first.rpcs) / options.automations);
+    m.againRpcs.push(total(again.rpcs) / options.automations);
+    rpcMethods.first = first.rpcs;
+    rpcMethods.again = again.rpcs;
+
+    // What Temporal itself takes for the same kind of schedules: one create each, no check of what exists.
+    const sample = automations.slice(0, options.plainCreates);
+    const raw = await measured(rpc, async () => {
+      for (const automation of sample) await client.schedule.create({ scheduleId: `${scheduleIdOf(automation.name)}-plain`, ...desiredSchedule(automation, TASK_QUEUE) });
+    });
+    m.firstPerAutomationMs.push(first.ms / options.automations);
+    m.rawPerAutomationMs.push(raw.ms / sample.length);
+    m.rawRpcs.push(total(raw.rpcs) / sample.length);
+    rpcMethods.raw = raw.rpcs;
+    // Nothing is deleted: names are fresh in each repetition, and the server goes when the figure is done.
+    slowestMs = Math.max(slowestMs, Date.now() - repStarted);
+  }
+  const n = options.automations.toLocaleString('en-US');
+  const rawLabel = 'plain client.schedule.create, per schedule';
+  return {
+    id: 'registration',
+    title: '6. Registration',
+    method:
+      `${n} validated automations (a yearly cron, the tiny model's build) registered with registerAutomations against the dev server, ` +
+      `then registered again unchanged, which describes each schedule, finds its definition hash unchanged and leaves it be. As a ` +
+      `floor, ${options.plainCreates} of the same schedules made again (under other ids) with plain client.schedule.create calls, no ` +
+      `check of what exists. gRPC calls are counted by a client interceptor. ${repetitions} repetitions (fresh names in each) on a dev server of the figure's own.`,
+    tables: [
+      {
+        title: 'Time',
+        rows: [
+          { label: `first registration of ${n} automations (registerAutomations)`, unit: 's', values: m.firstS },
+          { label: `re-registration of the ${n}, unchanged`, unit: 's', values: m.againS, baseline: { label: 'first registration', values: m.firstS } },
+          { label: 'first registration, per automation', unit: 'ms', values: m.firstPerAutomationMs, baseline: { label: rawLabel, values: m.rawPerAutomationMs } },
+          { label: rawLabel, unit: 'ms', values: m.rawPerAutomationMs },
+          { label: `validating the ${n} definitions (zod, in process)`, unit: 'ms', values: m.validateMs },
+        ],
+      },
+      {
+        title: 'gRPC calls per automation (counts, not speeds)',
+        rows: [
+          { label: 'first registration', unit: 'count', values: m.firstRpcs },
+          { label: 're-registration, unchanged', unit: 'count', values: m.againRpcs, baseline: { label: 'first registration', values: m.firstRpcs } },
+          { label: 'plain create', unit: 'count', values: m.rawRpcs },
+        ],
+      },
+    ],
+    notes: [`gRPC calls of the last repetition, by method: ${Object.entries(rpcMethods).map(([what, calls]) => `${what}: ${JSON.stringify(calls)}`).join('; ')}`],
+  };
+}
+
+function definition(stack: BenchStack, name: string): Record<string, unknown> {
+  return {
+    name,
+    model_id: 'bench-tiny',
+    trigger: { type: 'ScheduledTrigger', cron: '0 0 1 1 *' },
+    action: {
+      build_spec: { git_uri: `${stack.tinyRepositoryUrl}#${TINY_MODEL_FOLDER}`, git_access_token_secret: 'git_token', tags: ['bench'] },
+      deployment_condition: { type: 'BuildMetric', metric_name: 'score', direction: 'ABOVE', threshold: '0.5' },
+    },
+  };
+}
+
+async function measured<T>(rpc: RpcCounter, work: () => Promise<T>): Promise<{ ms: number; value: T; rpcs: Record<string, number> }> {
+  const before = rpc.snapshot();
+  const started = nowMs();
+  const value = await work();
+  return { ms: nowMs() - started, value, rpcs: rpc.since(before) };
+}
+
+function expectAll(registrations: { change: string }[], change: string): void {
+  const other = registrations.filter((registration) => registration.change !== change);
+  if (other.length) throw new Error(`${other.length} registrations were ${other[0]!.change}, not ${change}`);
+}

@@ -1,0 +1,31 @@
+// The activity dependencies every bench worker and every direct (no-Temporal) run uses: Refit's real
+// secret store, metric source and build runner, with a deployment target that does nothing.
+import path from 'node:path';
+import type { ActivityDependencies } from '../../activities/index.js';
+import { openAnalyticsStore } from '../../activities/analytics/analyticsStore.js';
+import { LocalMetricSource } from '../../activities/metrics/metricSource.js';
+import { LocalSecretStore } from '../../activities/secrets/localSecretStore.js';
+import { packageRoot } from '../../devstack/paths.js';
+import { NoopDeploymentTarget } from './noopTarget.js';
+
+export interface BenchDependencyOptions {
+  home: string;
+  hostTaskQueue: string;
+  python: string;
+  venvCacheDir: string;
+}
+
+export function benchDependencies(options: BenchDependencyOptions): ActivityDependencies {
+  return {
+    refitHome: options.home,
+    hostTaskQueue: options.hostTaskQueue,
+    secrets: new LocalSecretStore(path.join(options.home, 'secrets')),
+    metricSource: new LocalMetricSource(),
+    openAnalytics: () => openAnalyticsStore('duckdb::memory:', { refitHome: options.home }),
+    deploymentTarget: new NoopDeploymentTarget(),
+    python: options.python,
+    venvCacheDir: options.venvCacheDir,
+    sdkPythonPath: path.join(packageRoot(), 'sdk', 'python'),
+    timeouts: { buildMs: 10 * 60_000, metricMs: 60_000, queryMs: 60_000 },
+  };
+}

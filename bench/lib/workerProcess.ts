@@ -1,0 +1,159 @@
+// Starts the bench worker (worker/benchWorker.ts) in a child process and reads its memory from /proc.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { onCleanup } from './cleanup.js';
+
+const workerScript = fileURLToPath(new URL('../worker/benchWorker.js', import.meta.url));
+const READY_TIMEOUT_MS = 60_000;
+const STOP_TIMEOUT_MS = 15_000;
+
+export interface WorkerProcessOptions {
+  address: string;
+  namespace: string;
+  workflowBundlePath: string;
+  taskQueue: string;
+  home: string;
+  python: string;
+  venvCacheDir: string;
+  /** Where the worker's stdout and stderr go. */
+  logFile: string;
+  /** Also run the bare baseline's workers (figure 1); off where only Refit's worker may be measured. */
+  bareWorkers: boolean;
+}
+
+export interface WorkerProcess {
+  pid: number;
+  taskQueue: string;
+  /** The queue of the worker's own steps (clone, build, ...), as Refit routes them. */
+  hostTaskQueue: string;
+  bareTaskQueue: string;
+  bareHostTaskQueue: string;
+  stop(): Promise<void>;
+}
+
+export async function startWorkerProcess(options: WorkerProcessOptions): Promise<WorkerProcess> {
+  const log = openSync(options.logFile, 'a');
+  const child = spawn(process.execPath, [workerScript], {
+    stdio: ['pipe', 'pipe', log],
+    env: {
+      ...process.env,
+      BENCH_TEMPORAL_ADDRESS: options.address,
+      BENCH_NAMESPACE: options.namespace,
+      BENCH_WORKFLOW_BUNDLE: options.workflowBundlePath,
+      BENCH_TASK_QUEUE: options.taskQueue,
+      BENCH_HOME: options.home,
+      BENCH_PYTHON: options.python,
+      BENCH_VENV_CACHE: options.venvCacheDir,
+      BENCH_BARE_WORKERS: options.bareWorkers ? '1' : '0',
+    },
+  });
+  const stop = onCleanup(`bench worker ${child.pid}`, () => stopChild(child));
+  try {
+    await waitForReady(child, options.logFile);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return {
+    pid: child.pid!,
+    taskQueue: options.taskQueue,
+    hostTaskQueue: `${options.taskQueue}@bench`,
+    bareTaskQueue: `${options.taskQueue}-bare`,
+    bareHostTaskQueue: `${options.taskQueue}-bare@bench`,
+    stop,
+  };
+}
+
+function waitForReady(child: ChildProcess, logFile: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the bench worker did not start within ${READY_TIMEOUT_MS} ms; see ${logFile}`)), READY_TIMEOUT_MS);
+    let seen = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      seen += chunk.toString('utf8');
+      if (seen.includes('bench-worker-ready')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the bench worker exited (code ${code}) before it was ready; its log: ${logFile}\n${tail(logFile)}`));
+    });
+  });
+}
+
+/** Closing stdin asks the worker to shut down; SIGKILL if it does not within the grace time. */
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.stdin!.end();
+  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+  await exited;
+  clearTimeout(timer);
+}
+
+function tail(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-15).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** VmRSS and VmHWM (the kernel's own peak RSS, exact between samples) of a process, in bytes. */
+export function memoryOf(pid: number): { rss: number; peak: number } | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
+    return { rss: field('VmRSS'), peak: field('VmHWM') };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The summed RSS of a process and all its descendants (git, python builds), in bytes. */
+export function treeRss(root: number): number {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(path.join('/proc', entry, 'stat'), 'utf8');
+      // The command name may hold spaces and parentheses: fields are counted after its last ")".
+      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
+    } catch {
+      // Gone since it was listed.
+    }
+  }
+  let total = 0;
+  const pending = [root];
+  while (pending.length) {
+    const pid = pending.pop()!;
+    total += memoryOf(pid)?.rss ?? 0;
+    pending.push(...(children.get(pid) ?? []));
+  }
+  return total;
+}
+
+/** Samples the worker's RSS and its process tree's RSS every `everyMs` (reading all of /proc costs: not too often) until stopped. */
+export function sampleMemory(pid: number, everyMs = 200): { stop(): { peakRss: number; peakTreeRss: number; samples: number } } {
+  let peakRss = 0;
+  let peakTreeRss = 0;
+  let samples = 0;
+  const sample = () => {
+    peakRss = Math.max(peakRss, memoryOf(pid)?.rss ?? 0);
+    peakTreeRss = Math.max(peakTreeRss, treeRss(pid));
+    samples++;
+  };
+  sample();
+  const timer = setInterval(sample, everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      sample();
+      return { peakRss, peakTreeRss, samples };
+    },
+  };
+}

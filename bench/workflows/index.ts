@@ -1,0 +1,3 @@
+// What the bench worker bundles: Refit's own BuildDeploy, unchanged, and the bare baseline beside it.
+export { buildDeploy } from '../../workflows/buildDeploy.js';
+export { bareSteps } from './bareSteps.js';
