@@ -4,7 +4,7 @@ import { createTwoFilesPatch } from 'diff';
 import { type Client, ScheduleNotFoundError } from '@temporalio/client';
 import type { AutomationModel } from '../spec/schema/automation.js';
 import { toYaml } from '../spec/yaml.js';
-import { desiredSchedule, refitScheduleIds, SCHEDULE_PREFIX, scheduleIdOf } from './schedules.js';
+import { desiredSchedule, prunableScheduleIds, SCHEDULE_PREFIX, scheduleIdOf } from './schedules.js';
 
 export interface PlannedChange {
   name: string;
@@ -50,9 +50,8 @@ export async function planRegistration(client: Client, automations: AutomationMo
     plan.push({ name: automation.name, scheduleId, change: 'update', diff: createTwoFilesPatch(`${scheduleId} (registered)`, `${scheduleId} (new)`, before, toYaml(scheduleView(automation)), '', '') });
   }
   if (options.prune) {
-    const wanted = new Set(automations.map((automation) => scheduleIdOf(automation.name)));
-    for (const scheduleId of await refitScheduleIds(client)) {
-      if (!wanted.has(scheduleId)) plan.push({ name: scheduleId.slice(SCHEDULE_PREFIX.length), scheduleId, change: 'delete' });
+    for (const scheduleId of await prunableScheduleIds(client, automations, options.taskQueue)) {
+      plan.push({ name: scheduleId.slice(SCHEDULE_PREFIX.length), scheduleId, change: 'delete' });
     }
   }
   return plan;

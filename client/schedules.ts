@@ -4,6 +4,7 @@
 // the catch-up window defaults to a year (so it is always set); list is eventually consistent (so
 // decisions use describe by id).
 import { createHash } from 'node:crypto';
+import pLimit from 'p-limit';
 import { type Client, type ScheduleOptions, ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleSpec, type ScheduleUpdateOptions } from '@temporalio/client';
 import { SearchAttributeKeys, WorkflowTypes } from '../shared/names.js';
 import type { BuildDeployInput } from '../shared/runTypes.js';
@@ -90,45 +91,64 @@ function hashOf(value: unknown): string {
  * (including a pause made with `refit pause`).
  */
 export async function registerAutomations(client: Client, automations: AutomationModel[], options: { taskQueue: string; prune?: boolean }): Promise<Registration[]> {
-  const results: Registration[] = [];
-  for (const automation of automations) {
-    const scheduleId = scheduleIdOf(automation.name);
-    const desired = desiredSchedule(automation, options.taskQueue);
-    const handle = client.schedule.getHandle(scheduleId);
-    let current;
-    try {
-      current = await handle.describe();
-    } catch (err) {
-      if (!(err instanceof ScheduleNotFoundError)) throw err;
-    }
-    if (!current) {
-      await client.schedule.create({
-        scheduleId,
-        ...desired,
-        state: { ...desired.state, triggerImmediately: automation.execute_immediately && automation.is_enabled },
-      });
-      results.push({ name: automation.name, scheduleId, change: 'created' });
-      continue;
-    }
-    const desiredHash = (desired.action.memo as { refit_definition_hash: string }).refit_definition_hash;
-    if (current.action.memo?.refit_definition_hash === desiredHash) {
-      results.push({ name: automation.name, scheduleId, change: 'unchanged' });
-      continue;
-    }
-    // The schedule's own memo can only be set at creation; the action (with the definition) is replaced.
-    const { memo: _onlyAtCreation, ...updatable } = desired;
-    await handle.update(() => updatable as ScheduleUpdateOptions);
-    results.push({ name: automation.name, scheduleId, change: 'updated' });
-  }
+  // Each automation is one describe (and maybe one create or update): several in flight at once, as
+  // registering a thousand one after another spends its time waiting on round trips.
+  const limit = pLimit(REGISTRATION_CONCURRENCY);
+  const results = await Promise.all(automations.map((automation) => limit(() => registerOne(client, automation, options.taskQueue))));
   if (options.prune) {
-    const wanted = new Set(automations.map((automation) => scheduleIdOf(automation.name)));
-    for (const scheduleId of await refitScheduleIds(client)) {
-      if (wanted.has(scheduleId)) continue;
+    for (const scheduleId of await prunableScheduleIds(client, automations, options.taskQueue)) {
       await client.schedule.getHandle(scheduleId).delete();
       results.push({ name: scheduleId.slice(SCHEDULE_PREFIX.length), scheduleId, change: 'deleted' });
     }
   }
   return results;
+}
+
+/**
+ * Refit schedules on `taskQueue` whose automation is not among `automations`. Schedules of other task
+ * queues belong to another Refit setup in the same namespace (the demo's, another team's) and are
+ * never pruned from here.
+ */
+export async function prunableScheduleIds(client: Client, automations: AutomationModel[], taskQueue: string): Promise<string[]> {
+  const wanted = new Set(automations.map((automation) => scheduleIdOf(automation.name)));
+  const prunable: string[] = [];
+  for (const scheduleId of await refitScheduleIds(client)) {
+    if (wanted.has(scheduleId)) continue;
+    const described = await client.schedule.getHandle(scheduleId).describe().catch((err: unknown) => {
+      if (err instanceof ScheduleNotFoundError) return undefined; // deleted since it was listed
+      throw err;
+    });
+    if (described?.action.type === 'startWorkflow' && described.action.taskQueue === taskQueue) prunable.push(scheduleId);
+  }
+  return prunable;
+}
+
+const REGISTRATION_CONCURRENCY = 8;
+
+async function registerOne(client: Client, automation: AutomationModel, taskQueue: string): Promise<Registration> {
+  const scheduleId = scheduleIdOf(automation.name);
+  const desired = desiredSchedule(automation, taskQueue);
+  const handle = client.schedule.getHandle(scheduleId);
+  let current;
+  try {
+    current = await handle.describe();
+  } catch (err) {
+    if (!(err instanceof ScheduleNotFoundError)) throw err;
+  }
+  if (!current) {
+    await client.schedule.create({
+      scheduleId,
+      ...desired,
+      state: { ...desired.state, triggerImmediately: automation.execute_immediately && automation.is_enabled },
+    });
+    return { name: automation.name, scheduleId, change: 'created' };
+  }
+  const desiredHash = (desired.action.memo as { refit_definition_hash: string }).refit_definition_hash;
+  if (current.action.memo?.refit_definition_hash === desiredHash) return { name: automation.name, scheduleId, change: 'unchanged' };
+  // The schedule's own memo can only be set at creation; the action (with the definition) is replaced.
+  const { memo: _onlyAtCreation, ...updatable } = desired;
+  await handle.update(() => updatable as ScheduleUpdateOptions);
+  return { name: automation.name, scheduleId, change: 'updated' };
 }
 
 /** Ids of the schedules Refit made (list is eventually consistent: a schedule made a moment ago may be missing). */

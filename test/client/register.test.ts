@@ -80,7 +80,7 @@ describe('registering automations as Temporal Schedules', () => {
     expect((await describeSchedule(automation().name)).state.paused).toBe(false);
   });
 
-  it('removes the schedules of automations that are gone with --prune, and only then', async () => {
+  it('removes the schedules of automations that are gone with --prune (on its own task queue only), and only then', async () => {
     const other = automation((input) => (input.name = `other-${suffix}`));
     await register([automation(), other]);
     expect((await register([automation()])).map((entry) => entry.change)).toEqual(['unchanged']);
@@ -92,8 +92,13 @@ describe('registering automations as Temporal Schedules', () => {
       if (ids.includes(scheduleIdOf(other.name))) break;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
+    // A schedule of another task queue (another Refit setup in the namespace) is never pruned from here.
+    const elsewhere = automation((input) => (input.name = `elsewhere-${suffix}`));
+    await registerAutomations(server.client, [elsewhere], { taskQueue: `${taskQueue}-other` });
     const pruned = await register([automation()], true);
     expect(pruned).toContainEqual({ name: other.name, scheduleId: scheduleIdOf(other.name), change: 'deleted' });
+    expect(pruned.map((entry) => entry.name)).not.toContain(elsewhere.name);
     await expect(describeSchedule(other.name)).rejects.toThrow(/not found/i);
+    await describeSchedule(elsewhere.name);
   });
 });
