@@ -2,10 +2,9 @@
 // Temporal: heartbeats with progress, cancellation, and RefitErrors turned into non-retryable failures.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { ApplicationFailure, Context } from '@temporalio/activity';
-import { RefitError } from '../shared/errors.js';
+import { Context } from '@temporalio/activity';
 import { SearchAttributeKeys, WorkflowTypes } from '../shared/names.js';
-import type { BuildOutput, CloneOutput, ConditionOutcome, DeploymentSummary, WorkspaceClaim } from '../shared/runTypes.js';
+import type { BuildOutput, CloneOutput, ConditionOutcome, WorkspaceClaim } from '../shared/runTypes.js';
 import { parseGitUri } from '../spec/gitUri.js';
 import { parseThreshold } from '../spec/threshold.js';
 import type { AutomationModel } from '../spec/schema/automation.js';
@@ -13,11 +12,13 @@ import type { AnalyticsStore } from './analytics/analyticsStore.js';
 import { runBuild } from './build/runBuild.js';
 import { evaluateCondition, thresholdQueryFailure } from './condition/evaluateCondition.js';
 import { evaluateGuard } from './condition/evaluateGuard.js';
-import type { CanaryTarget, DeploymentRequest, DeploymentResult, DeploymentTarget } from './deploy/deploymentTarget.js';
+import type { DeploymentTarget } from './deploy/deploymentTarget.js';
 import { cloneRepository, remoteHead } from './git/cloneRepository.js';
 import { waitForMetric, type MetricSource } from './metrics/metricSource.js';
 import { sendNotification, type Delivery, type RunEvent } from './notify/sendNotification.js';
 import type { SecretStore } from './secrets/secretStore.js';
+import { classified, withHeartbeat } from './activityContext.js';
+import { createDeployActivities } from './deployActivities.js';
 import { describeThisProcess } from './workerInfo.js';
 
 type Automation = AutomationModel;
@@ -44,40 +45,12 @@ export interface ActivityDependencies {
   cgroupRoot?: string;
 }
 
-/**
- * Long steps heartbeat every few seconds whatever their progress, so that a model that trains (or a
- * server that loads) in silence for minutes is not taken for a dead worker; each heartbeat carries the
- * latest progress reported through `progress`.
- */
-async function withHeartbeat<T>(work: (progress: (details: unknown) => void) => Promise<T>, everyMs = 5_000): Promise<T> {
-  const context = Context.current();
-  let latest: unknown;
-  const progress = (details: unknown) => {
-    latest = details;
-    context.heartbeat(details);
-  };
-  const timer = setInterval(() => context.heartbeat(latest), everyMs);
-  try {
-    return await work(progress);
-  } finally {
-    clearInterval(timer);
-  }
-}
-
-/** RefitErrors say what the user must change: retrying cannot help, so they fail at once. */
-async function classified<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (err) {
-    if (err instanceof RefitError) throw ApplicationFailure.nonRetryable(err.message, err.type);
-    throw err;
-  }
-}
-
 export function createActivities(deps: ActivityDependencies) {
   const buildDirOf = (buildId: string) => path.join(deps.refitHome, 'builds', buildId);
 
   return {
+    ...createDeployActivities(deps),
+
     async describeWorker() {
       return describeThisProcess();
     },
@@ -179,44 +152,6 @@ export function createActivities(deps: ActivityDependencies) {
       });
     },
 
-    async deployBuild(request: DeploymentRequest): Promise<DeploymentSummary> {
-      return classified(() => withHeartbeat(async (progress) => {
-        const result = await deps.deploymentTarget.apply(request, {
-          signal: Context.current().cancellationSignal,
-          onProgress: (message) => progress({ step: 'deploy', message }),
-        });
-        return summarize(result);
-      }));
-    },
-
-    async startCanary(input: { request: DeploymentRequest; percent: number }): Promise<DeploymentSummary> {
-      return classified(() => withHeartbeat(async (progress) => {
-        const result = await canaryCapable(deps.deploymentTarget).startCanary(input.request, input.percent, {
-          signal: Context.current().cancellationSignal,
-          onProgress: (message) => progress({ step: 'canary', message }),
-        });
-        return summarize(result);
-      }));
-    },
-
-    async setCanaryWeight(input: { target: CanaryTarget; percent: number }): Promise<void> {
-      await canaryCapable(deps.deploymentTarget).setCanaryWeight(input.target, input.percent);
-    },
-
-    async promoteCanary(input: { target: CanaryTarget }): Promise<DeploymentSummary> {
-      return classified(() => withHeartbeat(async (progress) => {
-        const result = await canaryCapable(deps.deploymentTarget).promoteCanary(input.target, {
-          signal: Context.current().cancellationSignal,
-          onProgress: (message) => progress({ step: 'promote', message }),
-        });
-        return summarize(result);
-      }));
-    },
-
-    async abortCanary(input: { target: CanaryTarget }): Promise<void> {
-      await canaryCapable(deps.deploymentTarget).abortCanary(input.target);
-    },
-
     async evaluateRolloutGuard(input: { guard: NonNullable<Automation['action']['rollout']>['guard']; buildId: string; metrics: Record<string, number> }): Promise<ConditionOutcome> {
       return classified(() => evaluateGuard({ ...input, openAnalytics: deps.openAnalytics, queryTimeoutMs: deps.timeouts.queryMs }));
     },
@@ -264,27 +199,6 @@ export function createActivities(deps: ActivityDependencies) {
       });
     },
 
-    async planDeployment(request: DeploymentRequest): Promise<string[]> {
-      return deps.deploymentTarget.plan ? deps.deploymentTarget.plan(request) : [`deploy with the ${deps.deploymentTarget.name} target (it cannot say in advance what it would change)`];
-    },
-
-    /** What serves a model's variation in an environment now, and what it served before. */
-    async servingBuilds(input: { modelId: string; environment: string; variation: string }): Promise<{ buildId: string; previousBuildIds: string[] } | undefined> {
-      const variation = (await deps.deploymentTarget.status(input.modelId, input.environment))?.variations[input.variation];
-      return variation ? { buildId: variation.buildId, previousBuildIds: variation.previousBuildIds } : undefined;
-    },
-
-    /** Compensation: puts back the build that served before, or removes a variation that did not exist. */
-    async rollbackDeployment(input: { modelId: string; environment: string; variation: string; previousBuildId?: string }): Promise<DeploymentSummary | undefined> {
-      return classified(() => withHeartbeat(async () => {
-        if (!input.previousBuildId) {
-          await deps.deploymentTarget.remove(input.modelId, input.environment, input.variation);
-          return undefined;
-        }
-        return summarize(await deps.deploymentTarget.rollback({ modelId: input.modelId, environment: input.environment, variation: input.variation, buildId: input.previousBuildId }));
-      }));
-    },
-
     /** The value of a metric trigger's SQL on the analytics store. */
     async evaluateMetricTrigger(input: { sqlQuery: string }): Promise<number> {
       return classified(async () => {
@@ -317,27 +231,6 @@ export function createActivities(deps: ActivityDependencies) {
         return sendNotification(input.notification, { ...input.event, run_url: runUrl, workflow_id: workflowId }, deps.secrets);
       });
     },
-  };
-}
-
-/** The target's canary operations, or a clear failure when it has none. */
-function canaryCapable(target: DeploymentTarget): Required<Pick<DeploymentTarget, 'startCanary' | 'setCanaryWeight' | 'promoteCanary' | 'abortCanary'>> {
-  const { startCanary, setCanaryWeight, promoteCanary, abortCanary } = target;
-  if (!startCanary || !setCanaryWeight || !promoteCanary || !abortCanary) {
-    throw ApplicationFailure.nonRetryable(`the ${target.name} deployment target cannot run canary rollouts; remove rollout from the automation`, 'RefitInvalidDefinition');
-  }
-  return { startCanary: startCanary.bind(target), setCanaryWeight: setCanaryWeight.bind(target), promoteCanary: promoteCanary.bind(target), abortCanary: abortCanary.bind(target) };
-}
-
-function summarize(result: DeploymentResult): DeploymentSummary {
-  return {
-    environment: result.environment,
-    variation: result.variation,
-    build_id: result.buildId,
-    previous_build_id: result.previousBuildId,
-    url: result.url,
-    changed: result.changed,
-    notes: result.notes,
   };
 }
 

@@ -1,9 +1,5 @@
-import { spawn } from 'node:child_process';
-import { closeSync, cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
+import { cpSync, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { freePort } from '../../../devstack/freePort.js';
 import { ErrorTypes, RefitError } from '../../../shared/errors.js';
 import { SECRET_VALUE_PREFIX } from '../../../spec/schema/common.js';
 import { baseEnvironment } from '../../process/baseEnvironment.js';
@@ -11,6 +7,7 @@ import { acquireLock } from '../../process/fileLock.js';
 import type { SecretStore } from '../../secrets/secretStore.js';
 import type { CanaryTarget, DeployContext, DeploymentRequest, DeploymentResult, DeploymentTarget, ServingStatus } from '../deploymentTarget.js';
 import { isServing, startPod, stopPod, waitUntilReady } from './pods.js';
+import { ensureRouter, isRouter, routerUrl } from './routerProcess.js';
 import { modelFolder, readState, STATE_FILE, writeState, type CanaryState, type DeployedBuild, type ModelServingState, type Pod } from './servingState.js';
 
 export interface LocalTargetOptions {
@@ -22,7 +19,6 @@ export interface LocalTargetOptions {
   cgroupRoot?: string;
 }
 
-const routerScript = fileURLToPath(new URL('./router.js', import.meta.url));
 const HISTORY_KEPT = 5;
 
 /**
@@ -113,7 +109,7 @@ export class LocalDeploymentTarget implements DeploymentTarget {
         current.canary = { ...build, pods, weight: percent };
       }
       writeState(folder, state);
-      await this.ensureRouter(folder, state);
+      await ensureRouter(folder, state);
       return { modelId: request.modelId, environment: request.environment, variation: variationName, buildId: build.buildId, previousBuildId: current.buildId, url: routerUrl(state), changed: true, notes: notesFor(build) };
     });
   }
@@ -123,7 +119,7 @@ export class LocalDeploymentTarget implements DeploymentTarget {
       const canary = this.canaryOf(state, target);
       canary.weight = percent;
       writeState(folder, state);
-      await this.ensureRouter(folder, state);
+      await ensureRouter(folder, state);
     });
   }
 
@@ -147,7 +143,7 @@ export class LocalDeploymentTarget implements DeploymentTarget {
       const pods = variation.canary.pods;
       variation.canary = undefined;
       writeState(folder, state);
-      await this.ensureRouter(folder, state);
+      await ensureRouter(folder, state);
       await Promise.all(pods.map((pod) => stopPod(pod)));
     });
   }
@@ -167,7 +163,7 @@ export class LocalDeploymentTarget implements DeploymentTarget {
     const current = state.variations[build.spec.variation_name];
     if (current?.buildId === build.buildId && current.pods.length === build.spec.number_of_pods && current.pods.every((pod) => isServing(pod.pid))) {
       writeState(folder, state);
-      await this.ensureRouter(folder, state);
+      await ensureRouter(folder, state);
       return { modelId, environment, variation: build.spec.variation_name, buildId: build.buildId, previousBuildId: current.history[0]?.buildId, url: routerUrl(state), changed: false, notes: notesFor(build) };
     }
     const pods = await this.startReadyPods(folder, state, modelId, build, context, current?.buildId);
@@ -182,7 +178,7 @@ export class LocalDeploymentTarget implements DeploymentTarget {
     const history = current ? [withoutPods(current), ...current.history.filter((entry) => entry.buildId !== current.buildId && entry.buildId !== build.buildId)].slice(0, HISTORY_KEPT) : [];
     state.variations[variationName] = { ...withoutPods(build), pods, history };
     writeState(folder, state);
-    await this.ensureRouter(folder, state);
+    await ensureRouter(folder, state);
     // Only now that the router sends traffic to the new pods do the old ones stop (after draining).
     const replaced = current && current.buildId !== build.buildId ? [...current.pods, ...(current.canary && current.canary.buildId !== build.buildId ? current.canary.pods : [])] : [];
     await Promise.all(replaced.map((pod) => stopPod(pod)));
@@ -266,26 +262,6 @@ export class LocalDeploymentTarget implements DeploymentTarget {
     }
     return env;
   }
-
-  /** Starts the model's router (on its previous port when it can), or tells a running one to reload. */
-  private async ensureRouter(folder: string, state: ModelServingState): Promise<void> {
-    if (state.router && isRouter(state.router.pid)) {
-      process.kill(state.router.pid, 'SIGHUP');
-      return;
-    }
-    const port = state.router && (await portIsFree(state.router.port)) ? state.router.port : await freePort();
-    const log = openSync(path.join(folder, 'logs', 'router.log'), 'a');
-    const child = spawn(process.execPath, [routerScript, path.join(folder, STATE_FILE), String(port)], { detached: true, stdio: ['ignore', log, log] });
-    closeSync(log);
-    child.unref();
-    state.router = { pid: child.pid!, port };
-    writeState(folder, state);
-    const deadline = Date.now() + 10_000;
-    while (!(await listening(port))) {
-      if (Date.now() > deadline || !isRouter(child.pid!)) throw new Error(`the router of ${state.modelId} did not start; see ${path.join(folder, 'logs', 'router.log')}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
 }
 
 function notesFor(build: DeployedBuild): string[] {
@@ -320,65 +296,5 @@ function describe(state: ModelServingState): ServingStatus {
   };
 }
 
-function routerUrl(state: ModelServingState): string | undefined {
-  return state.router ? `http://127.0.0.1:${state.router.port}` : undefined;
-}
-
-function isRouter(pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(routerScript);
-  } catch {
-    return false;
-  }
-}
-
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-async function portIsFree(port: number): Promise<boolean> {
-  return !(await listening(port));
-}
-
-/**
- * Stops every model server and router under a deployments folder (tests and the demo clean up with it):
- * those the state files name, and any other serving process whose artifact lies in the folder (one a
- * crash left out of the state), so that nothing outlives its owner.
- */
-export async function stopAllLocalServing(deploymentsRoot: string): Promise<void> {
-  if (!existsSync(deploymentsRoot)) return;
-  for (const environment of readdirSync(deploymentsRoot)) {
-    for (const modelId of readdirSync(path.join(deploymentsRoot, environment))) {
-      const folder = path.join(deploymentsRoot, environment, modelId);
-      if (!existsSync(path.join(folder, STATE_FILE))) continue;
-      const state = readState(folder, modelId, environment);
-      const pods = [...Object.values(state.variations).flatMap((variation) => [...variation.pods, ...(variation.canary?.pods ?? [])]), ...(state.pending ?? [])];
-      await Promise.all(pods.map((pod) => stopPod(pod, 3000)));
-      if (state.router && isRouter(state.router.pid)) process.kill(state.router.pid, 'SIGTERM');
-      rmSync(path.join(folder, STATE_FILE), { force: true });
-    }
-  }
-  const strays = servingProcessesUnder(deploymentsRoot);
-  await Promise.all(strays.map((pid) => stopPod({ pid, port: 0 }, 3000)));
-}
-
-function servingProcessesUnder(folder: string): number[] {
-  const marker = `--artifact-dir\0${path.resolve(folder)}/`;
-  return readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry))
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
+// Tests and the demo clean up through the target's module.
+export { stopAllLocalServing } from './stopAll.js';

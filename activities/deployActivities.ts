@@ -1,0 +1,92 @@
+// The activities that change or read what is served: deploy, canary steps, rollback, plan.
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { DeploymentSummary } from '../shared/runTypes.js';
+import { classified, withHeartbeat } from './activityContext.js';
+import type { CanaryTarget, DeploymentRequest, DeploymentResult, DeploymentTarget } from './deploy/deploymentTarget.js';
+import type { ActivityDependencies } from './index.js';
+
+export function createDeployActivities(deps: ActivityDependencies) {
+  return {
+    async deployBuild(request: DeploymentRequest): Promise<DeploymentSummary> {
+      return classified(() => withHeartbeat(async (progress) => {
+        const result = await deps.deploymentTarget.apply(request, {
+          signal: Context.current().cancellationSignal,
+          onProgress: (message) => progress({ step: 'deploy', message }),
+        });
+        return summarize(result);
+      }));
+    },
+
+    async startCanary(input: { request: DeploymentRequest; percent: number }): Promise<DeploymentSummary> {
+      return classified(() => withHeartbeat(async (progress) => {
+        const result = await canaryCapable(deps.deploymentTarget).startCanary(input.request, input.percent, {
+          signal: Context.current().cancellationSignal,
+          onProgress: (message) => progress({ step: 'canary', message }),
+        });
+        return summarize(result);
+      }));
+    },
+
+    async setCanaryWeight(input: { target: CanaryTarget; percent: number }): Promise<void> {
+      await canaryCapable(deps.deploymentTarget).setCanaryWeight(input.target, input.percent);
+    },
+
+    async promoteCanary(input: { target: CanaryTarget }): Promise<DeploymentSummary> {
+      return classified(() => withHeartbeat(async (progress) => {
+        const result = await canaryCapable(deps.deploymentTarget).promoteCanary(input.target, {
+          signal: Context.current().cancellationSignal,
+          onProgress: (message) => progress({ step: 'promote', message }),
+        });
+        return summarize(result);
+      }));
+    },
+
+    async abortCanary(input: { target: CanaryTarget }): Promise<void> {
+      await canaryCapable(deps.deploymentTarget).abortCanary(input.target);
+    },
+
+    async planDeployment(request: DeploymentRequest): Promise<string[]> {
+      return deps.deploymentTarget.plan ? deps.deploymentTarget.plan(request) : [`deploy with the ${deps.deploymentTarget.name} target (it cannot say in advance what it would change)`];
+    },
+
+    /** What serves a model's variation in an environment now, and what it served before. */
+    async servingBuilds(input: { modelId: string; environment: string; variation: string }): Promise<{ buildId: string; previousBuildIds: string[] } | undefined> {
+      const variation = (await deps.deploymentTarget.status(input.modelId, input.environment))?.variations[input.variation];
+      return variation ? { buildId: variation.buildId, previousBuildIds: variation.previousBuildIds } : undefined;
+    },
+
+    /** Compensation: puts back the build that served before, or removes a variation that did not exist. */
+    async rollbackDeployment(input: { modelId: string; environment: string; variation: string; previousBuildId?: string }): Promise<DeploymentSummary | undefined> {
+      return classified(() => withHeartbeat(async () => {
+        if (!input.previousBuildId) {
+          await deps.deploymentTarget.remove(input.modelId, input.environment, input.variation);
+          return undefined;
+        }
+        return summarize(await deps.deploymentTarget.rollback({ modelId: input.modelId, environment: input.environment, variation: input.variation, buildId: input.previousBuildId }));
+      }));
+    },
+
+  };
+}
+
+/** The target's canary operations, or a clear failure when it has none. */
+function canaryCapable(target: DeploymentTarget): Required<Pick<DeploymentTarget, 'startCanary' | 'setCanaryWeight' | 'promoteCanary' | 'abortCanary'>> {
+  const { startCanary, setCanaryWeight, promoteCanary, abortCanary } = target;
+  if (!startCanary || !setCanaryWeight || !promoteCanary || !abortCanary) {
+    throw ApplicationFailure.nonRetryable(`the ${target.name} deployment target cannot run canary rollouts; remove rollout from the automation`, 'RefitInvalidDefinition');
+  }
+  return { startCanary: startCanary.bind(target), setCanaryWeight: setCanaryWeight.bind(target), promoteCanary: promoteCanary.bind(target), abortCanary: abortCanary.bind(target) };
+}
+
+function summarize(result: DeploymentResult): DeploymentSummary {
+  return {
+    environment: result.environment,
+    variation: result.variation,
+    build_id: result.buildId,
+    previous_build_id: result.previousBuildId,
+    url: result.url,
+    changed: result.changed,
+    notes: result.notes,
+  };
+}
+
