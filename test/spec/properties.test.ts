@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
+import { looksLikeATokenValue } from '../../spec/schema/common.js';
 import { validateAutomation } from '../../spec/validate.js';
 import { parseYamlDefinitions, toYaml } from '../../spec/yaml.js';
 import { validInput } from './validTemplate.js';
@@ -15,10 +16,11 @@ const edged = (edge: string, middle: string, maxMiddle: number) =>
     .tuple(chars(edge, 1, 1), fc.option(fc.tuple(chars(middle, 0, maxMiddle), chars(edge, 1, 1)), { nil: undefined }))
     .map(([first, tail]) => first + (tail ? tail[0] + tail[1] : ''));
 const identifier = edged(LOWER + DIGITS, LOWER + DIGITS + '_-', 20);
-const secretName = edged(LOWER, LOWER + DIGITS + '_.-', 15);
+// A name shaped like a token ("sk-…", "ghp_…") is refused on purpose: well-formed models do not use one.
+const secretName = edged(LOWER, LOWER + DIGITS + '_.-', 15).filter((name) => !looksLikeATokenValue(name));
 const envKey = fc.tuple(chars(LOWER.toUpperCase(), 1, 1), chars(LOWER.toUpperCase() + DIGITS + '_', 0, 10)).map(([a, b]) => a + b).filter((key) => !/(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|ACCESS_KEY|PRIVATE_KEY)$/.test(key));
 const envVars = fc.uniqueArray(envKey, { maxLength: 4 }).chain((keys) =>
-  fc.tuple(...keys.map((key) => fc.oneof(chars(LOWER + DIGITS + ' ._:/-', 0, 12), secretName.map((name) => `secret:${name}`)).map((value) => `${key}=${value}`))),
+  fc.tuple(...keys.map((key) => fc.oneof(chars(LOWER + DIGITS + ' ._:/-', 0, 12).filter((value) => !looksLikeATokenValue(value)), secretName.map((name) => `secret:${name}`)).map((value) => `${key}=${value}`))),
 );
 const cronField = (max: number) => fc.oneof(fc.constant('*'), fc.integer({ min: 0, max }).map(String), fc.integer({ min: 1, max: 9 }).map((step) => `*/${step}`));
 const cron = fc.oneof(
