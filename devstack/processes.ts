@@ -1,7 +1,7 @@
 // Small things every piece that starts servers needs: the installer scripts' answer, whether a child
 // has ended, and the end of a log for an error message.
 import { execFile, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { packageRoot } from './paths.js';
@@ -39,4 +39,18 @@ export function logTail(file: string, lines = 20): string {
   } catch {
     return '(no log)';
   }
+}
+
+/** Every process on this machine with its command line, arguments joined by spaces (Linux /proc). */
+export function runningProcesses(): { pid: number; command: string }[] {
+  const processes: { pid: number; command: string }[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      processes.push({ pid: Number(entry), command: readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ') });
+    } catch {
+      // It ended while we looked.
+    }
+  }
+  return processes;
 }

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ErrorTypes, RefitError } from '../../shared/errors.js';
+import { logTail } from '../../devstack/processes.js';
 import { acquireLock } from '../process/fileLock.js';
 import { runLogged } from '../process/runLogged.js';
 
@@ -73,7 +74,7 @@ async function step(request: PythonEnvironmentRequest, [command, ...args]: strin
     onLines: request.onLines,
   });
   if (result.exitCode === 0) return;
-  const tail = readFileSync(request.logFile, 'utf8').trimEnd().split('\n').slice(-15).join('\n');
+  const tail = logTail(request.logFile, 15);
   if (/No matching distribution|Could not find a version|Invalid requirement|ResolutionImpossible|Could not open requirements file/i.test(tail)) {
     throw new RefitError(ErrorTypes.DependencyInstallFailed, `${what} failed: fix the dependency file (${request.dependencyFile}). pip said:\n${lastMeaningful(tail)}`);
   }

@@ -3,10 +3,12 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync, a
 import path from 'node:path';
 import { ErrorTypes, RefitError } from '../../shared/errors.js';
 import type { AutomationModel } from '../../spec/schema/automation.js';
-import { SECRET_VALUE_PREFIX } from '../../spec/schema/common.js';
+import { logTail } from '../../devstack/processes.js';
 import { baseEnvironment } from '../process/baseEnvironment.js';
 import { runLogged, type LoggedRunResult } from '../process/runLogged.js';
 import type { MetricSource } from '../metrics/metricSource.js';
+import { SECRET_VALUE_PREFIX } from '../../spec/schema/common.js';
+import { resolveEnvVars } from '../secrets/resolveEnvVars.js';
 import type { SecretStore } from '../secrets/secretStore.js';
 import { findDependencyFile, readModelManifest } from './modelManifest.js';
 import { ensurePythonEnvironment } from './pythonEnvironment.js';
@@ -78,18 +80,9 @@ export async function runBuild(request: BuildRequest): Promise<BuildResult> {
   rmSync(metricsFile, { force: true });
 
   const secretValues: string[] = [];
-  const resolveSecret = async (name: string) => {
-    const value = await request.secrets.get(name);
-    secretValues.push(value);
-    return value;
-  };
-  const modelEnv: Record<string, string> = {};
-  for (const entry of request.spec.env_vars) {
-    const [key, ...rest] = entry.split('=');
-    const value = rest.join('=');
-    modelEnv[key!] = value.startsWith(SECRET_VALUE_PREFIX) ? await resolveSecret(value.slice(SECRET_VALUE_PREFIX.length)) : value;
-  }
-  for (const [key, secret] of Object.entries(manifest.secrets)) modelEnv[key] = await resolveSecret(secret);
+  // The definition's env_vars, then the secrets refit.yaml asks for (as KEY=secret:name entries).
+  const fromManifest = Object.entries(manifest.secrets).map(([key, secret]) => `${key}=${SECRET_VALUE_PREFIX}${secret}`);
+  const modelEnv = await resolveEnvVars([...request.spec.env_vars, ...fromManifest], request.secrets, (value) => secretValues.push(value));
 
   const limits = applyLimits(request.buildId, resourceRequest(request.spec.resources), request.cgroupRoot);
   let lines = 0;
@@ -156,7 +149,7 @@ export async function runBuild(request: BuildRequest): Promise<BuildResult> {
       const result = await run('tests', command, { REFIT_METRICS_FILE: path.join(request.buildDir, 'test-metrics.jsonl') });
       checkStopped(result, request, 'the tests');
       if (result.exitCode !== 0) {
-        throw new RefitError(ErrorTypes.TestsFailed, scrub(`the model's tests failed (exit ${result.exitCode}), so it was not built; the end of the build log:\n${tail(logFile, 12)}`));
+        throw new RefitError(ErrorTypes.TestsFailed, scrub(`the model's tests failed (exit ${result.exitCode}), so it was not built; the end of the build log:\n${logTail(logFile, 12)}`));
       }
       tests = 'passed';
     }
@@ -175,7 +168,7 @@ export async function runBuild(request: BuildRequest): Promise<BuildResult> {
       const oom = result.killed && limits.description.some((line) => line.startsWith('memory'))
         ? ' It was killed, most likely for going over its memory limit; ask for more memory in build_spec.resources.'
         : result.killed ? ' It was killed by a signal.' : '';
-      const reason = reported ? reported.slice('refit-build-error: '.length) : `the end of the build log:\n${tail(logFile, 12)}`;
+      const reason = reported ? reported.slice('refit-build-error: '.length) : `the end of the build log:\n${logTail(logFile, 12)}`;
       throw new RefitError(ErrorTypes.BuildFailed, scrub(`the build failed (exit ${result.exitCode}).${oom} ${reason}`));
     }
     if (!existsSync(path.join(artifactDir, 'model.json'))) {
@@ -209,8 +202,4 @@ function checkStopped(result: LoggedRunResult, request: BuildRequest, what: stri
 
 function hasPytest(python: string, env: Record<string, string>): Promise<boolean> {
   return new Promise((resolve) => execFile(python, ['-c', 'import pytest'], { env }, (error) => resolve(!error)));
-}
-
-function tail(file: string, count: number): string {
-  return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-count).join('\n');
 }

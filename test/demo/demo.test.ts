@@ -1,26 +1,20 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { packageRoot } from '../../devstack/paths.js';
+import { runningProcesses } from '../../devstack/processes.js';
 import { TEST_VENV_CACHE } from '../harness/buildDeployFixture.js';
 
 const run = promisify(execFile);
 
-/** Processes whose command line mentions `text`. */
+/** Processes (other than this one) whose command line mentions `text`. */
 function processesMentioning(text: string): string[] {
-  return readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry) && Number(entry) !== process.pid)
-    .map((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-      } catch {
-        return '';
-      }
-    })
-    .filter((command) => command.includes(text));
+  return runningProcesses()
+    .filter(({ pid, command }) => pid !== process.pid && command.includes(text))
+    .map(({ command }) => command);
 }
 
 describe('make demo', () => {

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -7,6 +7,7 @@ import { stopAllLocalServing } from '../../activities/deploy/local/localTarget.j
 import { readState, modelFolder } from '../../activities/deploy/local/servingState.js';
 import { LocalSecretStore } from '../../activities/secrets/localSecretStore.js';
 import { packageRoot } from '../../devstack/paths.js';
+import { runningProcesses } from '../../devstack/processes.js';
 import { WorkflowTypes } from '../../shared/names.js';
 import type { BuildDeployInput, BuildDeployResult, RunStatus } from '../../shared/runTypes.js';
 import { validateAutomation } from '../../spec/validate.js';
@@ -77,15 +78,8 @@ describe('durability: a run survives its worker being killed', () => {
 
   /** Model servers of this test's home that are running (a killed attempt's pods must not linger). */
   const servingProcessesOf = (modelId: string) =>
-    readdirSync('/proc')
-      .filter((entry) => /^\d+$/.test(entry))
-      .map((pid) => {
-        try {
-          return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-        } catch {
-          return '';
-        }
-      })
+    runningProcesses()
+      .map(({ command }) => command)
       .filter((command) => command.includes('refit_sdk.serve') && command.includes(home) && command.includes(`--model-name ${modelId} `));
 
   it('finishes exactly once when the worker is killed (SIGKILL) during the build', async () => {
@@ -97,7 +91,7 @@ describe('durability: a run survives its worker being killed', () => {
     await first.exited;
     // The tether took the build down with the worker: no orphan training process keeps running.
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    const orphans = readdirSync('/proc').filter((pid) => /^\d+$/.test(pid) && (() => { try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(path.join(home, 'builds', status.build_id)); } catch { return false; } })());
+    const orphans = runningProcesses().filter(({ command }) => command.includes(path.join(home, 'builds', status.build_id)));
     expect(orphans).toEqual([]);
 
     await startWorker(taskQueue);

@@ -1,9 +1,9 @@
 import { cpSync, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorTypes, RefitError } from '../../../shared/errors.js';
-import { SECRET_VALUE_PREFIX } from '../../../spec/schema/common.js';
 import { baseEnvironment } from '../../process/baseEnvironment.js';
 import { acquireLock } from '../../process/fileLock.js';
+import { resolveEnvVars } from '../../secrets/resolveEnvVars.js';
 import type { SecretStore } from '../../secrets/secretStore.js';
 import type { CanaryTarget, DeployContext, DeploymentRequest, DeploymentResult, DeploymentTarget, ServingStatus } from '../deploymentTarget.js';
 import { isServing, startPod, stopPod, waitUntilReady } from './pods.js';
@@ -254,13 +254,7 @@ export class LocalDeploymentTarget implements DeploymentTarget {
   }
 
   private async environmentFor(build: DeployedBuild): Promise<Record<string, string>> {
-    const env = baseEnvironment();
-    for (const entry of build.spec.env_vars) {
-      const [key, ...rest] = entry.split('=');
-      const value = rest.join('=');
-      env[key!] = value.startsWith(SECRET_VALUE_PREFIX) ? await this.options.secrets.get(value.slice(SECRET_VALUE_PREFIX.length)) : value;
-    }
-    return env;
+    return { ...baseEnvironment(), ...(await resolveEnvVars(build.spec.env_vars, this.options.secrets)) };
   }
 }
 

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmdirSync } from 'node:fs';
 import path from 'node:path';
 import { freePort } from '../../../devstack/freePort.js';
+import { logTail } from '../../../devstack/processes.js';
 import { applyLimits } from '../../build/resourceLimits.js';
 import { parseMemory } from '../../../spec/memory.js';
 import type { DeploymentSpec } from '../deploymentTarget.js';
@@ -68,7 +69,7 @@ export async function waitUntilReady(pod: Pod & { logFile: string }, modelId: st
   while (Date.now() < deadline) {
     if (signal?.aborted) throw new Error('cancelled while waiting for the model server to become ready');
     if (!isServing(pod.pid)) {
-      throw new Error(`the model server exited before it was ready; its log (${pod.logFile}) ends with:\n${tail(pod.logFile)}`);
+      throw new Error(`the model server exited before it was ready; its log (${pod.logFile}) ends with:\n${logTail(pod.logFile, 12)}`);
     }
     try {
       const [health, model] = await Promise.all([
@@ -81,7 +82,7 @@ export async function waitUntilReady(pod: Pod & { logFile: string }, modelId: st
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  throw new Error(`the model server did not become ready in time; its log (${pod.logFile}) ends with:\n${tail(pod.logFile)}`);
+  throw new Error(`the model server did not become ready in time; its log (${pod.logFile}) ends with:\n${logTail(pod.logFile, 12)}`);
 }
 
 /** True if `pid` is alive and is one of our model servers (a recycled pid of another program is not). */
@@ -107,13 +108,5 @@ export async function stopPod(pod: Pod, graceMs = 10_000): Promise<void> {
     } catch {
       // The kernel frees it once the last process in it has gone.
     }
-  }
-}
-
-function tail(file: string): string {
-  try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-12).join('\n');
-  } catch {
-    return '(no log)';
   }
 }

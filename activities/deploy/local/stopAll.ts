@@ -1,6 +1,7 @@
 // Clean-up for tests and the demo: every local serving process under a deployments folder stops.
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { runningProcesses } from '../../../devstack/processes.js';
 import { stopPod } from './pods.js';
 import { isRouter } from './routerProcess.js';
 import { readState, STATE_FILE } from './servingState.js';
@@ -28,15 +29,8 @@ export async function stopAllLocalServing(deploymentsRoot: string): Promise<void
 }
 
 function servingProcessesUnder(folder: string): number[] {
-  const marker = `--artifact-dir\0${path.resolve(folder)}/`;
-  return readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry))
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
+  const marker = `--artifact-dir ${path.resolve(folder)}/`;
+  return runningProcesses()
+    .filter(({ command }) => command.includes(marker))
+    .map(({ pid }) => pid);
 }
