@@ -6,7 +6,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { packageRoot } from '../devstack/paths.js';
+import { packageRoot } from '../platform/paths.js';
 import { FIGURES, type FigureName } from './figures/index.js';
 import { Budget } from './lib/budget.js';
 import { cleanupAll, cleanupOnSignalsAndErrors } from './lib/cleanup.js';

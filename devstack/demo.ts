@@ -21,7 +21,7 @@ import { scheduleIdOf } from '../client/schedules.js';
 import type { MetricTriggerCheckResult } from '../workflows/metricTriggerCheck.js';
 import { startEmbeddedStack } from './embeddedStack.js';
 import { startGitServer } from './gitServer.js';
-import { packageRoot, refitHome } from './paths.js';
+import { packageRoot, refitHome } from '../platform/paths.js';
 
 const TASK_QUEUE = 'refit-demo';
 const DEMO_GIT_PORT = 8290;

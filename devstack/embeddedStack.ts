@@ -5,8 +5,8 @@ import { NativeConnection } from '@temporalio/worker';
 import { DEFAULT_TASK_QUEUE } from '../shared/names.js';
 import { RefitWorker } from '../worker/createWorker.js';
 import { defaultDependencies } from '../worker/dependencies.js';
-import { preferredOrFreePort } from './freePort.js';
-import { refitHome } from './paths.js';
+import { preferredOrFreePort } from '../platform/freePort.js';
+import { refitHome } from '../platform/paths.js';
 import { startDevServer } from './temporalDevServer.js';
 
 export interface EmbeddedServer {

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { runInstaller } from './processes.js';
+import { runInstaller } from './installers.js';
 
 /**
  * Path of the Temporal CLI binary: REFIT_TEMPORAL_BIN if set, else the one scripts/install-temporal.sh

@@ -4,8 +4,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Connection } from '@temporalio/client';
 import { SearchAttributes } from '../shared/names.js';
-import { freePort } from './freePort.js';
-import { exited, hasExited, logTail } from './processes.js';
+import { freePort } from '../platform/freePort.js';
+import { exited, hasExited, logTail } from '../platform/processes.js';
 import { temporalCliPath } from './temporalCli.js';
 
 export interface DevServerOptions {
@@ -35,7 +35,7 @@ export interface DevServer {
   stop(): Promise<void>;
 }
 
-const tetherPath = fileURLToPath(new URL('./tether.js', import.meta.url));
+const tetherPath = fileURLToPath(new URL('../platform/tether.js', import.meta.url));
 
 function searchAttributeFlags(): string[] {
   return Object.entries(SearchAttributes).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]);

@@ -12,7 +12,7 @@ import { MlflowMetricSource } from '../activities/metrics/mlflowMetricSource.js'
 import { KubernetesSecretStore } from '../activities/secrets/kubernetesSecretStore.js';
 import { LocalSecretStore } from '../activities/secrets/localSecretStore.js';
 import type { SecretStore } from '../activities/secrets/secretStore.js';
-import { packageRoot, refitHome } from '../devstack/paths.js';
+import { packageRoot, refitHome } from '../platform/paths.js';
 
 /** The task queue only this worker polls: a build's files live on the machine that built it. */
 export function hostTaskQueueOf(taskQueue: string): string {

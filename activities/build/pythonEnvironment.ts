@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ErrorTypes, RefitError } from '../../shared/errors.js';
-import { logTail } from '../../devstack/processes.js';
+import { logTail } from '../../platform/processes.js';
 import { acquireLock } from '../process/fileLock.js';
 import { runLogged } from '../process/runLogged.js';
 

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync, a
 import path from 'node:path';
 import { ErrorTypes, RefitError } from '../../shared/errors.js';
 import type { AutomationModel } from '../../spec/schema/automation.js';
-import { logTail } from '../../devstack/processes.js';
+import { logTail } from '../../platform/processes.js';
 import { baseEnvironment } from '../process/baseEnvironment.js';
 import { runLogged, type LoggedRunResult } from '../process/runLogged.js';
 import type { MetricSource } from '../metrics/metricSource.js';

@@ -23,7 +23,7 @@ export interface LoggedRunResult {
   cancelled: boolean;
 }
 
-const tetherPath = fileURLToPath(new URL('../../devstack/tether.js', import.meta.url));
+const tetherPath = fileURLToPath(new URL('../../platform/tether.js', import.meta.url));
 
 /**
  * Runs a command with its output appended to a log file, through the tether: if the worker process dies

@@ -5,7 +5,7 @@ import type { ActivityDependencies } from '../../activities/index.js';
 import { openAnalyticsStore } from '../../activities/analytics/analyticsStore.js';
 import { LocalMetricSource } from '../../activities/metrics/metricSource.js';
 import { LocalSecretStore } from '../../activities/secrets/localSecretStore.js';
-import { packageRoot } from '../../devstack/paths.js';
+import { packageRoot } from '../../platform/paths.js';
 import { NoopDeploymentTarget } from './noopTarget.js';
 
 export interface BenchDependencyOptions {

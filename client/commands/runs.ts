@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { refitHome } from '../../devstack/paths.js';
+import { refitHome } from '../../platform/paths.js';
 import type { BuildDeployResult, RunStatus } from '../../shared/runTypes.js';
 import type { AutomationModel } from '../../spec/schema/automation.js';
 import { loadDefinitions } from '../../spec/loader.js';

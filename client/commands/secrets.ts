@@ -1,4 +1,4 @@
-import { refitHome } from '../../devstack/paths.js';
+import { refitHome } from '../../platform/paths.js';
 import { secretStoreFromEnvironment } from '../../worker/dependencies.js';
 import { EXIT } from '../output.js';
 

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { openAnalyticsStore, type AnalyticsStore } from '../../activities/analytics/analyticsStore.js';
-import { packageRoot } from '../../devstack/paths.js';
+import { packageRoot } from '../../platform/paths.js';
 import { CREATE_INFERENCE_LOG, FILL_INFERENCE_LOG, rejection, thresholdQueryCases } from './thresholdQueryCases.js';
 
 // Tens of billions of rows: far longer than any time limit a test sets.

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { cgroupLayout } from '../../activities/build/resourceLimits.js';
 import { runBuild, type BuildRequest } from '../../activities/build/runBuild.js';
 import { LocalSecretStore } from '../../activities/secrets/localSecretStore.js';
-import { packageRoot } from '../../devstack/paths.js';
+import { packageRoot } from '../../platform/paths.js';
 import { ErrorTypes, RefitError } from '../../shared/errors.js';
 import { validateAutomation } from '../../spec/validate.js';
 import { GOOD_F1, TEST_VENV_CACHE } from '../harness/buildDeployFixture.js';

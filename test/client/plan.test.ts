@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { LocalDeploymentTarget } from '../../activities/deploy/local/localTarget.js';
 import { RefitClient } from '../../client/refitClient.js';
 import { scheduleIdOf } from '../../client/schedules.js';
-import { packageRoot } from '../../devstack/paths.js';
+import { packageRoot } from '../../platform/paths.js';
 import { toYaml } from '../../spec/yaml.js';
 import { startFixture, type Fixture } from '../harness/buildDeployFixture.js';
 import { readRunState } from '../harness/runState.js';

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { RefitClient, type RunRecord } from '../../client/refitClient.js';
 import { scheduleIdOf } from '../../client/schedules.js';
-import { packageRoot } from '../../devstack/paths.js';
+import { packageRoot } from '../../platform/paths.js';
 import { WorkflowTypes } from '../../shared/names.js';
 import type { MetricTriggerCheckResult } from '../../workflows/metricTriggerCheck.js';
 import { toYaml } from '../../spec/yaml.js';

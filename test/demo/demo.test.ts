@@ -4,8 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { packageRoot } from '../../devstack/paths.js';
-import { runningProcesses } from '../../devstack/processes.js';
+import { packageRoot } from '../../platform/paths.js';
+import { runningProcesses } from '../../platform/processes.js';
 import { TEST_VENV_CACHE } from '../harness/buildDeployFixture.js';
 
 const run = promisify(execFile);

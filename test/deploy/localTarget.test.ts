@@ -6,7 +6,7 @@ import { runBuild, type BuildResult } from '../../activities/build/runBuild.js';
 import type { DeploymentRequest } from '../../activities/deploy/deploymentTarget.js';
 import { LocalDeploymentTarget, stopAllLocalServing } from '../../activities/deploy/local/localTarget.js';
 import { LocalSecretStore } from '../../activities/secrets/localSecretStore.js';
-import { packageRoot } from '../../devstack/paths.js';
+import { packageRoot } from '../../platform/paths.js';
 import { ErrorTypes, RefitError } from '../../shared/errors.js';
 import { validateAutomation } from '../../spec/validate.js';
 import { predict, TEST_VENV_CACHE } from '../harness/buildDeployFixture.js';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { LocalSecretStore } from '../../activities/secrets/localSecretStore.js';
 import { stopAllLocalServing } from '../../activities/deploy/local/localTarget.js';
-import { packageRoot, refitHome } from '../../devstack/paths.js';
+import { packageRoot, refitHome } from '../../platform/paths.js';
 import { WorkflowTypes } from '../../shared/names.js';
 import type { BuildDeployInput, BuildDeployResult } from '../../shared/runTypes.js';
 import type { AutomationModel } from '../../spec/schema/automation.js';

@@ -23,11 +23,12 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { ApiextensionsV1Api, KubeConfig, type V1CustomResourceDefinition } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
-import { freePort } from '../../devstack/freePort.js';
-import { hasExited, runInstaller } from '../../devstack/processes.js';
+import { freePort } from '../../platform/freePort.js';
+import { hasExited } from '../../platform/processes.js';
+import { runInstaller } from '../../devstack/installers.js';
 
 const run = promisify(execFile);
-const tetherPath = fileURLToPath(new URL('../../devstack/tether.js', import.meta.url));
+const tetherPath = fileURLToPath(new URL('../../platform/tether.js', import.meta.url));
 const START_TIMEOUT_MS = 90_000;
 /** The controllers Refit's deployments exercise; the others only cost start-up time on two cores. */
 const CONTROLLERS = [

@@ -6,11 +6,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../../devstack/freePort.js';
-import { hasExited, logTail, runInstaller } from '../../devstack/processes.js';
+import { freePort } from '../../platform/freePort.js';
+import { hasExited, logTail } from '../../platform/processes.js';
+import { runInstaller } from '../../devstack/installers.js';
 import { readRunState } from './runState.js';
 
-const tetherPath = fileURLToPath(new URL('../../devstack/tether.js', import.meta.url));
+const tetherPath = fileURLToPath(new URL('../../platform/tether.js', import.meta.url));
 // MLflow migrates a fresh database and imports a large web app before it listens: seconds, more on a busy machine.
 const START_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 15_000;

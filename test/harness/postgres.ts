@@ -8,11 +8,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { freePort } from '../../devstack/freePort.js';
-import { hasExited, logTail, runInstaller } from '../../devstack/processes.js';
+import { freePort } from '../../platform/freePort.js';
+import { hasExited, logTail } from '../../platform/processes.js';
+import { runInstaller } from '../../devstack/installers.js';
 
 const run = promisify(execFile);
-const tetherPath = fileURLToPath(new URL('../../devstack/tether.js', import.meta.url));
+const tetherPath = fileURLToPath(new URL('../../platform/tether.js', import.meta.url));
 const START_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 15_000;
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { parseAllDocuments } from 'yaml';
-import { packageRoot } from '../../devstack/paths.js';
+import { packageRoot } from '../../platform/paths.js';
 
 const run = promisify(execFile);
 const root = packageRoot();

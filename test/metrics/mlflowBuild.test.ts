@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { runBuild } from '../../activities/build/runBuild.js';
 import { MlflowMetricSource } from '../../activities/metrics/mlflowMetricSource.js';
 import type { SecretStore } from '../../activities/secrets/secretStore.js';
-import { packageRoot } from '../../devstack/paths.js';
+import { packageRoot } from '../../platform/paths.js';
 import { BuildSpecifications } from '../../spec/schema/build.js';
 import { startMlflow, type TestMlflow } from '../harness/mlflow.js';
 

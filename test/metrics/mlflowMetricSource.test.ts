@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { inspect, promisify } from 'node:util';
 import { MlflowMetricSource } from '../../activities/metrics/mlflowMetricSource.js';
 import { baseEnvironment } from '../../activities/process/baseEnvironment.js';
-import { freePort } from '../../devstack/freePort.js';
+import { freePort } from '../../platform/freePort.js';
 import { RefitError } from '../../shared/errors.js';
 import { startMlflow, type TestMlflow } from '../harness/mlflow.js';
 

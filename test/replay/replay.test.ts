@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { Worker } from '@temporalio/worker';
-import { packageRoot } from '../../devstack/paths.js';
+import { packageRoot } from '../../platform/paths.js';
 import { readRunState } from '../harness/runState.js';
 
 // Histories recorded from real runs (REFIT_RECORD_HISTORIES=1) replayed against today's workflow code:

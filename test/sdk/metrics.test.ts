@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { LocalMetricSource } from '../../activities/metrics/metricSource.js';
-import { packageRoot } from '../../devstack/paths.js';
+import { packageRoot } from '../../platform/paths.js';
 import { logMetric, logMetrics } from '../../sdk/ts/index.js';
 
 const run = promisify(execFile);

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { LocalDeploymentTarget } from '../../activities/deploy/local/localTarget.js';
-import { packageRoot } from '../../devstack/paths.js';
+import { packageRoot } from '../../platform/paths.js';
 import { SearchAttributeKeys } from '../../shared/names.js';
 import { GOOD_F1, historyText, POOR, POOR_F1, predict, startFixture, TOKEN, type Fixture } from '../harness/buildDeployFixture.js';
 import { recordHistory } from '../harness/recordHistory.js';

@@ -4,7 +4,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import type { WorkflowHandle } from '@temporalio/client';
 import { RefitClient } from '../../client/refitClient.js';
 import { LocalDeploymentTarget } from '../../activities/deploy/local/localTarget.js';
-import { packageRoot } from '../../devstack/paths.js';
+import { packageRoot } from '../../platform/paths.js';
 import type { BuildDeployResult, RunStatus } from '../../shared/runTypes.js';
 import { predict, startFixture, type Fixture } from '../harness/buildDeployFixture.js';
 import { recordHistory } from '../harness/recordHistory.js';

@@ -4,7 +4,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import pg from 'pg';
 import { openAnalyticsStore } from '../../activities/analytics/analyticsStore.js';
 import { LocalDeploymentTarget } from '../../activities/deploy/local/localTarget.js';
-import { packageRoot } from '../../devstack/paths.js';
+import { packageRoot } from '../../platform/paths.js';
 import { ErrorTypes } from '../../shared/errors.js';
 import { GOOD_F1, startFixture, type Fixture } from '../harness/buildDeployFixture.js';
 import { startPostgres, type TestPostgres } from '../harness/postgres.js';

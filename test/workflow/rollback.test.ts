@@ -2,7 +2,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { LocalDeploymentTarget } from '../../activities/deploy/local/localTarget.js';
 import { RefitClient } from '../../client/refitClient.js';
-import { packageRoot } from '../../devstack/paths.js';
+import { packageRoot } from '../../platform/paths.js';
 import type { BuildDeployResult } from '../../shared/runTypes.js';
 import { predict, startFixture, type Fixture } from '../harness/buildDeployFixture.js';
 

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmdirSync } from 'node:fs';
 import path from 'node:path';
-import { freePort } from '../../../devstack/freePort.js';
-import { logTail } from '../../../devstack/processes.js';
+import { freePort } from '../../../platform/freePort.js';
+import { logTail } from '../../../platform/processes.js';
 import { applyLimits } from '../../build/resourceLimits.js';
 import { parseMemory } from '../../../spec/memory.js';
 import type { DeploymentSpec } from '../deploymentTarget.js';

@@ -4,7 +4,7 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../../../devstack/freePort.js';
+import { freePort } from '../../../platform/freePort.js';
 import { STATE_FILE, writeState, type ModelServingState } from './servingState.js';
 
 const routerScript = fileURLToPath(new URL('./router.js', import.meta.url));

@@ -1,7 +1,7 @@
 // Clean-up for tests and the demo: every local serving process under a deployments folder stops.
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { runningProcesses } from '../../../devstack/processes.js';
+import { runningProcesses } from '../../../platform/processes.js';
 import { stopPod } from './pods.js';
 import { isRouter } from './routerProcess.js';
 import { readState, STATE_FILE } from './servingState.js';
