@@ -1,11 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Connection } from '@temporalio/client';
 import { SearchAttributes } from '../shared/names.js';
 import { freePort } from '../platform/freePort.js';
 import { exited, hasExited, logTail } from '../platform/processes.js';
+import { spawnTethered } from '../platform/tethered.js';
 import { temporalCliPath } from './temporalCli.js';
 
 export interface DevServerOptions {
@@ -35,7 +35,6 @@ export interface DevServer {
   stop(): Promise<void>;
 }
 
-const tetherPath = fileURLToPath(new URL('../platform/tether.js', import.meta.url));
 
 function searchAttributeFlags(): string[] {
   return Object.entries(SearchAttributes).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]);
@@ -83,10 +82,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     ...(options.headless ? ['--headless'] : ['--ui-port', String(uiPort), '--ui-disable-news-fetch']),
     ...searchAttributeFlags(),
   ];
-  const child = spawn(process.execPath, [tetherPath, logFile, binary, ...args], {
-    stdio: ['pipe', 'ignore', 'inherit'],
-    env: options.removeStateDirOnExit ? { ...process.env, REFIT_TETHER_REMOVE_ON_EXIT: options.stateDir } : process.env,
-  });
+  const child = spawnTethered(logFile, binary, args, { removeOnExit: options.removeStateDirOnExit ? options.stateDir : undefined });
   const address = `127.0.0.1:${port}`;
   const stop = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');

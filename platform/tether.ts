@@ -1,63 +1,89 @@
 // Runs one command for as long as the process that started it lives.
-// Usage: node tether.js <logFile> <command> [args...]   (the parent keeps our stdin open)
-// When our stdin closes (the parent exited, even by SIGKILL) or we get SIGTERM/SIGINT, the command
-// gets SIGTERM, then SIGKILL after a grace time. This is what keeps servers from outliving test runs.
-// REFIT_TETHER_REMOVE_ON_EXIT names a throwaway folder to delete once the command is gone.
-// REFIT_TETHER_UID / REFIT_TETHER_GID run the command as another user (PostgreSQL refuses to run as root).
+// Usage: node tether.js <logFile> <command> [args...], with the parent holding our stdin open; the first
+// line on stdin is this run's options as JSON (see TetherOptions in tethered.ts). Options come through
+// stdin, never the environment: the environment is the command's own, and may be written by people who
+// must not steer the tether (a build's env_vars).
+// When our stdin closes (the parent exited, even by SIGKILL) or we get SIGTERM/SIGINT, the command gets
+// SIGTERM, then SIGKILL after a grace time. This is what keeps servers and builds from outliving their owner.
 import { spawn } from 'node:child_process';
-import { openSync, rmSync } from 'node:fs';
+import { openSync, rmSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
+import type { TetherOptions } from './tethered.js';
+import { SecretMask } from './secretMask.js';
 
 const GRACE_MS = 5_000;
 const [logFile, command, ...args] = process.argv.slice(2);
 if (!logFile || !command) {
-  console.error('usage: tether <logFile> <command> [args...]');
+  console.error('usage: tether <logFile> <command> [args...]   (options as one JSON line on stdin)');
   process.exit(2);
 }
 
-function numericId(variable: string, value: string): number {
-  if (!/^\d+$/.test(value)) {
-    console.error(`tether: ${variable} must be a numeric id, not "${value}"`);
-    process.exit(2);
-  }
-  return Number(value);
-}
-
-const log = openSync(logFile, 'a');
-const {
-  REFIT_TETHER_REMOVE_ON_EXIT: _notForTheChild,
-  REFIT_TETHER_UID: uid,
-  REFIT_TETHER_GID: gid,
-  ...childEnv
-} = process.env;
-const child = spawn(command, args, {
-  stdio: ['ignore', log, log],
-  env: childEnv,
-  ...(uid ? { uid: numericId('REFIT_TETHER_UID', uid) } : {}),
-  ...(gid ? { gid: numericId('REFIT_TETHER_GID', gid) } : {}),
-});
 let stopping = false;
+let child: ReturnType<typeof spawn> | undefined = undefined;
+let parentGone = false;
 
 function stop(): void {
   if (stopping) return;
   stopping = true;
+  if (!child) process.exit(143);
   child.kill('SIGTERM');
-  setTimeout(() => child.kill('SIGKILL'), GRACE_MS).unref();
+  setTimeout(() => child?.kill('SIGKILL'), GRACE_MS).unref();
 }
+
+function readOptions(): Promise<TetherOptions> {
+  return new Promise((resolve) => {
+    let text = '';
+    const onData = (chunk: Buffer) => {
+      text += chunk.toString('utf8');
+      const newline = text.indexOf('\n');
+      if (newline === -1) return;
+      process.stdin.off('data', onData);
+      try {
+        resolve(JSON.parse(text.slice(0, newline)) as TetherOptions);
+      } catch {
+        console.error('tether: the first line on stdin must be the options as JSON');
+        process.exit(2);
+      }
+    };
+    process.stdin.on('data', onData);
+  });
+}
+
+process.stdin.on('end', () => ((parentGone = true), stop()));
+process.stdin.on('close', () => ((parentGone = true), stop()));
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
+process.on('SIGHUP', stop);
+
+const options = await readOptions();
+process.stdin.resume();
+if (parentGone) stop();
+
+const log = openSync(logFile, 'a');
+const masked = (options.mask ?? []).filter(Boolean);
+const mask = masked.length ? new SecretMask(masked) : undefined;
+child = spawn(command, args, {
+  stdio: ['ignore', mask ? 'pipe' : log, mask ? 'pipe' : log],
+  env: options.env ?? {},
+  ...(options.uid !== undefined ? { uid: options.uid } : {}),
+  ...(options.gid !== undefined ? { gid: options.gid } : {}),
+});
+if (mask) {
+  // Output that may print a secret goes through the mask: only masked text reaches the log.
+  const write = (text: string) => text && writeSync(log, text);
+  child.stdout!.on('data', (chunk: Buffer) => write(mask.push(chunk.toString('utf8'))));
+  child.stderr!.on('data', (chunk: Buffer) => write(mask.push(chunk.toString('utf8'))));
+  setInterval(() => write(mask.flushIdle()), 1_000).unref();
+  child.on('close', () => write(mask.end()));
+}
+if (stopping) stop();
 
 child.on('error', (err) => {
   console.error(`tether: cannot start ${command}: ${err.message}`);
   process.exit(127);
 });
-child.on('exit', (code, signal) => {
-  const throwaway = process.env.REFIT_TETHER_REMOVE_ON_EXIT;
-  if (throwaway) rmSync(throwaway, { recursive: true, force: true });
+child.on(mask ? 'close' : 'exit', (code: number | null, signal: NodeJS.Signals | null) => {
+  if (options.removeOnExit) rmSync(options.removeOnExit, { recursive: true, force: true });
   // Killed by a signal: exit 128 + its number, as shells report it (137 for SIGKILL).
   process.exit(code ?? 128 + (signal ? constants.signals[signal] : 0));
 });
-process.stdin.on('end', stop);
-process.stdin.on('close', stop);
-process.stdin.resume();
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
-process.on('SIGHUP', stop);

@@ -1,6 +1,5 @@
-import { spawn } from 'node:child_process';
 import { appendFileSync, openSync, closeSync, readSync, statSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { spawnTethered } from '../../platform/tethered.js';
 
 export interface LoggedRun {
   command: string;
@@ -13,6 +12,8 @@ export interface LoggedRun {
   signal?: AbortSignal;
   /** Called about once a second with the lines written since the last call. */
   onLines?: (lines: string[]) => void;
+  /** Values the command might print that must never reach the log (secrets it was given). */
+  mask?: string[];
 }
 
 export interface LoggedRunResult {
@@ -22,8 +23,6 @@ export interface LoggedRunResult {
   timedOut: boolean;
   cancelled: boolean;
 }
-
-const tetherPath = fileURLToPath(new URL('../../platform/tether.js', import.meta.url));
 
 /**
  * Runs a command with its output appended to a log file, through the tether: if the worker process dies
@@ -50,13 +49,9 @@ export function runLogged(run: LoggedRun): Promise<LoggedRunResult> {
         closeSync(fd);
       }
     };
-    const child = spawn(process.execPath, [tetherPath, run.logFile, run.command, ...run.args], {
-      cwd: run.cwd,
-      env: run.env,
-      stdio: ['pipe', 'ignore', 'pipe'],
-    });
+    const child = spawnTethered(run.logFile, run.command, run.args, { cwd: run.cwd, env: run.env, mask: run.mask, stderr: 'pipe' });
     let tetherErrors = '';
-    child.stderr.on('data', (chunk: Buffer) => (tetherErrors += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (tetherErrors += chunk.toString()));
     let timedOut = false;
     let cancelled = false;
     const stop = (): void => {

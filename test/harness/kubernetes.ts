@@ -11,7 +11,7 @@
 //
 // Keys come from Node's crypto (ECDSA P-256); certificates are signed with the `openssl` command, since Node
 // cannot issue X.509 certificates.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -19,16 +19,15 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { ApiextensionsV1Api, KubeConfig, type V1CustomResourceDefinition } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { freePort } from '../../platform/freePort.js';
+import { spawnTethered } from '../../platform/tethered.js';
 import { hasExited } from '../../platform/processes.js';
 import { runInstaller } from '../../devstack/installers.js';
 
 const run = promisify(execFile);
-const tetherPath = fileURLToPath(new URL('../../platform/tether.js', import.meta.url));
 const START_TIMEOUT_MS = 90_000;
 /** The controllers Refit's deployments exercise; the others only cost start-up time on two cores. */
 const CONTROLLERS = [
@@ -213,11 +212,7 @@ function kubeConfigFor(server: string, caFile: string, user: KeyPair & { name: s
 function startServer(dir: string, bin: string, name: string, args: string[], removeOnExit?: string): Server {
   const logFile = path.join(dir, `${name}.log`);
   const log = openSync(logFile, 'a+');
-  const tether = spawn(process.execPath, [tetherPath, logFile, path.join(bin, name), ...args], {
-    cwd: dir,
-    stdio: ['pipe', 'ignore', 'inherit'],
-    env: removeOnExit ? { ...process.env, REFIT_TETHER_REMOVE_ON_EXIT: removeOnExit } : process.env,
-  });
+  const tether = spawnTethered(logFile, path.join(bin, name), args, { cwd: dir, removeOnExit });
   return { name, log, tether };
 }
 

@@ -1,17 +1,16 @@
 // A real, throwaway MLflow tracking server for one test file: its own SQLite store, artifact folder and port,
 // tethered to the test process so that it dies with it (even on SIGKILL) and its folder is removed.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { freePort } from '../../platform/freePort.js';
+import { spawnTethered } from '../../platform/tethered.js';
 import { hasExited, logTail } from '../../platform/processes.js';
 import { runInstaller } from '../../devstack/installers.js';
 import { readRunState } from './runState.js';
 
-const tetherPath = fileURLToPath(new URL('../../platform/tether.js', import.meta.url));
 // MLflow migrates a fresh database and imports a large web app before it listens: seconds, more on a busy machine.
 const START_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 15_000;
@@ -50,16 +49,15 @@ export async function startMlflow(options: MlflowServerOptions = {}): Promise<Te
     // The log goes to the test run's own folder, not the throwaway one: the tether removes that as soon as
     // the server exits, before a failed start-up could show why. The run's folder goes when the run ends.
     const logFile = path.join(readRunState().stateDir, `mlflow-${port}.log`);
-    tether = spawn(process.execPath, [tetherPath, logFile, mlflow, ...args], {
+    tether = spawnTethered(logFile, mlflow, args, {
       cwd: dir,
-      stdio: ['pipe', 'ignore', 'inherit'],
+      removeOnExit: dir,
       env: {
         ...withoutMlflowSettings(process.env),
         // Off: the GenAI job runner would add seven worker processes and a folder in /dev/shm the tether cannot remove.
         MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false',
         // The auth app signs its CSRF tokens with this key and refuses to start without one.
         ...(auth ? { MLFLOW_AUTH_CONFIG_PATH: auth.configFile, MLFLOW_FLASK_SERVER_SECRET_KEY: randomBytes(16).toString('hex') } : {}),
-        REFIT_TETHER_REMOVE_ON_EXIT: dir,
       },
     });
     const log = () => logTail(logFile);

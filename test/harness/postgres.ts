@@ -1,19 +1,18 @@
 // A real, throwaway PostgreSQL server for one test file: its own data folder, port and password, tethered to
 // the test process so that it dies with it (even on SIGKILL) and its folder is removed.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { freePort } from '../../platform/freePort.js';
+import { spawnTethered } from '../../platform/tethered.js';
 import { hasExited, logTail } from '../../platform/processes.js';
 import { runInstaller } from '../../devstack/installers.js';
 
 const run = promisify(execFile);
-const tetherPath = fileURLToPath(new URL('../../platform/tether.js', import.meta.url));
 const START_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 15_000;
 
@@ -56,15 +55,7 @@ export async function startPostgres(): Promise<TestPostgres> {
       full_page_writes: 'off',
     };
     const args = Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]);
-    tether = spawn(process.execPath, [tetherPath, logFile, path.join(bin, 'postgres'), '-D', dataDir, ...args], {
-      cwd: dir,
-      stdio: ['pipe', 'ignore', 'inherit'],
-      env: {
-        ...process.env,
-        REFIT_TETHER_REMOVE_ON_EXIT: dir,
-        ...(runAs ? { REFIT_TETHER_UID: String(runAs.uid), REFIT_TETHER_GID: String(runAs.gid) } : {}),
-      },
-    });
+    tether = spawnTethered(logFile, path.join(bin, 'postgres'), ['-D', dataDir, ...args], { cwd: dir, removeOnExit: dir, ...runAs });
     const user = 'refit';
     const database = 'analytics';
     const password = `pw-${randomBytes(12).toString('hex')}@/`;
