@@ -3,9 +3,9 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
+import { metricValue } from '../shared/metrics.js';
 import { SearchAttributeKeys, WorkflowTypes } from '../shared/names.js';
 import type { BuildOutput, CloneOutput, ConditionOutcome, WorkspaceClaim } from '../shared/runTypes.js';
-import { parseGitUri } from '../spec/gitUri.js';
 import { parseThreshold } from '../spec/threshold.js';
 import type { AutomationModel } from '../spec/schema/automation.js';
 import type { AnalyticsStore } from './analytics/analyticsStore.js';
@@ -14,10 +14,12 @@ import { evaluateCondition, thresholdQueryFailure } from './condition/evaluateCo
 import { evaluateGuard } from './condition/evaluateGuard.js';
 import type { DeploymentTarget } from './deploy/deploymentTarget.js';
 import { cloneRepository, remoteHead } from './git/cloneRepository.js';
+import { allowedGitLocation, gitToken, type GitPolicy } from './git/gitAccess.js';
 import { waitForMetric, type MetricSource } from './metrics/metricSource.js';
-import { sendNotification, type Delivery, type RunEvent } from './notify/sendNotification.js';
+import { sendNotification, type Delivery, type RunEvent, type WebhookPolicy } from './notify/sendNotification.js';
 import type { SecretStore } from './secrets/secretStore.js';
 import { classified, withHeartbeat } from './activityContext.js';
+import type { SandboxSettings } from './process/sandbox.js';
 import { createDeployActivities } from './deployActivities.js';
 import { describeThisProcess } from './workerInfo.js';
 
@@ -42,6 +44,12 @@ export interface ActivityDependencies {
   /** Base URL of the Temporal Web UI, for links in notifications. */
   webUiUrl?: string;
   timeouts: { buildMs: number; metricMs: number; queryMs: number };
+  /** Which repositories definitions may clone (file://, plain http to other hosts). */
+  gitPolicy: GitPolicy;
+  /** Where webhooks may go (link-local and metadata addresses). */
+  webhookPolicy: WebhookPolicy;
+  /** How the code of model repositories is confined (builds, tests, installs, local model servers). */
+  sandbox: SandboxSettings;
   cgroupRoot?: string;
 }
 
@@ -66,12 +74,11 @@ export function createActivities(deps: ActivityDependencies) {
       return { hostTaskQueue: deps.hostTaskQueue, buildDir };
     },
 
-    async cloneModelRepository(input: { buildId: string; buildSpec: BuildSpec }): Promise<CloneOutput> {
+    async cloneModelRepository(input: { buildId: string; buildSpec: BuildSpec; automation: string; modelId: string }): Promise<CloneOutput> {
       return classified(() => withHeartbeat(async (progress) => {
-        const location = parseGitUri(input.buildSpec.git_uri);
-        if ('error' in location) throw new Error(`git_uri: ${location.error}`);
+        const location = allowedGitLocation(input.buildSpec.git_uri, deps.gitPolicy);
         const secretName = input.buildSpec.git_access_token_secret;
-        const token = secretName ? await deps.secrets.get(secretName) : undefined;
+        const token = await gitToken(deps.secrets, secretName, location, input);
         const result = await cloneRepository({
           repository: location.repository,
           subdirectory: location.subdirectory,
@@ -85,15 +92,18 @@ export function createActivities(deps: ActivityDependencies) {
       }));
     },
 
-    async buildModel(input: { buildId: string; modelId: string; modelDir: string; buildSpec: BuildSpec }): Promise<BuildOutput> {
+    async buildModel(input: { buildId: string; automation: string; modelId: string; modelDir: string; buildSpec: BuildSpec }): Promise<BuildOutput> {
       return classified(() => withHeartbeat(async (progress) => {
         const context = Context.current();
         const result = await runBuild({
           buildId: input.buildId,
+          automation: input.automation,
           modelId: input.modelId,
           modelDir: input.modelDir,
           spec: input.buildSpec,
           buildDir: buildDirOf(input.buildId),
+          sourceDir: path.join(buildDirOf(input.buildId), 'src'),
+          sandbox: deps.sandbox,
           secrets: deps.secrets,
           metricSource: deps.metricSource,
           venvCacheDir: deps.venvCacheDir,
@@ -157,15 +167,14 @@ export function createActivities(deps: ActivityDependencies) {
     },
 
     /** The commit a build would clone now (for `refit plan --run`). */
-    async resolveCommit(input: { buildSpec: BuildSpec }): Promise<string> {
+    async resolveCommit(input: { buildSpec: BuildSpec; automation: string; modelId: string }): Promise<string> {
       return classified(async () => {
-        const location = parseGitUri(input.buildSpec.git_uri);
-        if ('error' in location) throw new Error(`git_uri: ${location.error}`);
+        const location = allowedGitLocation(input.buildSpec.git_uri, deps.gitPolicy);
         const secretName = input.buildSpec.git_access_token_secret;
         return remoteHead({
           repository: location.repository,
           branch: input.buildSpec.git_branch,
-          token: secretName ? await deps.secrets.get(secretName) : undefined,
+          token: await gitToken(deps.secrets, secretName, location, input),
           tokenSecretName: secretName,
         });
       });
@@ -179,7 +188,7 @@ export function createActivities(deps: ActivityDependencies) {
         const word = condition.direction === 'ABOVE' ? 'above' : 'below';
         if (condition.type === 'DeployedBuildMetric') {
           const serving = (await deps.deploymentTarget.status(input.modelId, input.environment))?.variations[input.variation];
-          const value = serving?.metrics[condition.metric_name];
+          const value = metricValue(serving?.metrics, condition.metric_name);
           return serving && value !== undefined
             ? `deploy if ${condition.metric_name} is ${word} ${value}, the serving build ${serving.buildId}'s`
             : `deploy the build whatever its ${condition.metric_name}: no build with that metric serves yet`;
@@ -228,7 +237,7 @@ export function createActivities(deps: ActivityDependencies) {
         const runUrl = deps.webUiUrl
           ? `${deps.webUiUrl}/namespaces/${workflowNamespace}/workflows/${encodeURIComponent(workflowId)}/${workflowExecution?.runId ?? ''}/history`
           : `temporal://${workflowNamespace}/${workflowId}`;
-        return sendNotification(input.notification, { ...input.event, run_url: runUrl, workflow_id: workflowId }, deps.secrets);
+        return sendNotification(input.notification, { ...input.event, run_url: runUrl, workflow_id: workflowId }, deps.secrets, { policy: deps.webhookPolicy });
       });
     },
   };

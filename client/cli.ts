@@ -6,7 +6,7 @@ import { automationJsonSchema } from '../spec/jsonSchema.js';
 import { backfillCommand, deleteCommand, describeCommand, listCommand, pauseCommand, registerCommand, resumeCommand } from './commands/automations.js';
 import { manifestsCommand } from './commands/manifests.js';
 import { decideCommand, historyCommand, logsCommand, rollbackCommand, runCommand } from './commands/runs.js';
-import { secretsDeleteCommand, secretsListCommand, secretsSetCommand } from './commands/secrets.js';
+import { secretsDeleteCommand, secretsListCommand, secretsScopeCommand, secretsSetCommand } from './commands/secrets.js';
 import { planCommand } from './commands/plan.js';
 import { setupCommand } from './commands/setup.js';
 import { validateCommand } from './commands/validate.js';
@@ -27,6 +27,7 @@ program
   .description('check automation definitions (YAML or TypeScript files, or folders of them) and summarise each')
   .argument('<paths...>', 'files or folders')
   .option('--json', 'print the result as JSON')
+  .option('--allow-code', 'also run the TypeScript/JavaScript definition files found in folders (a folder loads YAML only)')
   .action((paths: string[], options) => set(validateCommand(paths, options)));
 
 program
@@ -40,6 +41,7 @@ program
   .argument('<paths...>', 'files or folders of definitions')
   .option('--prune', 'delete the schedules of automations that are no longer defined')
   .option('--json', 'print what changed as JSON')
+  .option('--allow-code', 'also run the TypeScript/JavaScript definition files found in folders (a folder loads YAML only)')
   .action((paths: string[], options) => set(registerCommand(paths, options)));
 
 program
@@ -49,6 +51,7 @@ program
   .option('--prune', 'also show the schedules register --prune would delete')
   .option('--run', 'ask a worker what a run would do now: the commit, the threshold and its value, the deploy')
   .option('--json', 'as JSON')
+  .option('--allow-code', 'also run the TypeScript/JavaScript definition files found in folders (a folder loads YAML only)')
   .action((paths: string[], options) => set(planCommand(paths, options)));
 
 program.command('list').description('list registered automations, their trigger, state and next run').option('--json', 'as JSON').action((options) => set(listCommand(options)));
@@ -59,8 +62,9 @@ program
   .argument('<automation...>', 'an automation; with --manifests, files or folders of definitions')
   .option('--json', 'as JSON')
   .option('--manifests', 'print, as YAML, the Kubernetes objects a deploy would apply, without a cluster and without applying anything')
+  .option('--allow-code', 'also run the TypeScript/JavaScript definition files found in folders (a folder loads YAML only)')
   .action((names: string[], options, command: Command) => {
-    if (options.manifests) return set(manifestsCommand(names));
+    if (options.manifests) return set(manifestsCommand(names, options));
     if (names.length > 1) command.error(`error: describe takes one automation (files and folders only with --manifests)`);
     return set(describeCommand(names[0]!, options));
   });
@@ -135,9 +139,24 @@ program
 
 program.command('logs').description('print the build log of a build (on the machine that built it)').argument('<build>').action((build: string) => set(logsCommand(build)));
 
-const secrets = program.command('secrets').description('the local secret store (git tokens, webhook URLs)');
-secrets.command('set').description('store a secret; the value is read from stdin (hidden when typed)').argument('<name>').action((name: string) => set(secretsSetCommand(name)));
-secrets.command('list').description('list the names of stored secrets').option('--json', 'as JSON').action((options) => set(secretsListCommand(options)));
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+const secrets = program.command('secrets').description('the secret store the worker reads (git tokens, webhook URLs), each secret with its scope');
+secrets
+  .command('set')
+  .description('store a secret; the value is read from stdin (hidden when typed). A secret goes only to the hosts and automations its scope names')
+  .argument('<name>')
+  .option('--host <host[:port]>', 'a host the value may be sent to (repeat for several; *.domain for its subdomains); none: this machine only', collect)
+  .option('--automation <name>', 'an automation (or model id) that may use it (repeat for several); none: no build gets it', collect)
+  .action((name: string, options) => set(secretsSetCommand(name, options)));
+secrets
+  .command('scope')
+  .description('change where a secret may go and who may use it, keeping its value')
+  .argument('<name>')
+  .option('--host <host[:port]>', 'a host the value may be sent to (repeat for several)', collect)
+  .option('--automation <name>', 'an automation (or model id) that may use it (repeat for several)', collect)
+  .option('--clear', 'remove the scope (loopback only, no build)')
+  .action((name: string, options) => set(secretsScopeCommand(name, options)));
+secrets.command('list').description('list stored secrets with their scope, and which have none yet').option('--json', 'as JSON').action((options) => set(secretsListCommand(options)));
 secrets.command('delete').description('delete a secret').argument('<name>').action((name: string) => set(secretsDeleteCommand(name)));
 
 program.command('setup').description('register Refit\'s search attributes in the namespace (once per namespace of a real cluster)').action(() => set(setupCommand()));

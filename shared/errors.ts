@@ -4,6 +4,7 @@
 export const ErrorTypes = {
   InvalidDefinition: 'RefitInvalidDefinition',
   SecretNotFound: 'RefitSecretNotFound',
+  SecretOutOfScope: 'RefitSecretOutOfScope',
   GitAuthenticationFailed: 'RefitGitAuthenticationFailed',
   GitRepositoryNotFound: 'RefitGitRepositoryNotFound',
   GitBranchNotFound: 'RefitGitBranchNotFound',
@@ -15,6 +16,8 @@ export const ErrorTypes = {
   MetricSourceRejected: 'RefitMetricSourceRejected',
   ThresholdQueryInvalid: 'RefitThresholdQueryInvalid',
   DeploymentFailed: 'RefitDeploymentFailed',
+  /** The worker's own setup cannot do what the run needs (its operator must act, e.g. install bubblewrap). */
+  WorkerSetup: 'RefitWorkerSetup',
 } as const;
 
 export type ErrorType = (typeof ErrorTypes)[keyof typeof ErrorTypes];

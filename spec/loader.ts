@@ -33,6 +33,17 @@ export interface LoadResult {
   files: string[];
 }
 
+export interface LoadOptions {
+  /**
+   * Also run the TypeScript/JavaScript files found in folders. Off by default: a module is code, and a
+   * folder may hold files nobody meant to run; a module named on the command line always runs.
+   */
+  allowCode?: boolean;
+}
+
+/** The largest definition file read: definitions are configuration, not data. */
+export const MAX_DEFINITION_FILE_BYTES = 1024 * 1024;
+
 const YAML_EXTENSIONS = ['.yaml', '.yml'];
 const MODULE_EXTENSIONS = ['.ts', '.mts', '.cts', '.js', '.mjs'];
 const SKIPPED_FOLDERS = new Set(['node_modules', 'dist', '__pycache__', '.venv', 'venv']);
@@ -46,10 +57,11 @@ interface RawDefinition {
 
 /**
  * Loads automation definitions from files and folders (recursively): YAML files with one automation
- * per document, and TypeScript/JavaScript modules exporting the result of Automation({...}).
- * Every problem in every file is returned; names must be unique across everything loaded.
+ * per document, and TypeScript/JavaScript modules exporting the result of Automation({...}) (named on the
+ * command line, or found in folders with allowCode). Every problem in every file is returned, each at its
+ * file; names must be unique across everything loaded.
  */
-export async function loadDefinitions(targets: string[]): Promise<LoadResult> {
+export async function loadDefinitions(targets: string[], options: LoadOptions = {}): Promise<LoadResult> {
   const result: LoadResult = { automations: [], errors: [], warnings: [], files: [] };
   const files: { file: string; explicit: boolean }[] = [];
   for (const target of targets) {
@@ -64,13 +76,29 @@ export async function loadDefinitions(targets: string[]): Promise<LoadResult> {
     else files.push({ file: target, explicit: true });
   }
   for (const { file, explicit } of files) {
-    result.files.push(file);
     const extension = path.extname(file);
-    const raw = YAML_EXTENSIONS.includes(extension)
-      ? await readYamlFile(file, result)
-      : MODULE_EXTENSIONS.includes(extension)
-        ? await readModuleFile(file, explicit, result)
-        : unsupported(file, result);
+    if (!explicit && MODULE_EXTENSIONS.includes(extension) && !options.allowCode) {
+      result.warnings.push({
+        file,
+        path: [],
+        message: 'not loaded: a folder loads YAML files only, because a module is code that would run; name this file on the command line, or pass --allow-code',
+        severity: 'warning',
+      });
+      continue;
+    }
+    result.files.push(file);
+    let raw: RawDefinition[];
+    try {
+      raw = YAML_EXTENSIONS.includes(extension)
+        ? await readYamlFile(file, result)
+        : MODULE_EXTENSIONS.includes(extension)
+          ? await readModuleFile(file, explicit, result)
+          : unsupported(file, result);
+    } catch (err) {
+      // One file that cannot be read must not hide what the others say.
+      result.errors.push({ file, path: [], message: `could not be read: ${(err as Error).message}`, severity: 'error' });
+      continue;
+    }
     for (const definition of raw) {
       const validated = validateAutomation(definition.data);
       const locate = (problem: Problem): LocatedProblem => ({
@@ -118,6 +146,11 @@ function unsupported(file: string, result: LoadResult): RawDefinition[] {
 }
 
 async function readYamlFile(file: string, result: LoadResult): Promise<RawDefinition[]> {
+  const size = (await stat(file)).size;
+  if (size > MAX_DEFINITION_FILE_BYTES) {
+    result.errors.push({ file, path: [], message: `is ${size} bytes; a definition file may be at most ${MAX_DEFINITION_FILE_BYTES} bytes`, severity: 'error' });
+    return [];
+  }
   const parsed = parseYamlDefinitions(await readFile(file, 'utf8'));
   if ('syntaxErrors' in parsed) {
     for (const { message, position } of parsed.syntaxErrors) {
@@ -147,7 +180,8 @@ async function readModuleFile(file: string, explicit: boolean, result: LoadResul
     ({ stdout } = await run(process.execPath, ['--import', tsx, evaluateModuleScript, path.resolve(file), marker], {
       timeout: 60_000,
       maxBuffer: 16 << 20,
-      env: { ...process.env, NODE_OPTIONS: '' },
+      // A definition module is code from whoever wrote it: it gets no credentials of the person running refit.
+      env: moduleEnvironment(),
     }));
   } catch (err) {
     const stderr = ((err as { stderr?: string }).stderr ?? '').trim();
@@ -162,6 +196,14 @@ async function readModuleFile(file: string, explicit: boolean, result: LoadResul
     result.errors.push({ file, path: [], message: 'exports no automation: export the result of Automation({ ... })', severity: 'error' });
   }
   return found.map(({ exportName, definition }) => ({ definition: exportName, data: definition }));
+}
+
+const MODULE_ENVIRONMENT = /^(PATH|HOME|USER|LOGNAME|LANG|LC_\w+|TZ|TMPDIR)$/;
+
+function moduleEnvironment(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) if (value !== undefined && MODULE_ENVIRONMENT.test(key)) env[key] = value;
+  return env;
 }
 
 function rejectDuplicateNames(result: LoadResult): void {

@@ -29,15 +29,21 @@ export function parseYamlDefinitions(text: string): YamlParseResult {
     document.errors.map((error) => ({ message: error.message.split('\n')[0]!, position: at(error.pos[0]) })),
   );
   if (syntaxErrors.length) return { syntaxErrors };
-  return {
-    documents: documents
-      .filter((document) => document.contents !== null)
-      .map((document) => ({
-        data: document.toJS({ maxAliasCount: 100 }),
-        position: at(document.contents!.range?.[0] ?? 0),
-        locate: (path) => at(offsetOf(document.contents as Node, path)),
-      })),
-  };
+  const converted: YamlDocument[] = [];
+  const conversionErrors: { message: string; position: Position }[] = [];
+  for (const document of documents.filter((each) => each.contents !== null)) {
+    const position = at(document.contents!.range?.[0] ?? 0);
+    try {
+      // The alias limit stops a "billion laughs" file from expanding into gigabytes.
+      converted.push({ data: document.toJS({ maxAliasCount: 100 }), position, locate: (path) => at(offsetOf(document.contents as Node, path)) });
+    } catch (err) {
+      const message = /alias count/i.test((err as Error).message)
+        ? 'the document expands its aliases (*name) too many times; write the values out or use fewer aliases'
+        : (err as Error).message.split('\n')[0]!;
+      conversionErrors.push({ message, position });
+    }
+  }
+  return conversionErrors.length ? { syntaxErrors: conversionErrors } : { documents: converted };
 }
 
 function offsetOf(root: Node, path: readonly PathSegment[]): number {

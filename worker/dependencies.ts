@@ -3,6 +3,10 @@ import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { ActivityDependencies } from '../activities/index.js';
 import { openAnalyticsStore } from '../activities/analytics/analyticsStore.js';
+import { duckdbLimitsFromEnvironment } from '../activities/analytics/duckdbStore.js';
+import { gitPolicyFromEnvironment } from '../activities/git/gitAccess.js';
+import { webhookPolicyFromEnvironment } from '../activities/notify/sendNotification.js';
+import { sandboxSettingsFromEnvironment, type SandboxSettings } from '../activities/process/sandbox.js';
 import type { DeploymentTarget } from '../activities/deploy/deploymentTarget.js';
 import { KubernetesDeploymentTarget } from '../activities/deploy/kubernetes/kubernetesTarget.js';
 import { parseGateway } from '../activities/deploy/kubernetes/routing.js';
@@ -29,18 +33,24 @@ export function defaultDependencies(options: { taskQueue: string; home?: string;
   const home = options.home ?? refitHome();
   const secrets = secretStoreFromEnvironment(home);
   const sdkPythonPath = path.join(packageRoot(), 'sdk', 'python');
+  const python = process.env.REFIT_PYTHON ?? 'python3';
+  const sandbox = sandboxSettingsFromEnvironment();
+  const duckdb = duckdbLimitsFromEnvironment();
   return {
     refitHome: home,
     hostTaskQueue: hostTaskQueueOf(options.taskQueue),
     secrets,
     metricSource: metricSourceFromEnvironment(),
-    openAnalytics: () => openAnalyticsStore(process.env.REFIT_ANALYTICS_URL, { refitHome: home }),
-    deploymentTarget: deploymentTargetFromEnvironment({ home, sdkPythonPath, secrets }),
-    python: process.env.REFIT_PYTHON ?? 'python3',
+    openAnalytics: () => openAnalyticsStore(process.env.REFIT_ANALYTICS_URL, { refitHome: home, duckdb }),
+    deploymentTarget: deploymentTargetFromEnvironment({ home, sdkPythonPath, secrets, sandbox, python }),
+    python,
     // Environments depend only on the dependency file, so several Refit homes may share them.
     venvCacheDir: process.env.REFIT_VENV_CACHE ?? path.join(home, 'venvs'),
     sdkPythonPath,
     webUiUrl: options.webUiUrl ?? process.env.REFIT_WEB_UI_URL,
+    gitPolicy: gitPolicyFromEnvironment(),
+    webhookPolicy: webhookPolicyFromEnvironment(),
+    sandbox,
     timeouts: {
       buildMs: minutes('REFIT_BUILD_TIMEOUT_MINUTES', 120),
       metricMs: minutes('REFIT_METRIC_WAIT_MINUTES', 1),
@@ -63,9 +73,14 @@ export function secretStoreFromEnvironment(home: string, env: NodeJS.ProcessEnv 
  * REFIT_KUBE_ENVIRONMENTS (namespaces | contexts), REFIT_IMAGE_REPOSITORY (required), REFIT_PROMETHEUS_URL
  * and REFIT_GATEWAY ([namespace/]name), with the kubeconfig from KUBECONFIG, ~/.kube/config or the pod.
  */
-export function deploymentTargetFromEnvironment(options: { home: string; sdkPythonPath: string; secrets: SecretStore }, env: NodeJS.ProcessEnv = process.env): DeploymentTarget {
+export function deploymentTargetFromEnvironment(
+  options: { home: string; sdkPythonPath: string; secrets: SecretStore; sandbox?: SandboxSettings; python?: string },
+  env: NodeJS.ProcessEnv = process.env,
+): DeploymentTarget {
   const kind = env.REFIT_DEPLOY_TARGET || 'local';
-  if (kind === 'local') return new LocalDeploymentTarget({ deploymentsRoot: path.join(options.home, 'deployments'), sdkPythonPath: options.sdkPythonPath, secrets: options.secrets });
+  if (kind === 'local') {
+    return new LocalDeploymentTarget({ deploymentsRoot: path.join(options.home, 'deployments'), sdkPythonPath: options.sdkPythonPath, secrets: options.secrets, sandbox: options.sandbox, python: options.python });
+  }
   if (kind !== 'kubernetes') throw new Error(`REFIT_DEPLOY_TARGET must be local or kubernetes, not "${kind}"`);
   const environments = env.REFIT_KUBE_ENVIRONMENTS || 'namespaces';
   if (environments !== 'namespaces' && environments !== 'contexts') throw new Error(`REFIT_KUBE_ENVIRONMENTS must be namespaces or contexts, not "${environments}"`);

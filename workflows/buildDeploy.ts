@@ -99,12 +99,12 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
     const host = onHost(workspace.hostTaskQueue, deploymentSpec.deployment_process_timeout_limit);
 
     status.step = 'cloning';
-    const clone = await host.cloneModelRepository({ buildId, buildSpec });
+    const clone = await host.cloneModelRepository({ buildId, buildSpec, automation: automation.name, modelId: automation.model_id });
     status.git_commit = clone.commit;
     upsertSearchAttributes([{ key: SearchAttributeKeys.gitCommit, value: clone.commit }]);
 
     status.step = 'building';
-    const built = await host.buildModel({ buildId, modelId: automation.model_id, modelDir: clone.modelDir, buildSpec });
+    const built = await host.buildModel({ buildId, automation: automation.name, modelId: automation.model_id, modelDir: clone.modelDir, buildSpec });
     build = { log_file: built.log_file, duration_ms: built.duration_ms, tests: built.tests, environment_reused: built.environment_reused, limits: built.limits, tags: built.tags };
 
     status.step = 'collecting_metrics';

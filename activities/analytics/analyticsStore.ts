@@ -2,7 +2,7 @@
 // scale, chosen by REFIT_ANALYTICS_URL. Transport only: activities add Temporal's error handling on top.
 import { existsSync } from 'node:fs';
 import { AnalyticsUrlError, readAnalyticsUrl } from './analyticsUrl.js';
-import { DuckdbStore } from './duckdbStore.js';
+import { DuckdbStore, type DuckdbLimits } from './duckdbStore.js';
 import { PostgresStore } from './postgresStore.js';
 
 export { AnalyticsQueryError, DEFAULT_QUERY_TIMEOUT_MS, type AnalyticsQueryErrorKind } from './analyticsQueryError.js';
@@ -24,7 +24,7 @@ export interface AnalyticsStore {
  * AnalyticsUrlError for a URL it cannot use, including a DuckDB file that does not exist. Connects to
  * PostgreSQL only when the first query runs.
  */
-export async function openAnalyticsStore(url: string | undefined, options: { refitHome: string }): Promise<AnalyticsStore> {
+export async function openAnalyticsStore(url: string | undefined, options: { refitHome: string; duckdb?: DuckdbLimits }): Promise<AnalyticsStore> {
   const location = readAnalyticsUrl(url, options.refitHome);
   if (location.kind === 'postgres') return new PostgresStore(location.url);
   if (location.file && !existsSync(location.file)) {
@@ -33,5 +33,5 @@ export async function openAnalyticsStore(url: string | undefined, options: { ref
         'fix the path, or create the file with the process that writes the inference logs',
     );
   }
-  return new DuckdbStore(location.file);
+  return new DuckdbStore(location.file, options.duckdb);
 }

@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { AnalyticsStore } from './analyticsStore.js';
 import { AnalyticsQueryError, notReadOnly, queryFailed, queryTimeoutMs, timedOut } from './analyticsQueryError.js';
 import { AnalyticsUrlError } from './analyticsUrl.js';
+import { queryShape, withoutDataValues } from './queryText.js';
 import { thresholdNumber, type FirstValue, type ResultSummary } from './scalarResult.js';
 
 // Type OIDs from pg_type: numeric-ness is decided by the column's type, never by what the text looks like.
@@ -70,12 +71,23 @@ export class PostgresStore implements AnalyticsStore {
     const client = await this.connect();
     // A connection in an unknown state is destroyed rather than handed to the next query.
     let broken: Error | undefined;
+    const shape = queryShape(sql);
+    if (shape.kind === 'several') {
+      await this.finish(client, undefined);
+      throw queryFailed(this.description, `the query holds ${shape.count} statements (the threshold query must be a single SELECT: drop the other statements)`);
+    }
+    if (shape.kind === 'changing') {
+      await this.finish(client, undefined);
+      throw notReadOnly(this.description, `is a ${shape.keyword} statement`);
+    }
+    // Only two rows are ever read: enough to tell one from several, so a huge result is never fetched.
+    const text = shape.kind === 'select' ? `SELECT * FROM (\n${shape.query}\n) AS refit_threshold LIMIT 2` : shape.query;
     try {
       await client.query('BEGIN READ ONLY');
       await client.query(`SET LOCAL statement_timeout = ${timeoutMs}`);
       // queryMode 'extended' runs exactly one statement: "SELECT 1; COMMIT; DELETE ..." is refused instead of
       // ending the read-only transaction. (The option is missing from @types/pg, hence the cast.)
-      const query = { text: sql, rowMode: 'array', types: RAW_TEXT, query_timeout: timeoutMs + CLIENT_GRACE_MS, queryMode: 'extended' };
+      const query = { text, rowMode: 'array', types: RAW_TEXT, query_timeout: timeoutMs + CLIENT_GRACE_MS, queryMode: 'extended' };
       const result = await client.query(query as pg.QueryArrayConfig);
       if (result.fields.length === 0 && result.command !== 'SELECT') {
         throw notReadOnly(this.description, `is a ${result.command} statement`);
@@ -83,7 +95,7 @@ export class PostgresStore implements AnalyticsStore {
       return thresholdNumber(summarize(result), this.description);
     } catch (err) {
       if (err instanceof AnalyticsQueryError) throw err;
-      const classified = this.classify(err as Error, timeoutMs);
+      const classified = this.classify(err as Error, timeoutMs, sql);
       if (classified.kind === 'unavailable' || classified.kind === 'timeout') broken = err as Error;
       throw classified;
     } finally {
@@ -105,11 +117,15 @@ export class PostgresStore implements AnalyticsStore {
     }
   }
 
-  /** Ends the transaction (nothing was written, but a rollback says so) and gives the connection back. */
+  /**
+   * Ends the transaction (nothing was written, but a rollback says so), resets what a query may have left in
+   * the session (settings, advisory locks, temporary tables: DISCARD ALL), and gives the connection back.
+   */
   private async finish(client: pg.PoolClient, broken: Error | undefined): Promise<void> {
     if (!broken) {
       try {
         await client.query('ROLLBACK');
+        await client.query('DISCARD ALL');
       } catch (err) {
         broken = err as Error;
       }
@@ -117,17 +133,20 @@ export class PostgresStore implements AnalyticsStore {
     client.release(broken);
   }
 
-  private classify(err: Error & { code?: string }, timeoutMs: number): AnalyticsQueryError {
-    const message = this.redact(err.message);
+  private classify(err: Error & { code?: string }, timeoutMs: number, sql: string): AnalyticsQueryError {
+    // Class 22 (data exceptions) and raised exceptions quote the data; the others are about the query.
+    const fromData = /^(22|23|P0|2F|39)/.test(err.code ?? '');
+    const message = withoutDataValues(this.redact(err.message), sql, { fromData });
     if (err.code === '25006') return notReadOnly(this.description, `tries to write (${message})`, err);
     if ((err.code === '57014' && /statement timeout/i.test(message)) || /Query read timeout/i.test(message)) {
       return timedOut(this.description, timeoutMs, err);
     }
     if (isConnectionTrouble(err)) return this.unavailable(err);
     if (/multiple commands into a prepared statement/i.test(message)) {
-      return queryFailed(this.description, `${message} (the threshold query must be a single SELECT: drop the other statements)`, err);
+      return queryFailed(this.description, `${message} (the threshold query must be a single SELECT: drop the other statements)`);
     }
-    return queryFailed(this.description, message, err);
+    // The driver's error is not kept as the cause: its message may quote the data.
+    return queryFailed(this.description, message);
   }
 
   private unavailable(err: Error & { code?: string }): AnalyticsQueryError {
@@ -157,7 +176,8 @@ function summarize(result: pg.QueryArrayResult): ResultSummary {
   const columns = result.fields.map((field) => ({ name: field.name, type: TYPE_NAMES[field.dataTypeID] ?? `type OID ${field.dataTypeID}` }));
   const first = result.rows[0]?.[0] as string | null | undefined;
   const oid = result.fields[0]?.dataTypeID;
-  return { rowCount: result.rows.length, columns, first: first === undefined || oid === undefined ? undefined : firstValue(first, oid) };
+  // At most two rows are read (LIMIT 2), so two may mean more.
+  return { rowCount: result.rows.length, stoppedReading: result.rows.length >= 2, columns, first: first === undefined || oid === undefined ? undefined : firstValue(first, oid) };
 }
 
 function firstValue(text: string | null, oid: number): FirstValue {
@@ -165,7 +185,7 @@ function firstValue(text: string | null, oid: number): FirstValue {
   if (INTEGER_OIDS.has(oid)) return { kind: 'integer', value: BigInt(text) };
   // Number() reads numeric's and float's 'NaN' and '±Infinity' too; the rule then refuses them.
   if (FRACTIONAL_OIDS.has(oid)) return { kind: 'number', value: Number(text) };
-  return { kind: 'other', shown: text };
+  return { kind: 'other' };
 }
 
 function safeDecode(text: string): string {

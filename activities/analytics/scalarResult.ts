@@ -9,8 +9,8 @@ export type FirstValue =
   | { kind: 'number'; value: number }
   /** Integer columns of any width, exact. */
   | { kind: 'integer'; value: bigint }
-  /** Any other column type, shown as text in the message. */
-  | { kind: 'other'; shown: string };
+  /** Any other column type; its value is never shown (it may be any data). */
+  | { kind: 'other' };
 
 /** What a query returned, as far as the rule needs to know. */
 export interface ResultSummary {
@@ -23,7 +23,6 @@ export interface ResultSummary {
 }
 
 const CAST_HINT = 'CAST(... AS double precision)';
-const SHOWN_CHARS = 40;
 
 /** The one number the threshold query computed, or an error that says how to fix the query. */
 export function thresholdNumber(result: ResultSummary, store: string): number {
@@ -64,14 +63,14 @@ export function thresholdNumber(result: ResultSummary, store: string): number {
     case 'other':
       throw fail(
         'not_a_number',
-        `the threshold query returned ${quoted(value.shown)} in ${named} from ${store}, which is not a numeric type; ` +
+        `the threshold query returned ${named} from ${store}, which is not a numeric type (its value is not shown); ` +
           `it must return a number: compute one, or cast the column: ${CAST_HINT}`,
       );
     case 'integer':
       if (value.value > BigInt(Number.MAX_SAFE_INTEGER) || value.value < BigInt(Number.MIN_SAFE_INTEGER)) {
         throw fail(
           'not_a_number',
-          `the threshold query returned ${value.value} in ${named} from ${store}, beyond the integers a double holds ` +
+          `the threshold query returned an integer in ${named} from ${store} beyond those a double holds ` +
             `exactly (±${Number.MAX_SAFE_INTEGER}); scale it down, or cast it if an approximate value is fine: ${CAST_HINT}`,
         );
       }
@@ -88,7 +87,3 @@ export function thresholdNumber(result: ResultSummary, store: string): number {
   }
 }
 
-function quoted(text: string): string {
-  const short = text.length > SHOWN_CHARS ? `${text.slice(0, SHOWN_CHARS)}…` : text;
-  return `'${short}'`;
-}

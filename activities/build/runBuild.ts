@@ -1,28 +1,31 @@
-import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorTypes, RefitError } from '../../shared/errors.js';
 import type { AutomationModel } from '../../spec/schema/automation.js';
 import { logTail } from '../../platform/processes.js';
 import { baseEnvironment } from '../process/baseEnvironment.js';
 import { runLogged, type LoggedRunResult } from '../process/runLogged.js';
+import { openSandbox, SANDBOX_HOME, settingsMounts, type SandboxMount, type SandboxSettings } from '../process/sandbox.js';
+import { maskSecrets } from '../../platform/secretMask.js';
 import type { MetricSource } from '../metrics/metricSource.js';
 import { SECRET_VALUE_PREFIX } from '../../spec/schema/common.js';
 import { resolveEnvVars } from '../secrets/resolveEnvVars.js';
 import type { SecretStore } from '../secrets/secretStore.js';
 import { findDependencyFile, readModelManifest } from './modelManifest.js';
-import { ensurePythonEnvironment } from './pythonEnvironment.js';
+import { describeInterpreter, ensurePythonEnvironment } from './pythonEnvironment.js';
 import { applyLimits, resourceRequest } from './resourceLimits.js';
 
 export type BuildStep = 'dependencies' | 'tests' | 'build';
 
 export interface BuildRequest {
   buildId: string;
+  /** The automation whose build this is: secrets go only to the automations their scope names. */
+  automation: string;
   modelId: string;
   /** The model's folder in the clone: it holds main_dir and tests/. */
   modelDir: string;
   spec: AutomationModel['action']['build_spec'];
-  /** This build's own folder: build.log, metrics.jsonl, artifact/, build-result.json. */
+  /** This build's own folder: build.log and build-result.json (the worker's), out/ (the build's: metrics, artifact/). */
   buildDir: string;
   secrets: SecretStore;
   /** Where cached virtual environments live. */
@@ -37,6 +40,10 @@ export interface BuildRequest {
   cgroupRoot?: string;
   /** Where the build's metrics are read from; its prepareBuild() variables go into the build step's environment. */
   metricSource?: MetricSource;
+  /** How model code is confined. */
+  sandbox: SandboxSettings;
+  /** The clone holding modelDir, which the build may write (modelDir itself when absent). */
+  sourceDir?: string;
 }
 
 export interface BuildResult {
@@ -72,18 +79,37 @@ export async function runBuild(request: BuildRequest): Promise<BuildResult> {
   }
   const manifest = readModelManifest(request.modelDir);
   const logFile = path.join(request.buildDir, 'build.log');
-  const metricsFile = path.join(request.buildDir, 'metrics.jsonl');
-  const artifactDir = path.join(request.buildDir, 'artifact');
+  // What the build may write: its sources (the clone) and its output; build.log and the result stay the worker's.
+  const sourceDir = request.sourceDir ?? request.modelDir;
+  const outputDir = path.join(request.buildDir, 'out');
+  const metricsFile = path.join(outputDir, 'metrics.jsonl');
+  const artifactDir = path.join(outputDir, 'artifact');
   mkdirSync(request.buildDir, { recursive: true });
   // A retry starts the steps over: clear what an interrupted attempt left.
-  rmSync(artifactDir, { recursive: true, force: true });
-  rmSync(metricsFile, { force: true });
+  rmSync(outputDir, { recursive: true, force: true });
+  mkdirSync(artifactDir, { recursive: true });
 
   const secretValues: string[] = [];
-  // The definition's env_vars, then the secrets refit.yaml asks for (as KEY=secret:name entries).
-  const fromManifest = Object.entries(manifest.secrets).map(([key, secret]) => `${key}=${SECRET_VALUE_PREFIX}${secret}`);
-  const modelEnv = await resolveEnvVars([...request.spec.env_vars, ...fromManifest], request.secrets, (value) => secretValues.push(value));
+  const keep = (value: string) => secretValues.push(value);
+  const whom = { automation: request.automation, modelId: request.modelId };
+  // The definition's env_vars, then the secrets refit.yaml asks for, which the definition must grant.
+  const fromManifest = Object.entries(manifest.secrets).map(([key, secret]) => {
+    if (!request.spec.secrets.includes(secret)) {
+      throw new RefitError(
+        ErrorTypes.InvalidDefinition,
+        `refit.yaml in the model folder asks for secret "${secret}" (as ${key}), which the automation does not grant to its repository: ` +
+          `if the build should have it, list it in action.build_spec.secrets`,
+      );
+    }
+    return `${key}=${SECRET_VALUE_PREFIX}${secret}`;
+  });
+  const modelEnv = {
+    ...(await resolveEnvVars(request.spec.env_vars, request.secrets, { ...whom, field: 'build_spec.env_vars' }, keep)),
+    ...(await resolveEnvVars(fromManifest, request.secrets, { ...whom, field: 'refit.yaml secrets' }, keep)),
+  };
 
+  const sandbox = await openSandbox(request.sandbox, path.join(request.buildDir, 'sandbox'));
+  const interpreter = await describeInterpreter(request.python);
   const limits = applyLimits(request.buildId, resourceRequest(request.spec.resources), request.cgroupRoot);
   let lines = 0;
   const progress = (step: BuildStep) => (newLines: string[]) => {
@@ -91,23 +117,31 @@ export async function runBuild(request: BuildRequest): Promise<BuildResult> {
     request.onProgress?.({ step, line: newLines.at(-1), lines });
   };
   const section = (title: string) => appendFileSync(logFile, `\n== ${title} (${new Date().toISOString()}) ==\n`);
-  const scrub = (text: string) => secretValues.reduce((scrubbed, secret) => scrubbed.split(secret).join('***'), text);
+  const scrub = (text: string) => maskSecrets(text, secretValues);
 
   try {
+    sandbox.handOver(sourceDir);
+    sandbox.handOver(outputDir);
     section(`build ${request.buildId} of model ${request.modelId}`);
+    appendFileSync(logFile, `model code: ${sandbox.description}\n`);
     for (const line of limits.description) appendFileSync(logFile, `resources: ${line}\n`);
     request.onProgress?.({ step: 'dependencies', lines });
     const dependencyFile = findDependencyFile(request.modelDir, request.spec.main_dir, request.spec.dependency_file_path, manifest);
     section(dependencyFile ? `installing ${path.relative(request.modelDir, dependencyFile)}` : 'no dependency file: a bare environment');
     const environment = await ensurePythonEnvironment({
-      python: request.python,
+      interpreter,
+      modelId: request.modelId,
       dependencyFile,
       cacheDir: request.venvCacheDir,
+      sourceDir,
       env: baseEnvironment(),
       logFile,
       timeoutMs: request.timeoutMs,
+      sandbox,
+      limit: (command, args) => limits.wrap(command, args),
       signal: request.signal,
       onLines: progress('dependencies'),
+      mask: secretValues,
     });
     if (environment.reused) appendFileSync(logFile, `reusing the cached environment ${environment.dir}\n`);
 
@@ -115,7 +149,8 @@ export async function runBuild(request: BuildRequest): Promise<BuildResult> {
       ...baseEnvironment(),
       ...limits.env,
       ...modelEnv,
-      PATH: `${path.join(environment.dir, 'bin')}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+      PATH: `${path.join(environment.dir, 'bin')}:/usr/local/bin:/usr/bin:/bin`,
+      HOME: SANDBOX_HOME,
       VIRTUAL_ENV: environment.dir,
       PYTHONPATH: request.sdkPythonPath,
       PYTHONUNBUFFERED: '1',
@@ -126,8 +161,18 @@ export async function runBuild(request: BuildRequest): Promise<BuildResult> {
       REFIT_TAGS: request.spec.tags.join(','),
       REFIT_PARAMETERS: JSON.stringify(request.spec.parameters),
     };
+    // What model code sees: the interpreter, its environment (read-only), refit_sdk, its sources and its output.
+    const mounts: SandboxMount[] = [
+      ...interpreter.prefixes.map((prefix) => ({ path: prefix })),
+      ...settingsMounts(env),
+      { path: environment.dir },
+      ...request.sdkPythonPath.split(':').filter(Boolean).map((entry) => ({ path: entry })),
+      { path: sourceDir, writable: true },
+      { path: outputDir, writable: true },
+    ];
     const run = async (step: BuildStep, command: string[], extraEnv: Record<string, string> = {}): Promise<LoggedRunResult> => {
-      const wrapped = limits.wrap(command[0]!, command.slice(1));
+      const confined = sandbox.wrap(command[0]!, command.slice(1), { mounts, cwd: request.modelDir });
+      const wrapped = limits.wrap(confined.command, confined.args);
       return runLogged({
         command: wrapped.command,
         args: wrapped.args,
@@ -137,16 +182,18 @@ export async function runBuild(request: BuildRequest): Promise<BuildResult> {
         timeoutMs: request.timeoutMs,
         signal: request.signal,
         onLines: progress(step),
+        mask: secretValues,
       });
     };
 
     let tests: BuildResult['tests'] = 'none';
     if (existsSync(path.join(request.modelDir, 'tests'))) {
       request.onProgress?.({ step: 'tests', lines });
-      const command = manifest.test_command ?? (await hasPytest(environment.python, env) ? [environment.python, '-m', 'pytest', '-q', 'tests'] : [environment.python, '-m', 'unittest', 'discover', '-s', 'tests', '-v']);
+      const pytest = (await run('tests', [environment.python, '-c', 'import pytest'])).exitCode === 0;
+      const command = manifest.test_command ?? (pytest ? [environment.python, '-m', 'pytest', '-q', '-p', 'no:cacheprovider', 'tests'] : [environment.python, '-m', 'unittest', 'discover', '-s', 'tests', '-v']);
       section(`running the tests: ${command.join(' ')}`);
       // Metrics the tests log must not count as the build's: they go to a file of their own.
-      const result = await run('tests', command, { REFIT_METRICS_FILE: path.join(request.buildDir, 'test-metrics.jsonl') });
+      const result = await run('tests', command, { REFIT_METRICS_FILE: path.join(outputDir, 'test-metrics.jsonl') });
       checkStopped(result, request, 'the tests');
       if (result.exitCode !== 0) {
         throw new RefitError(ErrorTypes.TestsFailed, scrub(`the model's tests failed (exit ${result.exitCode}), so it was not built; the end of the build log:\n${logTail(logFile, 12)}`));
@@ -171,7 +218,8 @@ export async function runBuild(request: BuildRequest): Promise<BuildResult> {
       const reason = reported ? reported.slice('refit-build-error: '.length) : `the end of the build log:\n${logTail(logFile, 12)}`;
       throw new RefitError(ErrorTypes.BuildFailed, scrub(`the build failed (exit ${result.exitCode}).${oom} ${reason}`));
     }
-    if (!existsSync(path.join(artifactDir, 'model.json'))) {
+    // The build made these: a link in their place would lead the worker to a file of its choosing.
+    if (!lstatSync(artifactDir).isDirectory() || !existsSync(path.join(artifactDir, 'model.json')) || !lstatSync(path.join(artifactDir, 'model.json')).isFile()) {
       throw new RefitError(ErrorTypes.BuildFailed, 'the build finished but wrote no model artifact (artifact/model.json)');
     }
     const buildResult: BuildResult = {
@@ -190,6 +238,8 @@ export async function runBuild(request: BuildRequest): Promise<BuildResult> {
     return buildResult;
   } finally {
     limits.release();
+    // Nothing the build left may be changed by a later confined process (a model server reads the artifact).
+    sandbox.takeBack(outputDir);
   }
 }
 
@@ -200,6 +250,3 @@ function checkStopped(result: LoggedRunResult, request: BuildRequest, what: stri
   }
 }
 
-function hasPytest(python: string, env: Record<string, string>): Promise<boolean> {
-  return new Promise((resolve) => execFile(python, ['-c', 'import pytest'], { env }, (error) => resolve(!error)));
-}

@@ -1,4 +1,5 @@
 import { ErrorTypes, RefitError } from '../../shared/errors.js';
+import { metricValue } from '../../shared/metrics.js';
 import type { ConditionOutcome } from '../../shared/runTypes.js';
 import type { AutomationModel } from '../../spec/schema/automation.js';
 import { parseThreshold } from '../../spec/threshold.js';
@@ -24,13 +25,13 @@ export async function evaluateCondition(options: {
 }): Promise<ConditionOutcome> {
   const { condition, metrics } = options;
   if (!condition) return { passed: true, reason: 'no deployment condition: every successful build is deployed', threshold_source: 'none' };
-  const value = metrics[condition.metric_name];
+  const value = metricValue(metrics, condition.metric_name);
   if (value === undefined) {
     throw new RefitError(ErrorTypes.MetricNotFound, `the build logged no metric "${condition.metric_name}"; it logged: ${Object.keys(metrics).join(', ') || 'nothing'}`);
   }
   const base = { metric_name: condition.metric_name, value, direction: condition.direction };
   if (condition.type === 'DeployedBuildMetric') {
-    const championValue = options.champion?.metrics[condition.metric_name];
+    const championValue = metricValue(options.champion?.metrics, condition.metric_name);
     if (!options.champion || championValue === undefined) {
       const why = options.champion ? `the serving build ${options.champion.buildId} has no recorded ${condition.metric_name}` : 'no build of this model is serving yet';
       return { ...base, passed: true, threshold_source: 'serving_build', reason: `${why}, so the first build passes (${condition.metric_name} ${value})` };

@@ -1,5 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readOwnFile } from '../build/confinedPath.js';
 import { ErrorTypes, RefitError } from '../../shared/errors.js';
+import { metricValue, setMetric } from '../../shared/metrics.js';
 
 /** Where a build's logged metrics are read from. */
 export interface MetricSource {
@@ -26,11 +28,12 @@ export class LocalMetricSource implements MetricSource {
   async read(build: { metricsFile: string }): Promise<Record<string, number>> {
     if (!existsSync(build.metricsFile)) return {};
     const metrics: Record<string, number> = {};
-    for (const line of readFileSync(build.metricsFile, 'utf8').split('\n')) {
+    // The build wrote this file: it is read as a file of its own, never through a link it made.
+    for (const line of readOwnFile(build.metricsFile, 16 * 1024 * 1024, 'the build\'s metrics file').split('\n')) {
       if (!line.trim()) continue;
       try {
         const record = JSON.parse(line) as { name?: unknown; value?: unknown };
-        if (typeof record.name === 'string' && typeof record.value === 'number' && Number.isFinite(record.value)) metrics[record.name] = record.value;
+        if (typeof record.name === 'string' && typeof record.value === 'number' && Number.isFinite(record.value)) setMetric(metrics, record.name, record.value);
       } catch {
         // A line cut short by a crash mid-write: the lines before it still count.
       }
@@ -55,7 +58,7 @@ export async function waitForMetric(options: {
   for (;;) {
     const metrics = await options.source.read(options.build);
     options.onPoll?.(metrics);
-    if (options.name in metrics) return metrics;
+    if (metricValue(metrics, options.name) !== undefined) return metrics;
     if (Date.now() >= deadline) {
       const logged = Object.keys(metrics);
       throw new RefitError(

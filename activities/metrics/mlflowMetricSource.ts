@@ -3,6 +3,7 @@
 // build logs into the run it started and Refit reads the latest value of each metric from it.
 import { z } from 'zod';
 import { ErrorTypes, RefitError } from '../../shared/errors.js';
+import { setMetric } from '../../shared/metrics.js';
 import type { MetricSource } from './metricSource.js';
 
 export interface MlflowMetricSourceOptions {
@@ -117,7 +118,7 @@ export class MlflowMetricSource implements MetricSource {
     // The server keeps each metric's latest value (highest step, then newest timestamp) on the run itself.
     // NaN arrives as the string "NaN": like the metrics file, Refit counts finite numbers only.
     for (const metric of run?.data?.metrics ?? []) {
-      if (typeof metric.value === 'number' && Number.isFinite(metric.value)) metrics[metric.key] = metric.value;
+      if (typeof metric.value === 'number' && Number.isFinite(metric.value)) setMetric(metrics, metric.key, metric.value);
     }
     return metrics;
   }

@@ -1,8 +1,9 @@
-import { CoreV1Api, KubernetesObjectApi, PatchStrategy, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import { CoreV1Api, KubernetesObjectApi, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import { ANNOTATIONS, LABELS, MANAGED_BY, secretObjectName } from '../deploy/kubernetes/names.js';
 import { missingSecretHelp, valueKeyOf, VALUE_KEY } from '../deploy/kubernetes/secretReferences.js';
 import { ErrorTypes, RefitError } from '../../shared/errors.js';
 import { SecretName } from '../../spec/schema/common.js';
+import { NO_SCOPE, type SecretScope } from './secretScope.js';
 import type { SecretStore } from './secretStore.js';
 
 export interface KubernetesSecretStoreOptions {
@@ -14,7 +15,8 @@ export interface KubernetesSecretStoreOptions {
 /**
  * Secrets as Kubernetes Secrets in one namespace: the Secret named as the Refit secret (lower case, "-" for
  * "_"), its value in the key "value" or in its only key, so a Secret made with `kubectl create secret generic`
- * works as it is. The Secrets Refit writes carry a label, and only those are listed, replaced or deleted.
+ * works as it is; its scope in the annotations refit.dev/secret-hosts and refit.dev/secret-automations. The
+ * Secrets Refit writes carry a label, and only those are listed, replaced, re-scoped or deleted.
  */
 export class KubernetesSecretStore implements SecretStore {
   readonly description: string;
@@ -27,9 +29,34 @@ export class KubernetesSecretStore implements SecretStore {
     this.objects = KubernetesObjectApi.makeApiClient(options.kubeConfig);
   }
 
-  async get(name: string): Promise<string> {
-    const secret = await this.read(name);
+  async read(name: string): Promise<{ value: string; scope: SecretScope }> {
+    const secret = await this.fetch(name);
     if (!secret) throw new RefitError(ErrorTypes.SecretNotFound, `secret "${name}" is not in the ${this.description}: ${missingSecretHelp(name, this.options.namespace)}`);
+    return { value: this.valueOf(secret, name), scope: scopeOf(secret) };
+  }
+
+  /** The value alone, unchecked: for the store's own tests and tools. */
+  async get(name: string): Promise<string> {
+    return (await this.read(name)).value;
+  }
+
+  async scopeOf(name: string): Promise<SecretScope> {
+    const secret = await this.fetch(name);
+    return secret ? scopeOf(secret) : NO_SCOPE;
+  }
+
+  async setScope(name: string, scope: SecretScope): Promise<void> {
+    const existing = await this.fetch(name);
+    if (!existing) throw new RefitError(ErrorTypes.SecretNotFound, `secret "${name}" is not in the ${this.description}: add it with \`refit secrets set ${name}\``);
+    this.checkHolds(existing, name);
+    this.checkOurs(existing, name, 'scope');
+    await this.core.patchNamespacedSecret(
+      { name: secretObjectName(name), namespace: this.options.namespace, body: { metadata: { annotations: scopeAnnotations(scope) } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+  }
+
+  private valueOf(secret: V1Secret, name: string): string {
     this.checkHolds(secret, name);
     const found = valueKeyOf(secret);
     if ('error' in found) {
@@ -39,14 +66,15 @@ export class KubernetesSecretStore implements SecretStore {
     return value.replace(/\r?\n$/, '');
   }
 
-  async set(name: string, value: string): Promise<void> {
+  async set(name: string, value: string, scope?: SecretScope): Promise<void> {
     this.check(name);
     if (!value) throw new Error(`the value of secret "${name}" is empty`);
-    const existing = await this.read(name);
+    const existing = await this.fetch(name);
     if (existing) {
       this.checkHolds(existing, name);
       this.checkOurs(existing, name, 'replace');
     }
+    const kept = scope ?? (existing ? scopeOf(existing) : NO_SCOPE);
     const secret: V1Secret = {
       apiVersion: 'v1',
       kind: 'Secret',
@@ -55,7 +83,7 @@ export class KubernetesSecretStore implements SecretStore {
         name: secretObjectName(name),
         namespace: this.options.namespace,
         labels: { [LABELS.managedBy]: MANAGED_BY, [LABELS.secret]: 'true' },
-        annotations: { [ANNOTATIONS.secretName]: name },
+        annotations: { [ANNOTATIONS.secretName]: name, ...scopeAnnotations(kept) },
       },
       data: { [VALUE_KEY]: Buffer.from(value, 'utf8').toString('base64') },
     };
@@ -69,7 +97,7 @@ export class KubernetesSecretStore implements SecretStore {
 
   async delete(name: string): Promise<boolean> {
     this.check(name);
-    const existing = await this.read(name);
+    const existing = await this.fetch(name);
     if (!existing) return false;
     this.checkHolds(existing, name);
     this.checkOurs(existing, name, 'delete');
@@ -82,7 +110,7 @@ export class KubernetesSecretStore implements SecretStore {
     }
   }
 
-  private async read(name: string): Promise<V1Secret | undefined> {
+  private async fetch(name: string): Promise<V1Secret | undefined> {
     this.check(name);
     try {
       return await this.core.readNamespacedSecret({ name: secretObjectName(name), namespace: this.options.namespace });
@@ -113,4 +141,14 @@ export class KubernetesSecretStore implements SecretStore {
       );
     }
   }
+}
+
+/** Annotations, so that `kubectl annotate` can scope a Secret made without Refit too. */
+function scopeAnnotations(scope: SecretScope): Record<string, string> {
+  return { [ANNOTATIONS.secretHosts]: scope.hosts.join(','), [ANNOTATIONS.secretAutomations]: scope.automations.join(',') };
+}
+
+function scopeOf(secret: V1Secret): SecretScope {
+  const list = (key: string) => (secret.metadata?.annotations?.[key] ?? '').split(',').map((item) => item.trim()).filter(Boolean);
+  return { hosts: list(ANNOTATIONS.secretHosts), automations: list(ANNOTATIONS.secretAutomations) };
 }

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { openAnalyticsStore } from '../../activities/analytics/analyticsStore.js';
+import { DEFAULT_DUCKDB_LIMITS } from '../../activities/analytics/duckdbStore.js';
 import { startPostgres } from '../../test/harness/postgres.js';
 import { onCleanup } from '../lib/cleanup.js';
 import type { FigureResult, Measurement } from '../lib/report.js';
@@ -67,7 +68,7 @@ export async function thresholdFigure(stack: BenchStack, options: ThresholdOptio
           // As a condition check does it: open the store, run the one query, close it.
           const url = engine === 'postgres' ? postgres.url : engine === 'duckdb-file' ? `duckdb:${duckdbFile}` : 'duckdb::memory:';
           const text = engine === 'duckdb-csv' ? sql.replace('FROM inference_log', `FROM read_csv('${csv}', header = true, columns = ${COLUMNS})`) : sql;
-          const store = await openAnalyticsStore(url, { refitHome: stack.home });
+          const store = await openAnalyticsStore(url, { refitHome: stack.home, duckdb: { ...DEFAULT_DUCKDB_LIMITS, allowedPaths: [path.dirname(csv)] } });
           try {
             value = await store.queryNumber(text, { timeoutMs: QUERY_TIMEOUT_MS });
           } finally {

@@ -3,7 +3,10 @@
 import path from 'node:path';
 import type { ActivityDependencies } from '../../activities/index.js';
 import { openAnalyticsStore } from '../../activities/analytics/analyticsStore.js';
+import { DEFAULT_GIT_POLICY } from '../../activities/git/gitAccess.js';
 import { LocalMetricSource } from '../../activities/metrics/metricSource.js';
+import { DEFAULT_WEBHOOK_POLICY } from '../../activities/notify/sendNotification.js';
+import { sandboxSettingsFromEnvironment } from '../../activities/process/sandbox.js';
 import { LocalSecretStore } from '../../activities/secrets/localSecretStore.js';
 import { packageRoot } from '../../platform/paths.js';
 import { NoopDeploymentTarget } from './noopTarget.js';
@@ -27,5 +30,8 @@ export function benchDependencies(options: BenchDependencyOptions): ActivityDepe
     venvCacheDir: options.venvCacheDir,
     sdkPythonPath: path.join(packageRoot(), 'sdk', 'python'),
     timeouts: { buildMs: 10 * 60_000, metricMs: 60_000, queryMs: 60_000 },
+    gitPolicy: DEFAULT_GIT_POLICY,
+    webhookPolicy: DEFAULT_WEBHOOK_POLICY,
+    sandbox: sandboxSettingsFromEnvironment(),
   };
 }

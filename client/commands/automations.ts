@@ -5,8 +5,8 @@ import { table, when, withRefitClient } from '../cliContext.js';
 import { EXIT, paint } from '../output.js';
 import { printLoadProblems } from './validate.js';
 
-export async function registerCommand(paths: string[], options: { prune?: boolean; json?: boolean }): Promise<number> {
-  const loaded = await loadDefinitions(paths);
+export async function registerCommand(paths: string[], options: { prune?: boolean; json?: boolean; allowCode?: boolean }): Promise<number> {
+  const loaded = await loadDefinitions(paths, { allowCode: options.allowCode });
   if (loaded.errors.length) {
     printLoadProblems(loaded);
     console.error(paint('red', 'nothing was registered: fix the errors above first'));

@@ -77,8 +77,8 @@ export function renderManifests(automations: AutomationModel[], options: Manifes
   return documents.join('---\n').replaceAll(BUILD_ID, '<build-id>').replaceAll(IMAGE_REPOSITORY, '<image-repository>');
 }
 
-export async function manifestsCommand(targets: string[]): Promise<number> {
-  const result = await loadDefinitions(targets);
+export async function manifestsCommand(targets: string[], options: { allowCode?: boolean } = {}): Promise<number> {
+  const result = await loadDefinitions(targets, { allowCode: options.allowCode });
   if (result.errors.length) {
     for (const problem of result.errors) console.error(`${problem.file}: ${problem.path.length ? `${formatPath(problem.path)}: ` : ''}${problem.message}`);
     console.error(`refit: the definitions have errors (see above, or \`refit validate ${targets.join(' ')}\`); no manifests printed`);

@@ -10,8 +10,8 @@ import { scheduleIdOf } from '../schedules.js';
 import { printLoadProblems } from './validate.js';
 
 /** `refit plan`: what `refit register` would change, and with --run what a run would do now; changes nothing. */
-export async function planCommand(paths: string[], options: { prune?: boolean; run?: boolean; json?: boolean }): Promise<number> {
-  const loaded = await loadDefinitions(paths);
+export async function planCommand(paths: string[], options: { prune?: boolean; run?: boolean; json?: boolean; allowCode?: boolean }): Promise<number> {
+  const loaded = await loadDefinitions(paths, { allowCode: options.allowCode });
   if (loaded.errors.length) {
     printLoadProblems(loaded);
     return EXIT.failed;

@@ -4,8 +4,8 @@ import { summarizeAutomation } from '../../spec/summary.js';
 import { formatPath } from '../../spec/validate.js';
 import { EXIT, paint } from '../output.js';
 
-export async function validateCommand(targets: string[], options: { json?: boolean }): Promise<number> {
-  const result = await loadDefinitions(targets);
+export async function validateCommand(targets: string[], options: { json?: boolean; allowCode?: boolean }): Promise<number> {
+  const result = await loadDefinitions(targets, { allowCode: options.allowCode });
   if (options.json) {
     console.log(JSON.stringify(toJson(result), null, 2));
   } else {

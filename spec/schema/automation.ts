@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { BuildSpecifications } from './build.js';
-import { Identifier, ThresholdDirection } from './common.js';
+import { Identifier, NumberLike, ThresholdDirection } from './common.js';
 import { BuildMetric, DeploymentCondition } from './condition.js';
 import { DeploymentSpecifications } from './deployment.js';
 import { Notification } from './notifications.js';
-import { Interval, Trigger } from './triggers.js';
+import { Interval, SqlQuery, Trigger } from './triggers.js';
 
 /**
  * A person decides before a build that passed its condition is deployed. The run waits durably (no
@@ -22,13 +22,9 @@ export const ApprovalPolicy = z.strictObject({
  */
 export const LiveMetric = z.strictObject({
   type: z.literal('LiveMetric'),
-  sql_query: z
-    .string({ error: 'must be a SQL query string' })
-    .trim()
-    .min(1, { error: 'must not be empty' })
-    .refine((sql) => /^(select|with)\b/i.test(sql), { error: 'must be a single SELECT (or WITH … SELECT) query' }),
+  sql_query: SqlQuery,
   direction: ThresholdDirection,
-  threshold: z.union([z.number(), z.string().regex(/^\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*$/, { error: 'must be a number' })], { error: 'must be a number' }).transform(Number),
+  threshold: NumberLike,
 });
 
 /** Shift traffic to the new build step by step, checking a guard after each step; a failing guard rolls back. */

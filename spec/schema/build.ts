@@ -2,18 +2,18 @@ import { z } from 'zod';
 import { parseGitUri } from '../gitUri.js';
 import { GPU_TYPES, INSTANCE_SIZES } from '../instanceSizes.js';
 import { closest } from '../suggest.js';
-import { EnvVars, IamRoleArn, Memory, PositiveInt, RelativePath, SecretName } from './common.js';
+import { boundedInt, cpuCores, EnvVars, IamRoleArn, Memory, RelativePath, SecretName } from './common.js';
 
 export const CpuResources = z.strictObject({
   type: z.literal('CpuResources'),
-  cpu_fraction: z.number({ error: 'must be a number of CPU cores, e.g. 2 or 0.5' }).positive({ error: 'must be greater than 0' }),
+  cpu_fraction: cpuCores(),
   memory: Memory,
 });
 
 export const GpuResources = z.strictObject({
   type: z.literal('GpuResources'),
   gpu_type: z.enum(GPU_TYPES, { error: (issue) => `"${String(issue.input)}" is not a GPU type: one of ${GPU_TYPES.join(', ')}` }),
-  gpu_amount: PositiveInt,
+  gpu_amount: boundedInt(16, { what: 'GPUs' }),
 });
 
 export const ClientResources = z.strictObject({
@@ -51,7 +51,7 @@ export const BuildSpecifications = z.strictObject({
   git_access_token_secret: SecretName.optional(),
   git_branch: GitBranch.default('main'),
   main_dir: RelativePath.default('main'),
-  tags: z.array(z.string().regex(/^[\w.:/-]{1,128}$/, { error: (issue) => `"${String(issue.input)}" is not a tag (letters, digits, "_", ".", ":", "/", "-")` })).default([]),
+  tags: z.array(z.string().regex(/^[\w.:/-]{1,128}$/, { error: (issue) => `"${String(issue.input)}" is not a tag (letters, digits, "_", ".", ":", "/", "-")` })).max(50, { error: 'may hold at most 50 tags' }).default([]),
   env_vars: EnvVars.default([]),
   resources: Resources.optional(),
   assumed_iam_role: IamRoleArn.optional(),
@@ -60,9 +60,15 @@ export const BuildSpecifications = z.strictObject({
   parameters: z
     .record(
       z.string().regex(/^[A-Za-z_][\w.-]*$/, { error: (issue) => `"${String(issue.input)}" is not a parameter name` }),
-      z.union([z.string(), z.number(), z.boolean()], { error: 'must be a string, a number or a boolean' }),
+      z.union([z.string().max(4096, { error: 'must be at most 4096 characters' }), z.number(), z.boolean()], { error: 'must be a string, a number or a boolean' }),
       { error: 'must map names to strings, numbers or booleans' },
     )
+    .refine((parameters) => Object.keys(parameters).length <= 200, { error: 'may hold at most 200 parameters' })
     .default({}),
   dependency_file_path: RelativePath.optional(),
+  /**
+   * The secrets the model repository's own refit.yaml may ask for (its `secrets:`); it can name no others.
+   * Each must also be scoped to this automation by the worker's operator.
+   */
+  secrets: z.array(SecretName).max(50, { error: 'may hold at most 50 secrets' }).default([]),
 });

@@ -39,6 +39,9 @@ export const ThresholdDirection = z
   .enum(['ABOVE', 'BELOW', 'above', 'below'], { error: (issue) => `must be ABOVE or BELOW, not ${JSON.stringify(issue.input)}` })
   .transform((direction) => direction.toUpperCase() as 'ABOVE' | 'BELOW');
 
+/** The most memory a build or a pod may ask for. */
+export const MAX_MEMORY_MIB = 4 * 1024 * 1024;
+
 export const Memory = z
   .union([z.string(), z.number()], { error: 'must be a memory size such as "2Gi" or "512Mi", or a number of MiB' })
   .transform((value, ctx) => {
@@ -47,10 +50,41 @@ export const Memory = z
       ctx.addIssue({ code: 'custom', message: parsed.error });
       return z.NEVER;
     }
+    if (parsed.mib > MAX_MEMORY_MIB) {
+      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(value)} is more than the most a build or pod may ask for (${formatMemory(MAX_MEMORY_MIB)})` });
+      return z.NEVER;
+    }
     return formatMemory(parsed.mib);
   });
 
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Most entries a definition's env_vars may hold, and the longest entry. */
+export const MAX_ENV_VARS = 200;
+export const MAX_ENV_ENTRY_LENGTH = 32 * 1024;
+
+/**
+ * Variables that steer Refit's own processes, the dynamic loader or an interpreter rather than the model:
+ * a definition that could set them would run code of its choosing outside the model (a preloaded library, a
+ * module on the search path) or change where Refit's helpers look. The few interpreter settings that only
+ * tune behaviour are allowed.
+ */
+const STEERING_KEY = /^(REFIT_\w*|LD_\w*|DYLD_\w*|PATH|PYTHON\w*|VIRTUAL_ENV|NODE_OPTIONS|NODE_PATH|BASH_ENV|ENV|SHELLOPTS|BASHOPTS|PS4|IFS|GIT_\w*|PERL5?LIB|PERL5OPT|RUBYOPT|RUBYLIB|JAVA_TOOL_OPTIONS|_JAVA_OPTIONS|GCONV_PATH|MALLOC_\w*)$/i;
+const HARMLESS_PYTHON_KEY = /^PYTHON(HASHSEED|UNBUFFERED|DONTWRITEBYTECODE|IOENCODING|UTF8|FAULTHANDLER)$/;
+
+/** Why a variable may not be set by a definition, or undefined when it may. */
+export function steeringKeyProblem(key: string): string | undefined {
+  if (!STEERING_KEY.test(key) || HARMLESS_PYTHON_KEY.test(key)) return undefined;
+  const what = /^REFIT_/i.test(key)
+    ? "it is Refit's own setting, for the worker's operator alone"
+    : /^(LD_|DYLD_|GCONV_PATH|MALLOC_)/i.test(key)
+      ? 'it steers the dynamic loader, which would run code before the model starts'
+      : /^PATH$/i.test(key)
+        ? "it decides which programs run; Refit sets it to the model's environment"
+        : /^GIT_/i.test(key)
+          ? 'it steers git, which Refit runs with the access token'
+          : "it changes what the interpreter loads before the model's code";
+  return `"${key}" cannot be set by a definition: ${what}`;
+}
 const SECRET_LIKE_KEY = /(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|ACCESS_KEY|PRIVATE_KEY)$/i;
 export const SECRET_VALUE_PREFIX = 'secret:';
 
@@ -59,7 +93,7 @@ export const SECRET_VALUE_PREFIX = 'secret:';
  * from the secret store when the build or deployment runs; a literal value under a key that names a
  * credential (…_TOKEN, …_PASSWORD) is refused, so no secret is ever written into a definition.
  */
-export const EnvVars = z.array(z.string({ error: 'each entry must be a "KEY=value" string' })).superRefine((entries, ctx) => {
+export const EnvVars = z.array(z.string({ error: 'each entry must be a "KEY=value" string' }).max(MAX_ENV_ENTRY_LENGTH, { error: `must be at most ${MAX_ENV_ENTRY_LENGTH} characters` })).max(MAX_ENV_VARS, { error: `may hold at most ${MAX_ENV_VARS} variables` }).superRefine((entries, ctx) => {
   const seen = new Map<string, number>();
   entries.forEach((entry, index) => {
     const equals = entry.indexOf('=');
@@ -69,8 +103,11 @@ export const EnvVars = z.array(z.string({ error: 'each entry must be a "KEY=valu
     }
     const key = entry.slice(0, equals);
     const value = entry.slice(equals + 1);
+    const steering = steeringKeyProblem(key);
     if (!ENV_KEY.test(key)) {
       ctx.addIssue({ code: 'custom', path: [index], message: `"${key}" is not a valid variable name (letters, digits and "_", not starting with a digit)` });
+    } else if (steering) {
+      ctx.addIssue({ code: 'custom', path: [index], message: steering });
     } else if (seen.has(key)) {
       ctx.addIssue({ code: 'custom', path: [index], message: `"${key}" is set twice (first at [${seen.get(key)}])` });
     } else {
@@ -95,6 +132,7 @@ export const EnvVars = z.array(z.string({ error: 'each entry must be a "KEY=valu
 export const RelativePath = z
   .string()
   .min(1, { error: 'must not be empty' })
+  .max(1024, { error: 'must be at most 1024 characters' })
   .refine((path) => !path.startsWith('/') && !path.split('/').includes('..'), {
     error: (issue) => `"${String(issue.input)}" must be a path relative to the model folder, without ".."`,
   });
@@ -106,3 +144,23 @@ export const IamRoleArn = z.string().regex(ARN, {
 
 export const PositiveInt = z.number({ error: 'must be a number' }).int({ error: 'must be a whole number' }).positive({ error: 'must be greater than 0' });
 export const NonNegativeInt = z.number({ error: 'must be a number' }).int({ error: 'must be a whole number' }).nonnegative({ error: 'must be 0 or more' });
+
+/** A whole number from 1 (or 0) to `max`, with the bound in the message: every count and duration has one. */
+export function boundedInt(max: number, options: { min?: 0 | 1; what?: string } = {}) {
+  const base = options.min === 0 ? NonNegativeInt : PositiveInt;
+  return base.max(max, { error: `must be at most ${max}${options.what ? ` ${options.what}` : ''}` });
+}
+
+/** CPU cores: more than 0, at most `max`. */
+export function cpuCores(max = 256) {
+  return z
+    .number({ error: 'must be a number of CPU cores, e.g. 2 or 0.5' })
+    .positive({ error: 'must be greater than 0' })
+    .max(max, { error: `must be at most ${max} cores` });
+}
+
+/** A number given as a number or a numeric string ("0.7"): finite, as thresholds must be. */
+export const NumberLike = z
+  .union([z.number(), z.string().regex(/^\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*$/, { error: 'must be a number' })], { error: 'must be a number' })
+  .transform(Number)
+  .refine(Number.isFinite, { error: 'must be a finite number' });

@@ -13,12 +13,12 @@ function httpUrl(text: string): URL | undefined {
   }
 }
 
-const HttpUrl = z.string().refine((text) => httpUrl(text) !== undefined, {
+const HttpUrl = z.string().max(2048, { error: 'must be at most 2048 characters' }).refine((text) => httpUrl(text) !== undefined, {
   error: (issue) => `"${String(issue.input)}" is not an http(s) URL`,
 });
 
 /** An http(s) URL without a credential in it (password, or a token in the query). */
-const PlainUrl = z.string().superRefine((text, ctx) => {
+const PlainUrl = z.string().max(2048, { error: 'must be at most 2048 characters' }).superRefine((text, ctx) => {
   const url = httpUrl(text);
   if (!url) {
     ctx.addIssue({ code: 'custom', message: 'is not an http(s) URL' });
@@ -49,7 +49,8 @@ export const CustomWebhook = z.strictObject({
   url: z.union([SecretReference, PlainUrl], { error: 'must be an http(s) URL or { secret: <name> }' }),
   http_method: z.enum(['GET', 'POST', 'PUT', 'PATCH'], { error: 'must be GET, POST, PUT or PATCH' }).default('POST'),
   headers: z
-    .record(z.string().regex(/^[A-Za-z0-9-]+$/, { error: 'is not an HTTP header name' }), z.union([z.string(), SecretReference], { error: 'must be a string, or { secret: <name> } for a credential' }))
+    .record(z.string().regex(/^[A-Za-z0-9-]{1,128}$/, { error: 'is not an HTTP header name' }), z.union([z.string().max(8192, { error: 'must be at most 8192 characters' }), SecretReference], { error: 'must be a string, or { secret: <name> } for a credential' }))
+    .refine((headers) => Object.keys(headers).length <= 50, { error: 'may hold at most 50 headers' })
     .default({})
     .superRefine((headers, ctx) => {
       for (const [name, value] of Object.entries(headers)) {
@@ -61,6 +62,7 @@ export const CustomWebhook = z.strictObject({
   /** Body template; {{automation}}, {{outcome}}, {{run_url}}… are filled in after the run. */
   data: z
     .string()
+    .max(64 * 1024, { error: 'must be at most 65536 characters' })
     .optional()
     .superRefine((data, ctx) => {
       for (const [, field] of (data ?? '').matchAll(/\{\{\s*([^}\s]*)\s*\}\}/g)) {

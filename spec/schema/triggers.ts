@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { isValidTimeZone, readCron } from '../cron.js';
 import { parseInterval } from '../interval.js';
-import { Identifier, ThresholdDirection } from './common.js';
+import { singleSelect } from '../sqlText.js';
+import { Identifier, NumberLike, ThresholdDirection } from './common.js';
 
 export const CronExpression = z.string({ error: 'must be a cron expression string such as "0 0 * * 0"' }).superRefine((cron, ctx) => {
   const reading = readCron(cron);
@@ -41,15 +42,24 @@ export const ScheduledTrigger = z
     }
   }, { when: (payload) => typeof payload.value === 'object' && payload.value !== null });
 
+/** One read-only query over the model-analytics store (comments and string literals may hold anything). */
+export const SqlQuery = z
+  .string({ error: 'must be a SQL query string' })
+  .trim()
+  .min(1, { error: 'must not be empty' })
+  .transform((sql, ctx) => {
+    const checked = singleSelect(sql);
+    if ('error' in checked) {
+      ctx.addIssue({ code: 'custom', message: checked.error });
+      return z.NEVER;
+    }
+    return checked.query;
+  });
+
 /** A metric computed by SQL over the model-analytics store. */
 export const SqlMetric = z.strictObject({
   type: z.literal('SqlMetric').default('SqlMetric'),
-  sql_query: z
-    .string({ error: 'must be a SQL query string' })
-    .trim()
-    .min(1, { error: 'must not be empty' })
-    .refine((sql) => /^(select|with)\b/i.test(sql), { error: 'must be a single SELECT (or WITH … SELECT) query' })
-    .refine((sql) => !sql.replace(/;\s*$/, '').includes(';'), { error: 'must be a single statement' }),
+  sql_query: SqlQuery,
 });
 
 /** Checks a metric on a schedule and starts a build when it crosses `threshold` in `direction`. */
@@ -58,7 +68,7 @@ export const MetricBasedTrigger = z.strictObject({
   name: Identifier,
   metric: SqlMetric,
   direction: ThresholdDirection,
-  threshold: z.union([z.number(), z.string().regex(/^\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*$/, { error: 'must be a number' })], { error: 'must be a number' }).transform(Number),
+  threshold: NumberLike,
   override_cron: CronExpression.default('*/15 * * * *'),
   timezone: TimeZone.default('UTC'),
 });

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { openAnalyticsStore, type AnalyticsStore } from '../../activities/analytics/analyticsStore.js';
+import { DEFAULT_DUCKDB_LIMITS } from '../../activities/analytics/duckdbStore.js';
 import { packageRoot } from '../../platform/paths.js';
 import { CREATE_INFERENCE_LOG, FILL_INFERENCE_LOG, rejection, thresholdQueryCases } from './thresholdQueryCases.js';
 
@@ -75,7 +76,8 @@ describe('DuckDB analytics store over a file, opened read-only', () => {
 describe('DuckDB analytics store in memory', () => {
   let store: AnalyticsStore;
   beforeAll(async () => {
-    store = await openAnalyticsStore('duckdb::memory:', { refitHome: dir });
+    // Files only where the operator lists them (REFIT_ANALYTICS_FILES): here, the test's folder.
+    store = await openAnalyticsStore('duckdb::memory:', { refitHome: dir, duckdb: { ...DEFAULT_DUCKDB_LIMITS, allowedPaths: [dir] } });
   });
   afterAll(async () => store?.close());
 

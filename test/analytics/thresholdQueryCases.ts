@@ -69,15 +69,21 @@ export function thresholdQueryCases(store: () => AnalyticsStore, dialect: { slow
   });
 
   it('rejects a query that returns two rows, and says to aggregate or add LIMIT 1', async () => {
-    await expectRejected(`SELECT score FROM inference_log WHERE model = 'churn' ORDER BY score LIMIT 2`, 'several_rows', 'returned 2 rows', 'LIMIT 1');
+    await expectRejected(`SELECT score FROM inference_log WHERE model = 'churn' ORDER BY score LIMIT 2`, 'several_rows', /returned (at least )?2 rows/, 'LIMIT 1');
   });
 
   it('rejects a query that returns two columns, naming them', async () => {
     await expectRejected(`SELECT avg(score) AS mean, max(score) AS top FROM inference_log`, 'several_columns', 'returned 2 columns (mean, top)', 'exactly one numeric column');
   });
 
-  it('rejects a text column even when its text reads as a number', async () => {
-    await expectRejected(`SELECT CAST(0.5 AS VARCHAR) AS accuracy FROM inference_log LIMIT 1`, 'not_a_number', `'0.5'`, 'column "accuracy"', 'not a numeric type', 'CAST(');
+  it('rejects a text column even when its text reads as a number, without showing the value', async () => {
+    const error = await expectRejected(`SELECT CAST(0.5 AS VARCHAR) AS accuracy FROM inference_log LIMIT 1`, 'not_a_number', 'column "accuracy"', 'not a numeric type', 'its value is not shown', 'CAST(');
+    expect(error.message).not.toContain('0.5');
+  });
+
+  it('never shows a value from the data in an error, only which column or type failed', async () => {
+    const error = await expectRejected(`SELECT CAST(model || '-sekrit' AS DOUBLE PRECISION) FROM inference_log LIMIT 1`, 'failed', /could not be converted/, 'the value is not shown');
+    expect(error.message).not.toMatch(/churn-sekrit|fraud-sekrit/);
   });
 
   it('rejects NULL (an aggregate over no rows), and suggests coalesce', async () => {
@@ -85,7 +91,8 @@ export function thresholdQueryCases(store: () => AnalyticsStore, dialect: { slow
   });
 
   it('rejects an integer a double cannot hold exactly', async () => {
-    await expectRejected(`SELECT CAST(9007199254740993 AS BIGINT)`, 'not_a_number', '9007199254740993');
+    const error = await expectRejected(`SELECT CAST(9007199254740993 AS BIGINT) AS big`, 'not_a_number', 'beyond those a double holds exactly');
+    expect(error.message).not.toContain('9007199254740993');
   });
 
   it('refuses an INSERT as not read-only and leaves the data unchanged', async () => {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { cgroupLayout } from '../../activities/build/resourceLimits.js';
 import { runBuild, type BuildRequest } from '../../activities/build/runBuild.js';
+import { sandboxSettingsFromEnvironment } from '../../activities/process/sandbox.js';
 import { LocalSecretStore } from '../../activities/secrets/localSecretStore.js';
 import { packageRoot } from '../../platform/paths.js';
 import { ErrorTypes, RefitError } from '../../shared/errors.js';
@@ -30,7 +31,7 @@ describe('runBuild', () => {
   beforeAll(async () => {
     root = mkdtempSync(path.join(os.tmpdir(), 'refit-build-'));
     secrets = new LocalSecretStore(path.join(root, 'secrets'));
-    await secrets.set('hf_token', 'hf-secret-value-123');
+    await secrets.set('hf_token', 'hf-secret-value-123', { hosts: [], automations: ['b'] });
   });
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -41,6 +42,7 @@ describe('runBuild', () => {
     const buildId = `build-${++count}`;
     return {
       buildId,
+      automation: 'b',
       modelId: 'm',
       modelDir,
       spec: validated.automation.action.build_spec,
@@ -50,6 +52,7 @@ describe('runBuild', () => {
       python: 'python3',
       sdkPythonPath: path.join(packageRoot(), 'sdk', 'python'),
       timeoutMs: 300_000,
+      sandbox: sandboxSettingsFromEnvironment(),
       ...overrides,
     };
   };
@@ -76,7 +79,7 @@ describe('runBuild', () => {
   });
 
   it('fails the build, without training, when a test fails', async () => {
-    const error = await runBuild(request(exampleModel, { env_vars: ['REFIT_EXAMPLE_FAIL_TESTS=1'] }, { venvCacheDir: TEST_VENV_CACHE })).catch((err: unknown) => err);
+    const error = await runBuild(request(exampleModel, { env_vars: ['EXAMPLE_FAIL_TESTS=1'] }, { venvCacheDir: TEST_VENV_CACHE })).catch((err: unknown) => err);
     expect((error as RefitError).type).toBe(ErrorTypes.TestsFailed);
     expect((error as Error).message).toMatch(/the model's tests failed \(exit 1\), so it was not built; the end of the build log:\n[\s\S]*FAILED/);
   });

@@ -32,7 +32,7 @@ describe('refit secrets', () => {
     expect(readFileSync(file, 'utf8')).toBe('token-value-42');
     expect(statSync(file).mode & 0o777).toBe(0o600);
     const listed = await refit(home, ['secrets', 'list', '--json']);
-    expect(JSON.parse(listed.stdout)).toEqual(['git_token']);
+    expect(JSON.parse(listed.stdout)).toEqual([{ name: 'git_token', hosts: [], automations: [] }]);
     expect((await refit(home, ['secrets', 'delete', 'git_token'])).code).toBe(0);
     expect(await refit(home, ['secrets', 'delete', 'git_token'])).toMatchObject({ code: 1, stderr: expect.stringContaining('there is no secret git_token') });
   });

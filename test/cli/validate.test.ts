@@ -21,7 +21,7 @@ async function refit(...args: string[]): Promise<{ code: number; stdout: string;
 
 describe('refit validate', () => {
   it('on a folder of good and bad files prints every error with file, line and column, and exits non-zero', async () => {
-    const { code, stdout } = await refit('validate', 'test/fixtures/definitions');
+    const { code, stdout } = await refit('validate', 'test/fixtures/definitions', '--allow-code');
     expect(code).toBe(1);
     const lines = stdout.trim().split('\n');
     // The good automations, one summary line each, from YAML (one and several per file) and TypeScript.
@@ -46,7 +46,7 @@ describe('refit validate', () => {
   });
 
   it('prints the same as JSON with --json', async () => {
-    const { code, stdout } = await refit('validate', 'test/fixtures/definitions', '--json');
+    const { code, stdout } = await refit('validate', 'test/fixtures/definitions', '--json', '--allow-code');
     expect(code).toBe(1);
     const result = JSON.parse(stdout);
     expect(result.ok).toBe(false);

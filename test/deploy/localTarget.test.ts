@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { runBuild, type BuildResult } from '../../activities/build/runBuild.js';
 import type { DeploymentRequest } from '../../activities/deploy/deploymentTarget.js';
 import { LocalDeploymentTarget, stopAllLocalServing } from '../../activities/deploy/local/localTarget.js';
+import { sandboxSettingsFromEnvironment } from '../../activities/process/sandbox.js';
 import { LocalSecretStore } from '../../activities/secrets/localSecretStore.js';
 import { packageRoot } from '../../platform/paths.js';
 import { ErrorTypes, RefitError } from '../../shared/errors.js';
@@ -25,8 +26,8 @@ describe('the local deployment target', () => {
     const spec = validateAutomation({ name: 'a', model_id: 'm', trigger: { type: 'NoneTrigger' }, action: { build_spec: { git_uri: 'https://example.com/r.git' } } });
     if (!spec.ok) throw new Error('invalid');
     build = await runBuild({
-      buildId: 'b1', modelId: 'bc', modelDir: exampleModel, spec: spec.automation.action.build_spec, buildDir: path.join(root, 'builds', 'b1'),
-      secrets, venvCacheDir: TEST_VENV_CACHE, python: 'python3', sdkPythonPath: sdk, timeoutMs: 600_000,
+      buildId: 'b1', automation: 'a', modelId: 'bc', modelDir: exampleModel, spec: spec.automation.action.build_spec, buildDir: path.join(root, 'builds', 'b1'),
+      secrets, venvCacheDir: TEST_VENV_CACHE, python: 'python3', sdkPythonPath: sdk, timeoutMs: 600_000, sandbox: sandboxSettingsFromEnvironment(),
     });
   });
   afterAll(async () => {

@@ -83,7 +83,7 @@ describe('the Kubernetes secret store', () => {
       const fromCluster = secretStoreFromEnvironment(home, { REFIT_SECRET_STORE: 'kubernetes', REFIT_SECRETS_NAMESPACE: namespace });
       expect(fromCluster.description).toBe('Kubernetes secret store (namespace refit-secrets)');
       await store.set('wired_secret', 'from-the-cluster');
-      expect(await fromCluster.get('wired_secret')).toBe('from-the-cluster');
+      expect((await fromCluster.read('wired_secret')).value).toBe('from-the-cluster');
 
       const options = { home, sdkPythonPath: '/nonexistent', secrets: fromCluster };
       expect(deploymentTargetFromEnvironment(options, {}).name).toBe('local');

@@ -6,6 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { sandboxSettingsFromEnvironment } from '../../activities/process/sandbox.js';
 import { runBuild } from '../../activities/build/runBuild.js';
 import { MlflowMetricSource } from '../../activities/metrics/mlflowMetricSource.js';
 import type { SecretStore } from '../../activities/secrets/secretStore.js';
@@ -44,10 +45,12 @@ class Environment(unittest.TestCase):
 
 const noSecrets: SecretStore = {
   description: 'no secrets (test)',
-  get: async (name) => {
+  read: async (name) => {
     throw new Error(`no secret ${name} in this test`);
   },
   set: async () => undefined,
+  setScope: async () => undefined,
+  scopeOf: async () => ({ hosts: [], automations: [] }),
   list: async () => [],
   delete: async () => false,
 };
@@ -78,6 +81,7 @@ describe('a build whose model logs with mlflow.log_metric', () => {
 
     const result = await runBuild({
       buildId,
+      automation: 'churn-retrain',
       modelId: 'churn',
       modelDir,
       spec: BuildSpecifications.parse({ git_uri: 'https://github.com/example/models.git' }),
@@ -88,6 +92,7 @@ describe('a build whose model logs with mlflow.log_metric', () => {
       sdkPythonPath: [path.join(packageRoot(), 'sdk', 'python'), mlflowPackages.trim()].join(path.delimiter),
       timeoutMs: 120_000,
       metricSource: source,
+      sandbox: sandboxSettingsFromEnvironment(),
     });
 
     expect(result.tests).toBe('passed');

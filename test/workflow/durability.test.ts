@@ -77,10 +77,11 @@ describe('durability: a run survives its worker being killed', () => {
   };
 
   /** Model servers of this test's home that are running (a killed attempt's pods must not linger). */
+  // The model servers themselves, not the sandboxes (bwrap) they run in.
   const servingProcessesOf = (modelId: string) =>
     runningProcesses()
       .map(({ command }) => command)
-      .filter((command) => command.includes('refit_sdk.serve') && command.includes(home) && command.includes(`--model-name ${modelId} `));
+      .filter((command) => command.includes('refit_sdk.serve') && !command.startsWith('bwrap ') && command.includes(home) && command.includes(`--model-name ${modelId} `));
 
   it('finishes exactly once when the worker is killed (SIGKILL) during the build', async () => {
     const taskQueue = uniqueTaskQueue('kill-build');

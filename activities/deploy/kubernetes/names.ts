@@ -28,6 +28,9 @@ export const ANNOTATIONS = {
   spec: 'refit.dev/deployment-spec',
   /** The Refit name of a secret whose Kubernetes name had to be changed. */
   secretName: 'refit.dev/secret-name',
+  /** A secret's scope: the hosts it may be sent to, and the automations or models that may use it (comma-separated). */
+  secretHosts: 'refit.dev/secret-hosts',
+  secretAutomations: 'refit.dev/secret-automations',
   /** On a canary's Service: the percent of its variation's traffic the canary takes. */
   canaryWeight: 'refit.dev/canary-weight',
   /** EKS IAM Roles for Service Accounts. */

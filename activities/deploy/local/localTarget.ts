@@ -3,6 +3,8 @@ import path from 'node:path';
 import { ErrorTypes, RefitError } from '../../../shared/errors.js';
 import { baseEnvironment } from '../../process/baseEnvironment.js';
 import { acquireLock } from '../../process/fileLock.js';
+import { describeInterpreter } from '../../build/pythonEnvironment.js';
+import { openSandbox, sandboxSettingsFromEnvironment, type SandboxSettings } from '../../process/sandbox.js';
 import { resolveEnvVars } from '../../secrets/resolveEnvVars.js';
 import type { SecretStore } from '../../secrets/secretStore.js';
 import type { CanaryTarget, DeployContext, DeploymentRequest, DeploymentResult, DeploymentTarget, ServingStatus } from '../deploymentTarget.js';
@@ -17,6 +19,10 @@ export interface LocalTargetOptions {
   sdkPythonPath: string;
   secrets: SecretStore;
   cgroupRoot?: string;
+  /** How model servers are confined (as builds are); the worker's settings when absent. */
+  sandbox?: SandboxSettings;
+  /** The interpreter model environments are made from (REFIT_PYTHON): a confined server needs to see it. */
+  python?: string;
 }
 
 const HISTORY_KEPT = 5;
@@ -191,7 +197,9 @@ export class LocalDeploymentTarget implements DeploymentTarget {
    * pending while they start, so a retry after a crash stops them first.
    */
   private async startReadyPods(folder: string, state: ModelServingState, modelId: string, build: DeployedBuild, context: DeployContext, servingBuildId: string | undefined): Promise<Pod[]> {
-    const env = await this.environmentFor(build);
+    const env = await this.environmentFor(modelId, build);
+    const sandbox = await openSandbox(this.options.sandbox ?? sandboxSettingsFromEnvironment(), path.join(folder, 'sandbox'));
+    const interpreter = await describeInterpreter(this.options.python ?? process.env.REFIT_PYTHON ?? 'python3');
     context.onProgress?.(`starting ${build.spec.number_of_pods} pod(s) of build ${build.buildId}`);
     const deadline = Date.now() + build.spec.deployment_process_timeout_limit * 1000;
     const started: (Pod & { logFile: string })[] = [];
@@ -210,6 +218,8 @@ export class LocalDeploymentTarget implements DeploymentTarget {
             env,
             logDir: path.join(folder, 'logs'),
             cgroupRoot: this.options.cgroupRoot,
+            sandbox,
+            interpreterPrefixes: interpreter.prefixes,
           }),
         );
         state.pending = started.map(({ logFile: _log, ...pod }) => pod);
@@ -250,11 +260,12 @@ export class LocalDeploymentTarget implements DeploymentTarget {
       mkdirSync(path.dirname(artifactDir), { recursive: true });
       cpSync(request.artifactDir, artifactDir, { recursive: true });
     }
-    return { buildId: request.buildId, artifactDir, python: request.python, spec: request.spec, metrics: request.metrics, deployedAt: new Date().toISOString() };
+    return { buildId: request.buildId, automation: request.automation, artifactDir, python: request.python, spec: request.spec, metrics: request.metrics, deployedAt: new Date().toISOString() };
   }
 
-  private async environmentFor(build: DeployedBuild): Promise<Record<string, string>> {
-    return { ...baseEnvironment(), ...(await resolveEnvVars(build.spec.env_vars, this.options.secrets)) };
+  private async environmentFor(modelId: string, build: DeployedBuild): Promise<Record<string, string>> {
+    const whom = { automation: build.automation ?? modelId, modelId, field: 'deployment_spec.env_vars' };
+    return { ...baseEnvironment(), ...(await resolveEnvVars(build.spec.env_vars, this.options.secrets, whom)) };
   }
 }
 

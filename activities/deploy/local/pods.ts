@@ -5,6 +5,7 @@ import { freePort } from '../../../platform/freePort.js';
 import { logTail } from '../../../platform/processes.js';
 import { applyLimits } from '../../build/resourceLimits.js';
 import { parseMemory } from '../../../spec/memory.js';
+import { SANDBOX_HOME, settingsMounts, type Sandbox, type SandboxMount } from '../../process/sandbox.js';
 import type { DeploymentSpec } from '../deploymentTarget.js';
 import type { Pod } from './servingState.js';
 
@@ -20,6 +21,9 @@ export interface PodLaunch {
   env: Record<string, string>;
   logDir: string;
   cgroupRoot?: string;
+  /** Model code runs confined, like a build: it sees the interpreter, its environment, refit_sdk and the artifact. */
+  sandbox: Sandbox;
+  interpreterPrefixes: string[];
 }
 
 const SERVE_MODULE = 'refit_sdk.serve';
@@ -38,7 +42,15 @@ export async function startPod(launch: PodLaunch): Promise<Pod & { logFile: stri
     { cpus: launch.spec.cpu_fraction, memoryMiB: 'mib' in memory ? memory.mib : undefined },
     launch.cgroupRoot,
   );
-  const { command, args } = limits.wrap(launch.python, [
+  const environmentDir = path.dirname(path.dirname(launch.python));
+  const mounts: SandboxMount[] = [
+    ...launch.interpreterPrefixes.map((prefix) => ({ path: prefix })),
+    ...settingsMounts(launch.env),
+    { path: environmentDir },
+    ...launch.sdkPythonPath.split(':').filter(Boolean).map((entry) => ({ path: entry })),
+    { path: launch.artifactDir },
+  ];
+  const serve = [
     '-m', SERVE_MODULE,
     '--artifact-dir', launch.artifactDir,
     '--model-name', launch.modelId,
@@ -50,12 +62,14 @@ export async function startPod(launch: PodLaunch): Promise<Pod & { logFile: stri
     '--build-id', launch.buildId,
     '--variation', launch.variation,
     '--daemon-mode', String(launch.spec.daemon_mode),
-  ]);
+  ];
+  const confined = launch.sandbox.wrap(launch.python, serve, { mounts, cwd: launch.artifactDir, keepWithParent: true });
+  const { command, args } = limits.wrap(confined.command, confined.args);
   const log = openSync(logFile, 'a');
   const child = spawn(command, args, {
     detached: true,
     stdio: ['ignore', log, log],
-    env: { ...launch.env, ...limits.env, PYTHONPATH: launch.sdkPythonPath, PYTHONUNBUFFERED: '1' },
+    env: { ...launch.env, ...limits.env, PATH: `${path.join(environmentDir, 'bin')}:/usr/local/bin:/usr/bin:/bin`, HOME: SANDBOX_HOME, PYTHONPATH: launch.sdkPythonPath, PYTHONUNBUFFERED: '1' },
   });
   closeSync(log);
   child.unref();
@@ -94,19 +108,35 @@ export function isServing(pid: number): boolean {
   }
 }
 
-/** SIGTERM (the server drains in-flight requests), then SIGKILL after the grace time. */
+/**
+ * SIGTERM (the server drains in-flight requests), then SIGKILL after the grace time, to the pod's whole
+ * process group: the sandbox and the server inside it.
+ */
 export async function stopPod(pod: Pod, graceMs = 10_000): Promise<void> {
   if (isServing(pod.pid)) {
-    process.kill(pod.pid, 'SIGTERM');
+    signalGroup(pod.pid, 'SIGTERM');
     const deadline = Date.now() + graceMs;
     while (isServing(pod.pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-    if (isServing(pod.pid)) process.kill(pod.pid, 'SIGKILL');
+    if (isServing(pod.pid)) signalGroup(pod.pid, 'SIGKILL');
   }
   for (const dir of pod.cgroups ?? []) {
     try {
       if (existsSync(dir)) rmdirSync(dir);
     } catch {
       // The kernel frees it once the last process in it has gone.
+    }
+  }
+}
+
+/** A pod is started as the leader of its own process group; a pid started otherwise gets the signal alone. */
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // It ended meanwhile.
     }
   }
 }

@@ -12,6 +12,8 @@ export interface Pod {
 /** Everything needed to start a build's pods again (for a rollback) without the build folder. */
 export interface DeployedBuild {
   buildId: string;
+  /** The automation that deployed it (absent in state written before secrets were scoped). */
+  automation?: string;
   artifactDir: string;
   python: string;
   spec: DeploymentSpec;

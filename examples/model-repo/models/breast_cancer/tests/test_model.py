@@ -87,8 +87,8 @@ class BreastCancerModelTest(unittest.TestCase):
     def test_fails_on_purpose_when_asked(self):
         # Lets Refit's own tests check that a failing model test stops the build.
         self.assertNotEqual(
-            os.environ.get("REFIT_EXAMPLE_FAIL_TESTS"), "1",
-            "failing on purpose because REFIT_EXAMPLE_FAIL_TESTS=1",
+            os.environ.get("EXAMPLE_FAIL_TESTS"), "1",
+            "failing on purpose because EXAMPLE_FAIL_TESTS=1",
         )
 
 
