@@ -62,7 +62,8 @@ const ETC_READ = [
   'fonts', 'magic', 'mailcap', 'os-release', 'debian_version', 'lsb-release', 'issue',
 ];
 
-let probed: Promise<string | undefined> | undefined;
+/** Whether bubblewrap works, asked once per worker and settings (the answer does not change while it runs). */
+const probes = new Map<string, Promise<string | undefined>>();
 
 /**
  * The sandbox these settings give on this host. Throws a RefitError when confinement is asked for and
@@ -70,10 +71,11 @@ let probed: Promise<string | undefined> | undefined;
  */
 export async function openSandbox(settings: SandboxSettings, workDir: string): Promise<Sandbox> {
   if (settings.mode === 'off') return unconfined();
-  probed ??= probe(settings);
-  const failure = await probed;
+  const key = JSON.stringify(settings);
+  if (!probes.has(key)) probes.set(key, probe(settings));
+  const failure = await probes.get(key);
   if (failure) {
-    probed = undefined;
+    probes.delete(key);
     throw new RefitError(
       ErrorTypes.WorkerSetup,
       `this worker cannot confine model code (${failure}); install bubblewrap (Debian: apt-get install bubblewrap), ` +
