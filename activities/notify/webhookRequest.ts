@@ -47,8 +47,14 @@ export function forbiddenAddress(address: string): string | undefined {
     if (a === 0) return 'an unspecified address';
   } else if (family === 6) {
     const lower = address.toLowerCase();
+    // An IPv4 address mapped into IPv6, dotted (::ffff:169.254.1.1) or as URLs write it (::ffff:a9fe:101).
     const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
     if (mapped) return forbiddenAddress(mapped[1]!);
+    const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower);
+    if (hex) {
+      const [high, low] = [parseInt(hex[1]!, 16), parseInt(hex[2]!, 16)];
+      return forbiddenAddress([high >> 8, high & 255, low >> 8, low & 255].join('.'));
+    }
     if (/^fe[89ab]/.test(lower)) return 'a link-local address';
     if (lower === 'fd00:ec2::254') return 'a cloud metadata address';
     if (lower === '::') return 'an unspecified address';

@@ -15,6 +15,11 @@ INTEGER_RANGES = {
     "UINT64": (0, 2**64 - 1),
 }
 FLOAT_DATATYPES = ("FP16", "FP32", "FP64")
+# What one request may describe, checked on the shape alone before anything is built from it: a shape
+# such as [1000000000, 0] holds no values, yet would make a thousand million empty rows.
+MAX_ELEMENTS = 10_000_000
+MAX_ROWS = 1_000_000
+MAX_RANK = 16
 DATATYPES = ("BOOL", *INTEGER_RANGES, *FLOAT_DATATYPES, "BYTES")
 
 
@@ -113,6 +118,16 @@ def _parse_shape(label: str, shape) -> tuple:
         raise RequestError(
             f"{label}: shape [] has no batch dimension; give the number of rows first, e.g. [1] or [N, ...]"
         )
+    if len(shape) > MAX_RANK:
+        raise RequestError(f"{label}: shape has {len(shape)} dimensions; at most {MAX_RANK} are accepted")
+    if shape[0] > MAX_ROWS:
+        raise RequestError(f"{label}: shape asks for {shape[0]} rows; at most {MAX_ROWS} are accepted per request")
+    # Empty dimensions count as 1 here: they still make rows and lists to hold them.
+    cells = 1
+    for size in shape:
+        cells *= max(size, 1)
+        if cells > MAX_ELEMENTS:
+            raise RequestError(f"{label}: shape {shape!r} describes more than {MAX_ELEMENTS} elements; send fewer per request")
     return tuple(shape)
 
 

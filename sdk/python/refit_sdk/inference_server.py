@@ -5,6 +5,7 @@ import re
 import socket
 import sys
 import threading
+import time
 import traceback
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -18,6 +19,8 @@ from .predictor import PredictionRaised, PredictionTimedOut, Predictor
 
 PLATFORM = "refit-python"
 MAX_BODY_BYTES = 64 * 1024 * 1024
+# Connections answered at once; beyond that a client gets 503 at once instead of a thread of its own.
+MAX_CONNECTIONS = 256
 
 _MODEL_PATH = r"/v2/models/(?P<name>[^/]+)(?:/versions/(?P<version>[^/]+))?"
 _SERVER_METADATA = re.compile(r"/v2/?")
@@ -70,7 +73,23 @@ class InferenceServer(ThreadingHTTPServer):
         self.served_model = served_model
         self.in_flight = InFlightRequests()
         self.draining = False
+        self.connections = threading.BoundedSemaphore(MAX_CONNECTIONS)
         super().__init__((host, port), InferenceRequestHandler)
+
+    def process_request(self, request, client_address):
+        if not self.connections.acquire(blocking=False):
+            try:
+                request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            finally:
+                self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.connections.release()
 
 
 class InferenceRequestHandler(BaseHTTPRequestHandler):
@@ -213,7 +232,34 @@ class InferenceRequestHandler(BaseHTTPRequestHandler):
             self._send_error_json(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                                   f"the body has {length} bytes; the limit is {MAX_BODY_BYTES}: send fewer rows per request")
             return None
-        return self.rfile.read(length)
+        return self._read_within_deadline(length)
+
+    def _read_within_deadline(self, length: int):
+        """The body, read within the request timeout as a whole: a client that sends it slowly does not hold a thread."""
+        timeout = self.server.served_model.timeout_ms / 1000
+        deadline = time.monotonic() + timeout
+        chunks = []
+        remaining = length
+        try:
+            while remaining > 0:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise socket.timeout
+                self.connection.settimeout(left)
+                chunk = self.rfile.read1(min(remaining, 1 << 20))
+                if not chunk:
+                    self.close_connection = True
+                    return None
+                chunks.append(chunk)
+                remaining -= len(chunk)
+        except (socket.timeout, TimeoutError):
+            self.close_connection = True
+            self._send_error_json(HTTPStatus.REQUEST_TIMEOUT,
+                                  f"the body did not arrive within the request timeout ({self.server.served_model.timeout_ms} ms)")
+            return None
+        finally:
+            self.connection.settimeout(self.timeout)
+        return b"".join(chunks)
 
     def _send_error_json(self, status: HTTPStatus, message: str, extra_headers=None) -> None:
         self._send_json(status, {"error": message}, extra_headers)

@@ -397,3 +397,36 @@ def test_an_invalid_option_exits_2_with_one_line(start_server):
     assert server.stderr().splitlines() == [
         "refit-serve-error: argument --workers: 0 is too small: use 1 or more (see --help)"
     ]
+
+
+# Requests to a served model come from anyone who can reach it: a request that is cheap to send must be
+# cheap to refuse.
+@pytest.mark.parametrize("shape, message", [
+    ([1_000_000_000, 0], "asks for 1000000000 rows; at most 1000000"),
+    ([1000, 0, 0, 0, 100000], "describes more than 10000000 elements"),
+    ([1] * 17, "has 17 dimensions; at most 16"),
+    ([10, 10**12], "describes more than 10000000 elements"),
+])
+def test_a_shape_describing_too_much_is_refused_before_anything_is_built(server, shape, message):
+    response = server.infer({"inputs": [{"name": "rows", "shape": shape, "datatype": "INT64", "data": []}]})
+
+    assert response.status == 400
+    assert message in response.json()["error"]
+
+
+def test_a_body_sent_slowly_is_cut_off_at_the_request_timeout(start_server):
+    import socket
+
+    server = start_server("--timeout-ms", "500").wait_until_ready()
+    body = json.dumps(rows_request([[0, 1]])).encode()
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+        connection.sendall(b"POST /v2/models/probe/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                           + f"Content-Length: {len(body)}\r\n\r\n".encode() + body[:5])
+        answer = connection.recv(4096).decode()
+    elapsed = time.monotonic() - started
+
+    assert answer.startswith("HTTP/1.1 408")
+    assert "did not arrive within the request timeout (500 ms)" in answer
+    assert elapsed < 5  # the idle timeout of a connection is 120 s: the body's deadline ended it
+    assert server.request("GET", "/v2/health/live").status == 200
