@@ -148,7 +148,8 @@ function scopeAnnotations(scope: SecretScope): Record<string, string> {
   return { [ANNOTATIONS.secretHosts]: scope.hosts.join(','), [ANNOTATIONS.secretAutomations]: scope.automations.join(',') };
 }
 
-function scopeOf(secret: V1Secret): SecretScope {
+/** A Secret's scope, from its annotations (none: loopback only, no build). */
+export function scopeOf(secret: V1Secret): SecretScope {
   const list = (key: string) => (secret.metadata?.annotations?.[key] ?? '').split(',').map((item) => item.trim()).filter(Boolean);
   return { hosts: list(ANNOTATIONS.secretHosts), automations: list(ANNOTATIONS.secretAutomations) };
 }

@@ -67,6 +67,23 @@ describe('the Kubernetes secret store', () => {
     expect((error as Error).message).not.toContain('not-shown-anywhere');
   });
 
+  it('keeps a secret\'s scope in its annotations, set with the value or on its own', async () => {
+    await store.set('scoped_token', 'scoped-value', { hosts: ['github.com', 'ghe.corp:8443'], automations: ['churn-weekly'] });
+    const secret = await core.readNamespacedSecret({ name: 'scoped-token', namespace });
+    expect(secret.metadata?.annotations).toMatchObject({ 'refit.dev/secret-hosts': 'github.com,ghe.corp:8443', 'refit.dev/secret-automations': 'churn-weekly' });
+    expect(await store.read('scoped_token')).toEqual({ value: 'scoped-value', scope: { hosts: ['github.com', 'ghe.corp:8443'], automations: ['churn-weekly'] } });
+    // A new value keeps the scope; a new scope keeps the value.
+    await store.set('scoped_token', 'rotated');
+    expect((await store.read('scoped_token')).scope.hosts).toEqual(['github.com', 'ghe.corp:8443']);
+    await store.setScope('scoped_token', { hosts: [], automations: ['fraud'] });
+    expect(await store.read('scoped_token')).toEqual({ value: 'rotated', scope: { hosts: [], automations: ['fraud'] } });
+    // A Secret made with kubectl has no scope until it is annotated (Refit does not change it).
+    await kubectlSecret('plain-secret', { value: 'x' });
+    expect(await store.scopeOf('plain-secret')).toEqual({ hosts: [], automations: [] });
+    await expect(store.setScope('plain-secret', { hosts: ['a.example'], automations: [] })).rejects.toThrow(/was not made by Refit, so Refit does not scope it/);
+    await store.delete('scoped_token');
+  });
+
   it('says how to create a missing secret', async () => {
     await expect(store.get('absent_token')).rejects.toMatchObject({
       type: ErrorTypes.SecretNotFound,

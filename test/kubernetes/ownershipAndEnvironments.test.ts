@@ -127,6 +127,21 @@ describe('the Kubernetes target and what it may touch', () => {
     });
     await absent(cluster.apps.readNamespacedDeployment({ name: 'scorer-default', namespace: 'secrets' }));
     await cluster.core.createNamespacedSecret({ namespace: 'secrets', body: { metadata: { name: 'scoring-api-token' }, data: { token: Buffer.from('value-never-copied').toString('base64') } } });
+    // A Secret no one scoped is given to no model server: any automation could otherwise read any Secret.
+    await expect(target.apply(request('scorer', 'scorer-1', withSecret))).rejects.toMatchObject({
+      type: ErrorTypes.SecretOutOfScope,
+      message: expect.stringContaining('kubectl annotate secret scoring-api-token --namespace secrets refit.dev/secret-automations=retrain-scorer'),
+    });
+    await absent(cluster.apps.readNamespacedDeployment({ name: 'scorer-default', namespace: 'secrets' }));
+    await cluster.core.patchNamespacedSecret(
+      { name: 'scoring-api-token', namespace: 'secrets', body: { metadata: { annotations: { 'refit.dev/secret-automations': 'someone-else' } } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    await expect(target.apply(request('scorer', 'scorer-1', withSecret))).rejects.toMatchObject({ type: ErrorTypes.SecretOutOfScope, message: expect.stringContaining('may be used by someone-else only') });
+    await cluster.core.patchNamespacedSecret(
+      { name: 'scoring-api-token', namespace: 'secrets', body: { metadata: { annotations: { 'refit.dev/secret-automations': 'retrain-scorer' } } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
     await target.apply(request('scorer', 'scorer-1', withSecret));
     const deployment = await cluster.apps.readNamespacedDeployment({ name: 'scorer-default', namespace: 'secrets' });
     const env = deployment.spec!.template.spec!.containers[0]!.env;

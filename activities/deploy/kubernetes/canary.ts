@@ -47,7 +47,7 @@ export class CanaryRollouts {
       await this.remove(cluster, features, modelId, variation);
     }
 
-    const secretKeys = await secretKeysFor(cluster.core, namespace, release.spec.env_vars);
+    const secretKeys = await secretKeysFor(cluster.core, namespace, release);
     const image = imageOf(this.applier.settings.imageRepository, modelId, buildId);
     const workload = [canaryServiceAccountFor(release, namespace), canaryDeploymentFor(release, { namespace, image, secretKeys })];
     const serving = await this.routedWith(cluster, features, release, percent);

@@ -46,7 +46,7 @@ export class ReleaseApplier {
       this.options.features(cluster),
       cluster.readDeployment(objectNamesFor(release.modelId, variation).variation),
       servingVariations(cluster, release.modelId),
-      secretKeysFor(cluster.core, cluster.namespace, release.spec.env_vars),
+      secretKeysFor(cluster.core, cluster.namespace, release),
     ]);
     const live = await routeStateOf(cluster, features, release.modelId, [...new Set([...variations, variation])]);
     const route = dropCanary ? withoutCanary(live, variation) : live;
@@ -136,7 +136,7 @@ export class ReleaseApplier {
       return `nothing served variation "${variation}" before, so its objects were removed`;
     }
     if (!previous) return `the Deployment ${current.metadata?.name} had no Refit record of its previous build, so it was left as the rollout left it`;
-    const secretKeys = await secretKeysFor(cluster.core, cluster.namespace, previous.spec.env_vars);
+    const secretKeys = await secretKeysFor(cluster.core, cluster.namespace, previous);
     const plan = buildManifests({ release: previous, namespace: cluster.namespace, variations: [], secretKeys, features, settings: this.settings });
     let deployment: V1Deployment | undefined;
     for (const object of plan.workload) {

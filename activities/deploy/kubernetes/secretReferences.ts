@@ -3,7 +3,10 @@
 // its value is found the way the Kubernetes secret store finds it: "value", or the Secret's only key.
 import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
 import { ErrorTypes, RefitError } from '../../../shared/errors.js';
+import { scopeOf } from '../../secrets/kubernetesSecretStore.js';
+import { checkSecretUse } from '../../secrets/secretScope.js';
 import { ANNOTATIONS, secretObjectName } from './names.js';
+import type { Release } from './servingRecord.js';
 import { referencedSecrets } from './workload.js';
 
 export const VALUE_KEY = 'value';
@@ -20,10 +23,14 @@ export function missingSecretHelp(name: string, namespace: string): string {
   return `create it with \`kubectl create secret generic ${secretObjectName(name)} --namespace ${namespace} --from-literal=${VALUE_KEY}=...\``;
 }
 
-/** Refit secret name -> key in its Kubernetes Secret, for every secret the env_vars name. */
-export async function secretKeysFor(core: CoreV1Api, namespace: string, envVars: string[]): Promise<Record<string, string>> {
+/**
+ * Refit secret name -> key in its Kubernetes Secret, for every secret the release's env_vars name. The
+ * model server reads each value itself, so each Secret's scope must name the release's automation (or
+ * model): otherwise any automation could hand itself any Secret of the namespace.
+ */
+export async function secretKeysFor(core: CoreV1Api, namespace: string, release: Pick<Release, 'automation' | 'modelId' | 'spec'>): Promise<Record<string, string>> {
   const keys: Record<string, string> = {};
-  for (const name of new Set(referencedSecrets(envVars))) {
+  for (const name of new Set(referencedSecrets(release.spec.env_vars))) {
     const objectName = secretObjectName(name);
     let secret: V1Secret;
     try {
@@ -35,6 +42,14 @@ export async function secretKeysFor(core: CoreV1Api, namespace: string, envVars:
     const recorded = secret.metadata?.annotations?.[ANNOTATIONS.secretName];
     if (recorded && recorded !== name) {
       throw new RefitError(ErrorTypes.SecretNotFound, `the Secret "${objectName}" in namespace "${namespace}" holds secret "${recorded}", not "${name}": rename one of them`);
+    }
+    try {
+      checkSecretUse(name, scopeOf(secret), { automation: release.automation, modelId: release.modelId, field: 'deployment_spec.env_vars' });
+    } catch (err) {
+      throw new RefitError(
+        ErrorTypes.SecretOutOfScope,
+        `${(err as Error).message} (for a Secret made with kubectl: \`kubectl annotate secret ${objectName} --namespace ${namespace} ${ANNOTATIONS.secretAutomations}=${release.automation}\`)`,
+      );
     }
     const found = valueKeyOf(secret);
     if ('error' in found) throw new RefitError(ErrorTypes.SecretNotFound, `the Secret "${objectName}" in namespace "${namespace}" ${found.error}: ${missingSecretHelp(name, namespace)}`);
