@@ -19,9 +19,10 @@ node_modules/.package-lock.json: package-lock.json
 
 deps: node_modules/.package-lock.json
 
-# What running Refit needs (the demo, the dev stack)...
+# What running Refit needs (the demo, the dev stack): the Temporal CLI, and bubblewrap to confine model code...
 tools:
 	@bash scripts/install-temporal.sh >/dev/null
+	@if [ "$${REFIT_BUILD_SANDBOX:-}" != off ]; then bash scripts/install-bubblewrap.sh >/dev/null; fi
 
 # ...and what only the tests need: a PostgreSQL server, an MLflow tracking server, a Kubernetes control plane.
 test-tools: tools

@@ -54,8 +54,11 @@ async function main(): Promise<void> {
 
     heading('Serving the example model repository on a git server that demands a token');
     const commit = await git.publish('model-repo', path.join(EXAMPLES, 'model-repo'));
-    await new LocalSecretStore(path.join(home, 'secrets')).set('demo_git_token', token);
-    console.log(`  ${git.url}/model-repo.git at ${commit.slice(0, 10)}; its token is stored as the secret demo_git_token`);
+    // Scoped as a platform team would: sent only to this git server, used only by the demo's automations.
+    const scope = { hosts: [new URL(git.url).host], automations: ['weekly-retrain', 'hourly-challenger', 'precision-drift'] };
+    await new LocalSecretStore(path.join(home, 'secrets')).set('demo_git_token', token, scope);
+    console.log(`  ${git.url}/model-repo.git at ${commit.slice(0, 10)}; its token is stored as the secret demo_git_token,`);
+    console.log(`  scoped to ${scope.hosts[0]} and the automations ${scope.automations.join(', ')}`);
     console.log('  (automations name the secret; the token itself never enters a definition, a log or the history)');
 
     heading('Writing model analytics: daily precision of the served model, dropping below 0.9');

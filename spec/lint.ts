@@ -1,6 +1,7 @@
 // Advice on a valid automation: things that are allowed but probably not what was meant, and how
 // parts that depend on the worker's configuration will be resolved.
 import { readCron } from './cron.js';
+import { isLoopbackHost, parseGitUri } from './gitUri.js';
 import type { AutomationModel } from './schema/automation.js';
 import { parseThreshold } from './threshold.js';
 import type { Problem } from './validate.js';
@@ -31,6 +32,16 @@ export function lintAutomation(automation: AutomationModel): Problem[] {
         severity: 'note',
       });
     }
+  }
+  const location = parseGitUri(automation.action.build_spec.git_uri);
+  if (!('error' in location) && location.scheme === 'file') {
+    problems.push({ path: ['action', 'build_spec', 'git_uri'], message: "a file:// repository is on the worker's own disk: the worker clones it only when its operator sets REFIT_GIT_ALLOW_FILE=true", severity: 'note' });
+  } else if (!('error' in location) && location.scheme === 'http' && !isLoopbackHost(location.host)) {
+    problems.push({
+      path: ['action', 'build_spec', 'git_uri'],
+      message: `http:// to ${location.host} is neither encrypted nor authenticated: the worker clones it only when its operator lists the host in REFIT_GIT_ALLOW_HTTP_HOSTS, and never sends a token over it`,
+      severity: 'warning',
+    });
   }
   const spec = automation.action.deployment_spec;
   const scaling = spec.auto_scale_config;
