@@ -1,13 +1,14 @@
-// How activities meet Temporal: failures that retrying cannot fix, and heartbeats on long steps.
-import { ApplicationFailure, Context } from '@temporalio/activity';
-import { RefitError } from '../shared/errors.js';
+// How activities meet Temporal: heartbeats on long steps. (Failures that retrying cannot fix are turned
+// into non-retryable ones by the worker's activity interceptor, worker/errorClassification.ts.)
+import { Context } from '@temporalio/activity';
+import { HEARTBEAT_EVERY_MS } from '../shared/stepLimits.js';
 
 /**
  * Long steps heartbeat every few seconds whatever their progress, so that a model that trains (or a
  * server that loads) in silence for minutes is not taken for a dead worker; each heartbeat carries the
  * latest progress reported through `progress`.
  */
-export async function withHeartbeat<T>(work: (progress: (details: unknown) => void) => Promise<T>, everyMs = 5_000): Promise<T> {
+export async function withHeartbeat<T>(work: (progress: (details: unknown) => void) => Promise<T>, everyMs = HEARTBEAT_EVERY_MS): Promise<T> {
   const context = Context.current();
   let latest: unknown;
   const progress = (details: unknown) => {
@@ -19,16 +20,6 @@ export async function withHeartbeat<T>(work: (progress: (details: unknown) => vo
     return await work(progress);
   } finally {
     clearInterval(timer);
-  }
-}
-
-/** RefitErrors say what the user must change: retrying cannot help, so they fail at once. */
-export async function classified<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (err) {
-    if (err instanceof RefitError) throw ApplicationFailure.nonRetryable(err.message, err.type);
-    throw err;
   }
 }
 

@@ -1,48 +1,48 @@
 // The activities that change or read what is served: deploy, canary steps, rollback, plan.
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { DeploymentSummary } from '../shared/runTypes.js';
-import { classified, withHeartbeat } from './activityContext.js';
+import { withHeartbeat } from './activityContext.js';
 import type { CanaryTarget, DeploymentRequest, DeploymentResult, DeploymentTarget } from './deploy/deploymentTarget.js';
-import type { ActivityDependencies } from './index.js';
+import type { ActivityDependencies } from './dependencies.js';
 
 export function createDeployActivities(deps: ActivityDependencies) {
   return {
     async deployBuild(request: DeploymentRequest): Promise<DeploymentSummary> {
-      return classified(() => withHeartbeat(async (progress) => {
+      return withHeartbeat(async (progress) => {
         const result = await deps.deploymentTarget.apply(request, {
           signal: Context.current().cancellationSignal,
           onProgress: (message) => progress({ step: 'deploy', message }),
         });
         return summarize(result);
-      }));
+      });
     },
 
     async startCanary(input: { request: DeploymentRequest; percent: number }): Promise<DeploymentSummary> {
-      return classified(() => withHeartbeat(async (progress) => {
+      return withHeartbeat(async (progress) => {
         const result = await canaryCapable(deps.deploymentTarget).startCanary(input.request, input.percent, {
           signal: Context.current().cancellationSignal,
           onProgress: (message) => progress({ step: 'canary', message }),
         });
         return summarize(result);
-      }));
+      });
     },
 
     async setCanaryWeight(input: { target: CanaryTarget; percent: number }): Promise<void> {
-      await canaryCapable(deps.deploymentTarget).setCanaryWeight(input.target, input.percent);
+      await withHeartbeat(() => canaryCapable(deps.deploymentTarget).setCanaryWeight(input.target, input.percent));
     },
 
     async promoteCanary(input: { target: CanaryTarget }): Promise<DeploymentSummary> {
-      return classified(() => withHeartbeat(async (progress) => {
+      return withHeartbeat(async (progress) => {
         const result = await canaryCapable(deps.deploymentTarget).promoteCanary(input.target, {
           signal: Context.current().cancellationSignal,
           onProgress: (message) => progress({ step: 'promote', message }),
         });
         return summarize(result);
-      }));
+      });
     },
 
     async abortCanary(input: { target: CanaryTarget }): Promise<void> {
-      await canaryCapable(deps.deploymentTarget).abortCanary(input.target);
+      await withHeartbeat(() => canaryCapable(deps.deploymentTarget).abortCanary(input.target));
     },
 
     async planDeployment(request: DeploymentRequest): Promise<string[]> {
@@ -57,15 +57,14 @@ export function createDeployActivities(deps: ActivityDependencies) {
 
     /** Compensation: puts back the build that served before, or removes a variation that did not exist. */
     async rollbackDeployment(input: { modelId: string; environment: string; variation: string; previousBuildId?: string }): Promise<DeploymentSummary | undefined> {
-      return classified(() => withHeartbeat(async () => {
+      return withHeartbeat(async () => {
         if (!input.previousBuildId) {
           await deps.deploymentTarget.remove(input.modelId, input.environment, input.variation);
           return undefined;
         }
         return summarize(await deps.deploymentTarget.rollback({ modelId: input.modelId, environment: input.environment, variation: input.variation, buildId: input.previousBuildId }));
-      }));
+      });
     },
-
   };
 }
 

@@ -181,8 +181,21 @@ export class RefitClient {
     return this.client.workflow.execute<(input: RollbackInput) => Promise<RollbackResult>>(WorkflowTypes.rollbackDeploy, {
       taskQueue: this.taskQueue,
       workflowId: `${scheduleIdOf(name)}-rollback-${stamp}`,
-      args: [{ automation, toBuildId: options.toBuildId, by: options.by, reason: options.reason }],
+      args: [{ automation, toBuildId: options.toBuildId, by: options.by, reason: options.reason, hostTaskQueue: await this.servingHostQueue(automation.model_id) }],
     });
+  }
+
+  /**
+   * The task queue of the worker that last deployed a model: its serving state (local processes) is on
+   * that machine, so rollbacks and plans of the model run there. Undefined when no deployed run says.
+   */
+  async servingHostQueue(modelId: string): Promise<string | undefined> {
+    const query = `WorkflowType = '${WorkflowTypes.buildDeploy}' AND ${SearchAttributeKeys.modelId.name} = '${modelId.replace(/'/g, '')}' AND ${SearchAttributeKeys.deployed.name} = true`;
+    for await (const execution of this.client.workflow.list({ query })) {
+      const queue = (execution.memo?.result as { host_task_queue?: unknown } | undefined)?.host_task_queue;
+      if (typeof queue === 'string') return queue;
+    }
+    return undefined;
   }
 
   /**

@@ -18,6 +18,10 @@ export const ErrorTypes = {
   DeploymentFailed: 'RefitDeploymentFailed',
   /** The worker's own setup cannot do what the run needs (its operator must act, e.g. install bubblewrap). */
   WorkerSetup: 'RefitWorkerSetup',
+  /** A step on a worker's own queue waited past its deadline for that worker. */
+  WorkerLost: 'RefitWorkerLost',
+  /** A run was cancelled. */
+  Cancelled: 'RefitRunCancelled',
 } as const;
 
 export type ErrorType = (typeof ErrorTypes)[keyof typeof ErrorTypes];

@@ -8,6 +8,8 @@ export const DEFAULT_TASK_QUEUE = 'refit';
 export const WorkflowTypes = {
   smokeTest: 'smokeTest',
   buildDeploy: 'buildDeploy',
+  /** The deploy phase of a build, one at a time per model (its workflow id names the model). */
+  promoteBuild: 'promoteBuild',
   metricTriggerCheck: 'metricTriggerCheck',
   rollbackDeploy: 'rollbackDeploy',
   planRun: 'planRun',
@@ -26,6 +28,8 @@ export const UpdateNames = {
 
 export const SignalNames = {
   decideApproval: 'refit.decideApprovalSignal',
+  /** From a run's promotion to the run: its canary steps so far, so that the run's status shows them live. */
+  canaryProgress: 'refit.canaryProgress',
 } as const;
 
 /**

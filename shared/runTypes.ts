@@ -1,6 +1,7 @@
 // The data that crosses between the BuildDeploy workflow, its activities and clients. All of it is
 // plain JSON and holds secret names only, never secret values: it is stored in workflow history.
 import type { AutomationModel } from '../spec/schema/automation.js';
+import type { StepLimits } from './stepLimits.js';
 
 export interface BuildDeployInput {
   automation: AutomationModel;
@@ -8,7 +9,20 @@ export interface BuildDeployInput {
   trigger: { kind: 'schedule' | 'manual' | 'metric' | 'backfill' | 'registration'; detail?: string };
 }
 
-export type RunStep = 'starting' | 'cloning' | 'building' | 'collecting_metrics' | 'checking_condition' | 'awaiting_approval' | 'deploying' | 'canary' | 'rolling_back' | 'notifying' | 'finished' | 'failed';
+export type RunStep =
+  | 'starting'
+  | 'cloning'
+  | 'building'
+  | 'collecting_metrics'
+  | 'checking_condition'
+  | 'awaiting_approval'
+  | 'waiting_for_promotion'
+  | 'deploying'
+  | 'canary'
+  | 'rolling_back'
+  | 'notifying'
+  | 'finished'
+  | 'failed';
 
 export interface ConditionOutcome {
   passed: boolean;
@@ -63,6 +77,13 @@ export interface ApprovalRecord {
   at: string;
 }
 
+/** An undo the run made: a deployment put back (or removed), or a canary taken out; and why one failed. */
+export interface RollbackRecord extends DeploymentSummary {
+  undo?: 'rolled_back' | 'removed' | 'canary_aborted';
+  /** Set when the undo itself failed: what it said. The run still reports its original error. */
+  failed?: string;
+}
+
 /** The steps of a canary rollout in one environment, each with its guard's verdict. */
 export interface CanaryRecord {
   environment: string;
@@ -82,7 +103,9 @@ export interface RunStatus {
   metrics?: Record<string, number>;
   condition?: ConditionOutcome;
   deployments: DeploymentSummary[];
-  rolled_back: DeploymentSummary[];
+  rolled_back: RollbackRecord[];
+  /** Set when the serving build changed while the run was evaluating, so it decided again. */
+  reevaluated?: string;
   /** Set when the automation requires approval, once decided. */
   approval?: ApprovalRecord;
   /** Set for canary rollouts: every step and its guard. */
@@ -104,6 +127,8 @@ export interface WorkspaceClaim {
   /** The task queue of the worker that claimed the workspace: the steps that use its files run there. */
   hostTaskQueue: string;
   buildDir: string;
+  /** That worker's time limits (absent in runs claimed before workers reported them). */
+  limits?: StepLimits;
 }
 
 export interface CloneOutput {

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDependencies } from '../activities/index.js';
+import { activityInterceptors } from './errorClassification.js';
 
 export interface RefitWorkerOptions {
   connection: NativeConnection;
@@ -33,6 +34,7 @@ export class RefitWorker {
       connection: options.connection,
       namespace: options.namespace,
       activities,
+      interceptors: { activity: [activityInterceptors] },
       shutdownGraceTime: options.shutdownGraceTime ?? '30 seconds',
     };
     const shared = await Worker.create({

@@ -17,13 +17,12 @@ import { KubernetesSecretStore } from '../activities/secrets/kubernetesSecretSto
 import { LocalSecretStore } from '../activities/secrets/localSecretStore.js';
 import type { SecretStore } from '../activities/secrets/secretStore.js';
 import { packageRoot, refitHome } from '../platform/paths.js';
+import { stepLimitsFromEnvironment } from '../shared/stepLimits.js';
 
 /** The task queue only this worker polls: a build's files live on the machine that built it. */
 export function hostTaskQueueOf(taskQueue: string): string {
   return `${taskQueue}@${process.env.REFIT_WORKER_ID ?? os.hostname()}`;
 }
-
-const minutes = (name: string, fallback: number) => Number(process.env[name] ?? fallback) * 60_000;
 
 /**
  * The embedded defaults, configured from the environment: everything under $REFIT_HOME (secrets,
@@ -51,11 +50,7 @@ export function defaultDependencies(options: { taskQueue: string; home?: string;
     gitPolicy: gitPolicyFromEnvironment(),
     webhookPolicy: webhookPolicyFromEnvironment(),
     sandbox,
-    timeouts: {
-      buildMs: minutes('REFIT_BUILD_TIMEOUT_MINUTES', 120),
-      metricMs: minutes('REFIT_METRIC_WAIT_MINUTES', 1),
-      queryMs: minutes('REFIT_QUERY_TIMEOUT_MINUTES', 1),
-    },
+    limits: stepLimitsFromEnvironment(process.env),
   };
 }
 

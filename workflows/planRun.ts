@@ -15,11 +15,11 @@ export interface PlanRunResult {
   steps: string[];
 }
 
-export async function planRun(input: { automation: AutomationModel }): Promise<PlanRunResult> {
+export async function planRun(input: { automation: AutomationModel; hostTaskQueue?: string }): Promise<PlanRunResult> {
   const { automation } = input;
   const { build_spec: build, deployment_spec: deploy, deployment_condition: condition, approval, rollout } = automation.action;
   // The serving state (champion, pods) is on the worker that deploys: ask its own queue.
-  const host = proxyActivities<Activities>({ taskQueue: await hostTaskQueue(), startToCloseTimeout: '2 minutes', retry });
+  const host = proxyActivities<Activities>({ taskQueue: input.hostTaskQueue ?? (await hostTaskQueue()), startToCloseTimeout: '2 minutes', retry });
   const commit = await resolveCommit({ buildSpec: build, automation: automation.name, modelId: automation.model_id });
   const environments = deploy.environments.length ? deploy.environments : [''];
   const steps = [

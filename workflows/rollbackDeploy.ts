@@ -15,6 +15,8 @@ export interface RollbackInput {
   toBuildId?: string;
   by: string;
   reason?: string;
+  /** The queue of the worker that serves the model (the one that last deployed it); found by asking any worker otherwise. */
+  hostTaskQueue?: string;
 }
 
 export interface RollbackResult {
@@ -32,7 +34,7 @@ export async function rollbackDeploy(input: RollbackInput): Promise<RollbackResu
     { key: SearchAttributeKeys.modelId, value: automation.model_id },
   ]);
   // Deployments live with the worker that made them: its own queue runs the rollback.
-  const hostTaskQueue = await findHostQueue();
+  const hostTaskQueue = input.hostTaskQueue ?? (await findHostQueue());
   const host = proxyActivities<Activities>({ taskQueue: hostTaskQueue, startToCloseTimeout: `${automation.action.deployment_spec.deployment_process_timeout_limit + 300} seconds`, heartbeatTimeout: '30 seconds', retry });
   const variation = automation.action.deployment_spec.variation_name;
   const environments = automation.action.deployment_spec.environments.length ? automation.action.deployment_spec.environments : [''];

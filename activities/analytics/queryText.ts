@@ -27,11 +27,12 @@ export function queryShape(sql: string): QueryShape {
  * their kind and what can be said without the value.
  */
 export function withoutDataValues(message: string, sql: string, options: { fromData: boolean }): string {
+  // Errors about the query (syntax, names, binding) hold the query's words and the schema's names, no data.
+  if (!options.fromData) return message;
   const masked = message.replace(/'((?:[^']|'')*)'|"((?:[^"]|"")*)"/g, (quoted, single?: string, double?: string) => {
     const inner = single ?? double ?? '';
     return inner === '' || sql.toLowerCase().includes(inner.toLowerCase()) ? quoted : quoted[0] === "'" ? "'…'" : '"…"';
   });
-  if (!options.fromData) return masked;
   const [firstLine] = masked.split('\n');
   const category = /^([A-Z][\w ]*Error):/.exec(firstLine ?? '')?.[1] ?? 'error';
   const column = /from source column (\S+)/.exec(message)?.[1];

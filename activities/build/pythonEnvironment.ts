@@ -80,7 +80,9 @@ export async function ensurePythonEnvironment(request: PythonEnvironmentRequest)
   const python = path.join(dir, 'bin', 'python');
   mkdirSync(request.cacheDir, { recursive: true });
   if (existsSync(path.join(dir, COMPLETE_MARKER))) return { python, dir, reused: true };
+  const deadline = Date.now() + request.timeoutMs;
   const release = await acquireLock(`${dir}.lock`, request.timeoutMs, 'another build installing the same environment');
+  const within = { ...request, get timeoutMs() { return Math.max(1, deadline - Date.now()); } };
   try {
     if (existsSync(path.join(dir, COMPLETE_MARKER))) return { python, dir, reused: true };
     rmSync(dir, { recursive: true, force: true });
@@ -92,10 +94,10 @@ export async function ensurePythonEnvironment(request: PythonEnvironmentRequest)
       { path: request.sourceDir, writable: true },
       { path: dir, writable: true },
     ];
-    await step(request, mounts, [request.interpreter.executable, '-m', 'venv', dir], 'creating the virtual environment');
+    await step(within, mounts, [request.interpreter.executable, '-m', 'venv', dir], 'creating the virtual environment');
     if (request.dependencyFile) {
       const what = request.dependencyFile.endsWith('.toml') ? [path.dirname(request.dependencyFile)] : ['-r', request.dependencyFile];
-      await step(request, mounts, [python, '-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', ...what], `installing ${path.basename(request.dependencyFile)}`);
+      await step(within, mounts, [python, '-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', ...what], `installing ${path.basename(request.dependencyFile)}`);
     }
     request.sandbox.takeBack(dir);
     writeFileSync(path.join(dir, COMPLETE_MARKER), new Date().toISOString());

@@ -70,6 +70,8 @@ export async function runBuild(request: BuildRequest): Promise<BuildResult> {
   const resultFile = path.join(request.buildDir, RESULT_FILE);
   if (existsSync(resultFile)) return JSON.parse(readFileSync(resultFile, 'utf8')) as BuildResult;
   const started = Date.now();
+  // One limit for the whole build, dependencies, tests and training together: what the activity's timeout covers.
+  const remainingMs = () => Math.max(1, started + request.timeoutMs - Date.now());
   const mainDir = path.join(request.modelDir, request.spec.main_dir);
   if (!existsSync(mainDir) || !statSync(mainDir).isDirectory()) {
     throw new RefitError(
@@ -136,7 +138,7 @@ export async function runBuild(request: BuildRequest): Promise<BuildResult> {
       sourceDir,
       env: baseEnvironment(),
       logFile,
-      timeoutMs: request.timeoutMs,
+      timeoutMs: remainingMs(),
       sandbox,
       limit: (command, args) => limits.wrap(command, args),
       signal: request.signal,
@@ -179,7 +181,7 @@ export async function runBuild(request: BuildRequest): Promise<BuildResult> {
         cwd: request.modelDir,
         env: { ...env, ...extraEnv },
         logFile,
-        timeoutMs: request.timeoutMs,
+        timeoutMs: remainingMs(),
         signal: request.signal,
         onLines: progress(step),
         mask: secretValues,

@@ -1,7 +1,8 @@
 import type { ConditionOutcome } from '../../shared/runTypes.js';
 import type { AutomationModel } from '../../spec/schema/automation.js';
 import type { AnalyticsStore } from '../analytics/analyticsStore.js';
-import { evaluateCondition, thresholdQueryFailure } from './evaluateCondition.js';
+import { sqlValue } from '../analytics/sqlValue.js';
+import { beats, evaluateCondition } from './evaluateCondition.js';
 
 type Guard = NonNullable<AutomationModel['action']['rollout']>['guard'];
 
@@ -22,16 +23,8 @@ export async function evaluateGuard(options: {
     return evaluateCondition({ condition: guard, metrics: options.metrics, openAnalytics: options.openAnalytics, queryTimeoutMs: options.queryTimeoutMs });
   }
   const query = guard.sql_query.replaceAll('{{build_id}}', options.buildId.replace(/'/g, "''"));
-  const store = await options.openAnalytics();
-  let value: number;
-  try {
-    value = await store.queryNumber(query, { timeoutMs: options.queryTimeoutMs });
-  } catch (err) {
-    throw thresholdQueryFailure(err, 'the canary guard\'s query');
-  } finally {
-    await store.close();
-  }
-  const passed = guard.direction === 'ABOVE' ? value > guard.threshold : value < guard.threshold;
+  const { value } = await sqlValue({ openAnalytics: options.openAnalytics, sql: query, what: "the canary guard's query", timeoutMs: options.queryTimeoutMs });
+  const passed = beats(value, guard.threshold, guard.direction);
   const word = guard.direction === 'ABOVE' ? 'above' : 'below';
   return {
     passed,

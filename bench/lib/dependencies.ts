@@ -9,6 +9,7 @@ import { DEFAULT_WEBHOOK_POLICY } from '../../activities/notify/sendNotification
 import { sandboxSettingsFromEnvironment } from '../../activities/process/sandbox.js';
 import { LocalSecretStore } from '../../activities/secrets/localSecretStore.js';
 import { packageRoot } from '../../platform/paths.js';
+import { DEFAULT_STEP_LIMITS } from '../../shared/stepLimits.js';
 import { NoopDeploymentTarget } from './noopTarget.js';
 
 export interface BenchDependencyOptions {
@@ -29,7 +30,7 @@ export function benchDependencies(options: BenchDependencyOptions): ActivityDepe
     python: options.python,
     venvCacheDir: options.venvCacheDir,
     sdkPythonPath: path.join(packageRoot(), 'sdk', 'python'),
-    timeouts: { buildMs: 10 * 60_000, metricMs: 60_000, queryMs: 60_000 },
+    limits: { ...DEFAULT_STEP_LIMITS, buildMinutes: 10 },
     gitPolicy: DEFAULT_GIT_POLICY,
     webhookPolicy: DEFAULT_WEBHOOK_POLICY,
     sandbox: sandboxSettingsFromEnvironment(),

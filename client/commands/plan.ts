@@ -20,7 +20,7 @@ export async function planCommand(paths: string[], options: { prune?: boolean; r
   return withRefitClient(async (refit) => {
     const changes = await planRegistration(refit.client, automations, { taskQueue: refit.taskQueue, prune: options.prune });
     const runs: PlanRunResult[] = [];
-    if (options.run) for (const automation of automations) runs.push(await planRun(refit.client, refit.taskQueue, automation));
+    if (options.run) for (const automation of automations) runs.push(await planRun(refit.client, refit.taskQueue, automation, await refit.servingHostQueue(automation.model_id)));
     if (options.json) {
       console.log(JSON.stringify({ changes, runs }, null, 2));
       return;
@@ -46,10 +46,10 @@ function colorDiff(diff: string): string {
     .join('\n');
 }
 
-async function planRun(client: Client, taskQueue: string, automation: AutomationModel): Promise<PlanRunResult> {
-  return client.workflow.execute<(input: { automation: AutomationModel }) => Promise<PlanRunResult>>(WorkflowTypes.planRun, {
+async function planRun(client: Client, taskQueue: string, automation: AutomationModel, hostTaskQueue: string | undefined): Promise<PlanRunResult> {
+  return client.workflow.execute<(input: { automation: AutomationModel; hostTaskQueue?: string }) => Promise<PlanRunResult>>(WorkflowTypes.planRun, {
     taskQueue,
     workflowId: `${scheduleIdOf(automation.name)}-plan-${new Date().toISOString().replace(/[-:.]/g, '')}`,
-    args: [{ automation }],
+    args: [{ automation, hostTaskQueue }],
   });
 }

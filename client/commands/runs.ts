@@ -17,6 +17,7 @@ const STEP_WORDS: Record<RunStatus['step'], string> = {
   collecting_metrics: 'reading the build\'s metrics',
   checking_condition: 'checking the deployment condition',
   awaiting_approval: 'waiting for approval (refit approve / refit reject)',
+  waiting_for_promotion: 'waiting for another run of this model to finish deploying',
   deploying: 'deploying',
   canary: 'canary rollout (traffic shifts step by step, guard checked after each)',
   rolling_back: 'rolling back',

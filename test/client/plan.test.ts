@@ -2,6 +2,8 @@ import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { recordLatestHistory } from '../harness/recordHistory.js';
+import { WorkflowTypes } from '../../shared/names.js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { LocalDeploymentTarget } from '../../activities/deploy/local/localTarget.js';
 import { RefitClient } from '../../client/refitClient.js';
@@ -49,6 +51,7 @@ describe('refit plan', () => {
     const file = path.join(fixture.home, 'planned.yaml');
     writeFileSync(file, toYaml(changed));
     const output = await planCli(file, '--run');
+    await recordLatestHistory(fixture.server.client, WorkflowTypes.planRun, fixture.taskQueue, 'plan-run');
 
     expect(output).toContain('planned: update schedule refit-planned');
     const diffLines = output.split('\n').filter((line) => /^[-+] /.test(line));

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { recordLatestHistory } from '../harness/recordHistory.js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { RefitClient, type RunRecord } from '../../client/refitClient.js';
@@ -120,6 +121,7 @@ describe('schedules start real runs', () => {
     expect(drifted).toMatchObject({ fired: true, value: 0.8 });
     const build = await fixture.server.client.workflow.getHandle(drifted.build_workflow_id!).result();
     expect(build).toMatchObject({ deployed: true, trigger: { kind: 'metric', detail: 'precision_drop = 0.8' } });
+    await recordLatestHistory(fixture.server.client, WorkflowTypes.metricTriggerCheck, fixture.taskQueue, 'metric-trigger-check');
     const checks = [];
     for await (const execution of fixture.server.client.workflow.list({ query: `WorkflowType = '${WorkflowTypes.metricTriggerCheck}' AND RefitAutomation = 'drift'` })) checks.push(execution);
     expect(checks.length).toBeGreaterThanOrEqual(1);

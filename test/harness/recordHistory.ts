@@ -14,3 +14,15 @@ export async function recordHistory(client: Client, workflowId: string, name: st
   const history = await client.workflow.getHandle(workflowId).fetchHistory();
   writeFileSync(path.join(packageRoot(), 'test', 'histories', `${name}.json`), `${JSON.stringify(JSON.parse(historyToJSON(history)), null, 1)}\n`);
 }
+
+/** recordHistory for the newest closed run of a workflow type on a task queue (found through visibility, which may lag a moment). */
+export async function recordLatestHistory(client: Client, workflowType: string, taskQueue: string, name: string): Promise<void> {
+  if (!process.env.REFIT_RECORD_HISTORIES) return;
+  for (let tries = 0; tries < 50; tries++) {
+    for await (const execution of client.workflow.list({ query: `WorkflowType = '${workflowType}' AND TaskQueue = '${taskQueue}' AND ExecutionStatus != 'Running'` })) {
+      return recordHistory(client, execution.workflowId, name);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`no closed ${workflowType} run on ${taskQueue} to record as ${name}`);
+}

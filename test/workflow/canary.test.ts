@@ -1,13 +1,14 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DuckDBInstance } from '@duckdb/node-api';
-import type { WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { RefitClient } from '../../client/refitClient.js';
 import { LocalDeploymentTarget } from '../../activities/deploy/local/localTarget.js';
 import { packageRoot } from '../../platform/paths.js';
 import type { BuildDeployResult, RunStatus } from '../../shared/runTypes.js';
 import { predict, startFixture, type Fixture } from '../harness/buildDeployFixture.js';
 import { recordHistory } from '../harness/recordHistory.js';
+import { activityAttempts } from '../harness/runHistory.js';
 import { waitForStatus } from '../harness/runStatus.js';
 
 describe('canary rollouts on the local target', () => {
@@ -90,5 +91,21 @@ describe('canary rollouts on the local target', () => {
     expect(after.variations.default).toMatchObject({ buildId: canary.build_id });
     expect((await predict(after.url!, 'canary')).build).toBe(canary.build_id);
     await recordHistory(fixture.server.client, handle.workflowId, 'canary-promoted');
+  });
+
+  it('takes the canary out at once when its guard query fails: the previous build serves every request again', async () => {
+    const serving = (await target.status('canary', ''))!.variations.default!.buildId;
+    const broken = canaryAutomation();
+    broken.action.rollout!.guard = { type: 'LiveMetric', sql_query: "SELECT max(error_rate) FROM no_such_table WHERE build_id = '{{build_id}}'", direction: 'BELOW', threshold: 0.05 };
+    const handle = await refit.runDefinition(broken);
+    const error = await handle.result().then(() => undefined, (err: unknown) => err);
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    expect((error as WorkflowFailedError).cause?.message).toMatch(/^canary failed: the canary guard's query failed: .*no_such_table/);
+    // Taken out once, in the run's promotion; the guard was asked once (a query to fix is not retried).
+    expect((await activityAttempts(fixture.server.client, handle.workflowId, 'abortCanary')).completed).toBe(1);
+    expect((await activityAttempts(fixture.server.client, handle.workflowId, 'evaluateRolloutGuard')).attempts).toEqual([1]);
+    const after = (await target.status('canary', ''))!;
+    expect(after.variations.default).toMatchObject({ buildId: serving });
+    for (let request = 0; request < 20; request++) expect((await predict(after.url!, 'canary')).build).toBe(serving);
   });
 });

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { ErrorTypes } from '../../shared/errors.js';
 import { GOOD_F1, POOR, POOR_F1, startFixture, type Fixture } from '../harness/buildDeployFixture.js';
 import { recordHistory } from '../harness/recordHistory.js';
+import { activityAttempts } from '../harness/runHistory.js';
 import { startRecordingServer, type RecordingServer } from '../harness/recordingServer.js';
 
 describe('champion/challenger and notifications', () => {
@@ -108,9 +109,7 @@ describe('champion/challenger and notifications', () => {
     expect(result.notifications).toEqual([{ event: 'on_success', delivered: false, detail: expect.stringMatching(/^CustomWebhook not delivered: .*answered 500/) }]);
     expect(hooks.to('/down')).toHaveLength(4); // every retry reached it, and the deploy ran once
     await recordHistory(fixture.server.client, workflowId, 'webhook-down');
-    const history = await fixture.server.client.workflow.getHandle(workflowId).fetchHistory();
-    const deploys = (history.events ?? []).filter((event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'deployBuild');
-    expect(deploys).toHaveLength(1);
+    expect((await activityAttempts(fixture.server.client, workflowId, 'deployBuild')).scheduled).toBe(1);
   });
 });
 

@@ -15,6 +15,7 @@ import { MODEL_FOLDER, TEST_VENV_CACHE, TOKEN } from '../harness/buildDeployFixt
 import { startGitServer, type GitServer } from '../../devstack/gitServer.js';
 import { connectToTestServer, uniqueTaskQueue } from '../harness/temporal.js';
 import { recordHistory } from '../harness/recordHistory.js';
+import { activityAttempts } from '../harness/runHistory.js';
 import { waitForStatus } from '../harness/runStatus.js';
 import { startWorkerProcess, type WorkerProcess } from '../harness/workerProcesses.js';
 
@@ -68,13 +69,8 @@ describe('durability: a run survives its worker being killed', () => {
   const waitForStep = (handle: WorkflowHandle, step: RunStatus['step'], extra: (status: RunStatus) => boolean = () => true) =>
     waitForStatus(handle, (status) => status.step === step && extra(status));
 
-  const attemptsOf = async (handle: WorkflowHandle, activity: string) => {
-    const events = (await handle.fetchHistory()).events ?? [];
-    const scheduled = new Set(events.filter((event) => event.activityTaskScheduledEventAttributes?.activityType?.name === activity).map((event) => String(event.eventId)));
-    const started = events.filter((event) => scheduled.has(String(event.activityTaskStartedEventAttributes?.scheduledEventId)));
-    const completed = events.filter((event) => scheduled.has(String(event.activityTaskCompletedEventAttributes?.scheduledEventId)));
-    return { scheduled: scheduled.size, attempts: started.map((event) => event.activityTaskStartedEventAttributes!.attempt), completed: completed.length };
-  };
+  // Over the run and its promotion workflow, where the deploy happens.
+  const attemptsOf = (handle: WorkflowHandle, activity: string) => activityAttempts(server.client, handle.workflowId, activity);
 
   /** Model servers of this test's home that are running (a killed attempt's pods must not linger). */
   // The model servers themselves, not the sandboxes (bwrap) they run in.

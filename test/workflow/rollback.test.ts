@@ -1,4 +1,6 @@
 import path from 'node:path';
+import { recordLatestHistory } from '../harness/recordHistory.js';
+import { WorkflowTypes } from '../../shared/names.js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { LocalDeploymentTarget } from '../../activities/deploy/local/localTarget.js';
 import { RefitClient } from '../../client/refitClient.js';
@@ -34,6 +36,7 @@ describe('refit rollback', () => {
     const result = await refit.rollback('rollme', { by: 'erin', reason: 'latency regression' });
     expect(result).toEqual({ automation: 'rollme', model_id: 'rollback', by: 'erin', reason: 'latency regression', rolled_back: [{ environment: '', variation: 'default', from: builds[2], to: builds[1] }] });
     expect(await serving()).toEqual({ build: builds[1], answered: builds[1] });
+    await recordLatestHistory(fixture.server.client, WorkflowTypes.rollbackDeploy, fixture.taskQueue, 'rollback-deploy');
   });
 
   it('puts back a named build with --to, and refuses one that never served', async () => {

@@ -156,7 +156,7 @@ export class LocalDeploymentTarget implements DeploymentTarget {
 
   private canaryOf(state: ModelServingState, target: CanaryTarget): CanaryState {
     const canary = state.variations[target.variation]?.canary;
-    if (canary?.buildId !== target.buildId) throw new Error(`build ${target.buildId} is not the canary of variation "${target.variation}" of ${target.modelId}`);
+    if (canary?.buildId !== target.buildId) throw new RefitError(ErrorTypes.DeploymentFailed, `build ${target.buildId} is not the canary of variation "${target.variation}" of ${target.modelId}`);
     return canary;
   }
 

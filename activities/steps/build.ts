@@ -1,0 +1,99 @@
+// The steps that make a build: clone, build (dependencies, tests, training), metrics; and the commit a
+// build would clone now, for plans.
+import path from 'node:path';
+import { Context } from '@temporalio/activity';
+import type { BuildOutput, CloneOutput } from '../../shared/runTypes.js';
+import type { AutomationModel } from '../../spec/schema/automation.js';
+import { withHeartbeat } from '../activityContext.js';
+import { runBuild } from '../build/runBuild.js';
+import { minutes, type ActivityDependencies } from '../dependencies.js';
+import { cloneRepository, remoteHead } from '../git/cloneRepository.js';
+import { allowedGitLocation, gitToken } from '../git/gitAccess.js';
+import { waitForMetric } from '../metrics/metricSource.js';
+import { buildDirOf } from './workspace.js';
+
+type BuildSpec = AutomationModel['action']['build_spec'];
+
+export function createBuildActivities(deps: ActivityDependencies) {
+  return {
+    async cloneModelRepository(input: { buildId: string; buildSpec: BuildSpec; automation: string; modelId: string }): Promise<CloneOutput> {
+      return withHeartbeat(async (progress) => {
+        const location = allowedGitLocation(input.buildSpec.git_uri, deps.gitPolicy);
+        const secretName = input.buildSpec.git_access_token_secret;
+        const token = await gitToken(deps.secrets, secretName, location, input);
+        const result = await cloneRepository({
+          repository: location.repository,
+          subdirectory: location.subdirectory,
+          branch: input.buildSpec.git_branch,
+          token,
+          tokenSecretName: secretName,
+          destination: path.join(buildDirOf(deps, input.buildId), 'src'),
+          onProgress: (details) => progress({ step: 'clone', ...details }),
+        });
+        return { commit: result.commit, modelDir: result.modelDir };
+      });
+    },
+
+    async buildModel(input: { buildId: string; automation: string; modelId: string; modelDir: string; buildSpec: BuildSpec }): Promise<BuildOutput> {
+      return withHeartbeat(async (progress) => {
+        const buildDir = buildDirOf(deps, input.buildId);
+        const result = await runBuild({
+          buildId: input.buildId,
+          automation: input.automation,
+          modelId: input.modelId,
+          modelDir: input.modelDir,
+          spec: input.buildSpec,
+          buildDir,
+          sourceDir: path.join(buildDir, 'src'),
+          sandbox: deps.sandbox,
+          secrets: deps.secrets,
+          metricSource: deps.metricSource,
+          venvCacheDir: deps.venvCacheDir,
+          python: deps.python,
+          sdkPythonPath: deps.sdkPythonPath,
+          timeoutMs: minutes(deps.limits.buildMinutes),
+          signal: Context.current().cancellationSignal,
+          onProgress: progress,
+          cgroupRoot: deps.cgroupRoot,
+        });
+        return {
+          artifact_dir: result.artifactDir,
+          metrics_file: result.metricsFile,
+          python: path.join(result.environment.dir, 'bin', 'python'),
+          log_file: result.logFile,
+          duration_ms: result.durationMs,
+          tests: result.tests,
+          environment_reused: result.environment.reused,
+          limits: result.limits,
+          tags: result.tags,
+        };
+      });
+    },
+
+    async collectMetrics(input: { buildId: string; metricsFile: string; metricName?: string }): Promise<Record<string, number>> {
+      return withHeartbeat(async (progress) => {
+        const build = { buildId: input.buildId, metricsFile: input.metricsFile };
+        if (!input.metricName) return deps.metricSource.read(build);
+        return waitForMetric({
+          source: deps.metricSource,
+          build,
+          name: input.metricName,
+          timeoutMs: minutes(deps.limits.metricWaitMinutes),
+          onPoll: (metrics) => progress({ step: 'metrics', seen: Object.keys(metrics) }),
+        });
+      });
+    },
+
+    /** The commit a build would clone now (for `refit plan --run`). */
+    async resolveCommit(input: { buildSpec: BuildSpec; automation: string; modelId: string }): Promise<string> {
+      const location = allowedGitLocation(input.buildSpec.git_uri, deps.gitPolicy);
+      const secretName = input.buildSpec.git_access_token_secret;
+      return remoteHead({
+        repository: location.repository,
+        branch: input.buildSpec.git_branch,
+        token: await gitToken(deps.secrets, secretName, location, input),
+        tokenSecretName: secretName,
+      });
+    },
+  };
+}

@@ -1,0 +1,306 @@
+// The failure paths of delivery, each forced: Refit's real workflows on the real dev server, with the
+// activities replaced by test doubles (they stand in for builds and deployment targets, which other tests
+// run for real) so that a second environment, a guard, a rollback or a worker can fail on cue.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Context } from '@temporalio/activity';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { Worker } from '@temporalio/worker';
+import type { DeploymentRequest } from '../../activities/deploy/deploymentTarget.js';
+import { ErrorTypes, RefitError } from '../../shared/errors.js';
+import { WorkflowTypes } from '../../shared/names.js';
+import type { BuildDeployInput, BuildDeployResult, ConditionOutcome, DeploymentSummary } from '../../shared/runTypes.js';
+import type { StepLimits } from '../../shared/stepLimits.js';
+import { validateAutomation } from '../../spec/validate.js';
+import { activityInterceptors } from '../../worker/errorClassification.js';
+import { readRunState } from '../harness/runState.js';
+import { recordHistory } from '../harness/recordHistory.js';
+import { activityAttempts } from '../harness/runHistory.js';
+import { connectToTestServer, uniqueTaskQueue } from '../harness/temporal.js';
+
+interface Serving {
+  buildId: string;
+  f1: number;
+}
+
+/** Doubles of every activity the BuildDeploy and promotion workflows call, with a record of the calls. */
+class Doubles {
+  calls: { name: string; input: any }[] = [];
+  /** What serves per environment, which deployBuild changes and rollbackDeployment puts back. */
+  serving = new Map<string, Serving>();
+  failDeployIn = new Set<string>();
+  failRollbackIn = new Set<string>();
+  slowDeployMs = 0;
+  /** An environment whose deploy waits until it is cancelled. */
+  hangDeployIn = new Set<string>();
+  guard: 'pass' | 'error' = 'pass';
+  limits: StepLimits = { buildMinutes: 1, metricWaitMinutes: 1, queryMinutes: 1, hostDeadlineHours: 1 };
+  hostQueue = '';
+  f1 = 0.9;
+
+  names(): string[] {
+    return this.calls.map((call) => call.name);
+  }
+
+  activities() {
+    const record = (name: string, input: any) => this.calls.push({ name, input });
+    const summary = (request: { environment: string; spec: { variation_name: string }; buildId: string }, previous?: string): DeploymentSummary => ({
+      environment: request.environment,
+      variation: request.spec.variation_name,
+      build_id: request.buildId,
+      previous_build_id: previous,
+      changed: true,
+      notes: [],
+    });
+    return {
+      claimWorkspace: async (input: { buildId: string }) => (record('claimWorkspace', input), { hostTaskQueue: this.hostQueue, buildDir: '/nowhere', limits: this.limits }),
+      cloneModelRepository: async (input: unknown) => (record('cloneModelRepository', input), { commit: 'c0ffee', modelDir: '/nowhere/src' }),
+      buildModel: async (input: unknown) => {
+        record('buildModel', input);
+        return { artifact_dir: '/nowhere/artifact', metrics_file: '/nowhere/m', python: 'python3', log_file: '/nowhere/log', duration_ms: 1, tests: 'none' as const, environment_reused: true, limits: [], tags: [] };
+      },
+      collectMetrics: async (input: unknown) => (record('collectMetrics', input), { f1_score: this.f1 }),
+      checkDeploymentCondition: async (input: { metrics: { f1_score: number }; environment: string }): Promise<ConditionOutcome> => {
+        record('checkDeploymentCondition', input);
+        const champion = this.serving.get(input.environment);
+        const value = input.metrics.f1_score;
+        if (!champion) return { passed: true, reason: 'first build', threshold_source: 'serving_build', metric_name: 'f1_score', value };
+        const passed = value > champion.f1;
+        return { passed, reason: `f1_score ${value} ${passed ? 'beats' : 'does not beat'} ${champion.buildId} (${champion.f1})`, threshold_source: 'serving_build', serving_build_id: champion.buildId, threshold: champion.f1, value, metric_name: 'f1_score' };
+      },
+      deployBuild: async (request: DeploymentRequest) => {
+        record('deployBuild', request);
+        if (this.hangDeployIn.has(request.environment)) {
+          const context = Context.current();
+          for (;;) {
+            context.heartbeat();
+            if (context.cancellationSignal.aborted) throw new Error('cancelled');
+            await sleep(200);
+          }
+        }
+        if (this.slowDeployMs) await sleep(this.slowDeployMs);
+        if (this.failDeployIn.has(request.environment)) throw ApplicationFailure.nonRetryable(`the rollout in ${request.environment} never became ready`, ErrorTypes.DeploymentFailed);
+        const previous = this.serving.get(request.environment);
+        this.serving.set(request.environment, { buildId: request.buildId, f1: request.metrics.f1_score! });
+        return summary(request, previous?.buildId);
+      },
+      rollbackDeployment: async (input: { environment: string; previousBuildId?: string; variation: string; modelId: string }) => {
+        record('rollbackDeployment', input);
+        if (this.failRollbackIn.has(input.environment)) throw ApplicationFailure.nonRetryable(`cannot put back ${input.previousBuildId} in ${input.environment}`, ErrorTypes.DeploymentFailed);
+        if (input.previousBuildId) this.serving.set(input.environment, { buildId: input.previousBuildId, f1: 0 });
+        else this.serving.delete(input.environment);
+        return input.previousBuildId ? { environment: input.environment, variation: input.variation, build_id: input.previousBuildId, changed: true, notes: [] } : undefined;
+      },
+      startCanary: async (input: { request: DeploymentRequest; percent: number }) => (record('startCanary', input), summary(input.request, 'champion-build')),
+      setCanaryWeight: async (input: unknown) => void record('setCanaryWeight', input),
+      evaluateRolloutGuard: async (input: unknown): Promise<ConditionOutcome> => {
+        record('evaluateRolloutGuard', input);
+        if (this.guard === 'error') throw new RefitError(ErrorTypes.ThresholdQueryInvalid, 'the canary guard\'s query failed: Catalog Error: Table with name live_errs does not exist!');
+        return { passed: true, reason: 'fine', threshold_source: 'static' };
+      },
+      abortCanary: async (input: unknown) => void record('abortCanary', input),
+      promoteCanary: async (input: { target: { environment: string; variation: string; buildId: string } }) => (record('promoteCanary', input), { environment: input.target.environment, variation: input.target.variation, build_id: input.target.buildId, previous_build_id: 'champion-build', changed: true, notes: [] }),
+      sendRunNotification: async (input: unknown) => (record('sendRunNotification', input), { status: 200, target: 'test' }),
+    };
+  }
+}
+
+describe('delivery under failure (activities replaced by doubles)', () => {
+  let server: Awaited<ReturnType<typeof connectToTestServer>>;
+  let doubles: Doubles;
+  let taskQueue: string;
+  let workers: Worker[];
+  let running: Promise<unknown>[];
+  let counter = 0;
+
+  beforeAll(async () => {
+    server = await connectToTestServer();
+  });
+  afterAll(async () => server?.close());
+
+  async function startWorkers(options: { host?: boolean } = {}) {
+    doubles = new Doubles();
+    taskQueue = uniqueTaskQueue('delivery');
+    doubles.hostQueue = `${taskQueue}@double-host`;
+    const common = { connection: server.nativeConnection, namespace: server.namespace, activities: doubles.activities(), interceptors: { activity: [activityInterceptors] }, shutdownGraceTime: '2 seconds' };
+    workers = [await Worker.create({ ...common, taskQueue, workflowBundle: { codePath: readRunState().workflowBundlePath } })];
+    if (options.host !== false) workers.push(await Worker.create({ ...common, taskQueue: doubles.hostQueue }));
+    running = workers.map((worker) => worker.run());
+  }
+
+  async function stopWorkers() {
+    for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
+    await Promise.all(running.map((run) => run.catch(() => undefined)));
+  }
+
+  const automation = (change: (input: Record<string, any>) => void = () => undefined) => {
+    const input: Record<string, any> = {
+      name: 'delivery',
+      model_id: `delivered-${counter}`,
+      trigger: { type: 'NoneTrigger' },
+      action: {
+        build_spec: { git_uri: 'https://example.com/models.git' },
+        deployment_condition: { type: 'DeployedBuildMetric', metric_name: 'f1_score', direction: 'ABOVE' },
+        deployment_spec: { number_of_pods: 1, environments: ['staging', 'prod'] },
+      },
+      on_error: { type: 'CustomWebhook', url: 'https://hooks.example.com/refit' },
+    };
+    change(input);
+    const validated = validateAutomation(input);
+    if (!validated.ok) throw new Error(JSON.stringify(validated.errors));
+    return validated.automation;
+  };
+
+  const start = (definition = automation()) =>
+    server.client.workflow.start<(input: BuildDeployInput) => Promise<BuildDeployResult>>(WorkflowTypes.buildDeploy, {
+      taskQueue,
+      workflowId: `delivery-${++counter}-${taskQueue}`,
+      args: [{ automation: definition, trigger: { kind: 'manual' } }],
+    });
+
+  async function failure(handle: WorkflowHandle): Promise<{ message: string; type?: string; details: any }> {
+    const error = await handle.result().then(() => undefined, (err: unknown) => err);
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    const cause = (error as WorkflowFailedError).cause as ApplicationFailure;
+    return { message: cause.message, type: cause.type ?? undefined, details: cause.details?.[0] };
+  }
+
+  describe('with a host worker', () => {
+    beforeAll(() => startWorkers());
+    afterAll(() => stopWorkers());
+
+    it('rolls back the first environment when the second fails, and reports the second one\'s error', async () => {
+      doubles.failDeployIn.add('prod');
+      doubles.serving.set('staging', { buildId: 'old-staging', f1: 0.5 });
+      const handle = await start();
+      const failed = await failure(handle);
+      expect(failed.type).toBe(ErrorTypes.DeploymentFailed);
+      expect(failed.message).toMatch(/^(deploying|rolling back) failed: the rollout in prod never became ready$/);
+      expect(failed.details.rolled_back).toEqual([expect.objectContaining({ environment: 'staging', build_id: 'old-staging', undo: 'rolled_back' })]);
+      expect(doubles.serving.get('staging')?.buildId).toBe('old-staging');
+      // on_error went out once, after the undo.
+      expect(doubles.names().filter((name) => name === 'sendRunNotification')).toHaveLength(1);
+      await recordHistory(server.client, handle.workflowId, 'build-deploy-second-environment-failed');
+      await recordHistory(server.client, `refit-promotion-${(await handle.describe()).searchAttributes?.RefitModelId?.[0]}`, 'promote-build-second-environment-failed');
+    });
+
+    it('still runs the other undos when one fails, and reports the original error', async () => {
+      doubles.failDeployIn.clear();
+      doubles.serving.clear();
+      doubles.serving.set('a', { buildId: 'old-a', f1: 0.5 });
+      doubles.serving.set('b', { buildId: 'old-b', f1: 0.5 });
+      doubles.failDeployIn.add('c');
+      doubles.failRollbackIn.add('b');
+      const failed = await failure(await start(automation((input) => (input.action.deployment_spec.environments = ['a', 'b', 'c']))));
+      expect(failed.message).toMatch(/failed: the rollout in c never became ready$/);
+      expect(failed.details.rolled_back).toEqual([
+        expect.objectContaining({ environment: 'b', failed: 'cannot put back old-b in b' }),
+        expect.objectContaining({ environment: 'a', build_id: 'old-a', undo: 'rolled_back' }),
+      ]);
+      expect(doubles.serving.get('a')?.buildId).toBe('old-a');
+    });
+
+    it('takes a canary out at once when its guard fails to answer, and reports the guard\'s error', async () => {
+      doubles.failDeployIn.clear();
+      doubles.failRollbackIn.clear();
+      doubles.guard = 'error';
+      const handle = await start(
+        automation((input) => {
+          input.action.deployment_spec.environments = [];
+          input.action.rollout = { strategy: 'canary', steps: [10, 100], interval: '1s', guard: { type: 'LiveMetric', sql_query: 'SELECT max(e) FROM live_errs', direction: 'BELOW', threshold: 0.1 } };
+        }),
+      );
+      const failed = await failure(handle);
+      expect(failed.type).toBe(ErrorTypes.ThresholdQueryInvalid);
+      expect(failed.message).toMatch(/Table with name live_errs does not exist/);
+      expect(doubles.names()).toContain('abortCanary');
+      expect(failed.details.rolled_back).toEqual([expect.objectContaining({ undo: 'canary_aborted', build_id: 'champion-build' })]);
+      // A configuration error: the guard was asked once, not retried.
+      expect((await activityAttempts(server.client, handle.workflowId, 'evaluateRolloutGuard')).attempts).toEqual([1]);
+      doubles.guard = 'pass';
+    });
+
+    it('undoes what it changed when the run is cancelled during a deploy, and says so to on_error', async () => {
+      doubles.serving.clear();
+      doubles.serving.set('staging', { buildId: 'old-staging', f1: 0.5 });
+      doubles.hangDeployIn.add('prod');
+      doubles.calls = [];
+      const handle = await start();
+      for (let waited = 0; !doubles.calls.some((call) => call.name === 'deployBuild' && call.input.environment === 'prod'); waited += 100) {
+        if (waited > 30_000) throw new Error('the prod deploy never started');
+        await sleep(100);
+      }
+      await handle.cancel();
+      const error = await handle.result().then(() => undefined, (err: unknown) => err);
+      expect(error).toBeInstanceOf(WorkflowFailedError);
+      expect(doubles.serving.get('staging')?.buildId).toBe('old-staging');
+      expect(doubles.names()).toContain('rollbackDeployment');
+      const memo = (await handle.describe()).memo?.result as { reason: string };
+      expect(memo.reason).toMatch(/cancelled/);
+      expect(doubles.names().filter((name) => name === 'sendRunNotification').length).toBeGreaterThanOrEqual(1);
+      doubles.hangDeployIn.clear();
+    });
+
+    it('rejects a build when nobody decides in time (the policy\'s default)', async () => {
+      const result = await (await start(automation((input) => (input.action.approval = { required: true, timeout: '2s' })))).result();
+      expect(result).toMatchObject({ deployed: false, approval: { decision: 'timed_out_rejected', by: 'timeout' } });
+      expect(result.reason).toMatch(/nobody decided in time, so it was rejected/);
+    });
+
+    it('promotes one run of a model at a time: of two that beat the same champion, the second decides again against the first', async () => {
+      doubles.serving.clear();
+      counter += 1;
+      const model = `raced-${counter}`;
+      const definition = () =>
+        automation((input) => {
+          input.model_id = model;
+          input.action.deployment_spec.environments = [];
+        });
+      doubles.serving.set('', { buildId: 'champion-0', f1: 0.9 });
+      doubles.slowDeployMs = 3_000;
+      // The first run's build measures 0.95; by the time the second run collects its metrics, its build measures 0.92.
+      doubles.f1 = 0.95;
+      const first = await start(definition());
+      await sleep(300);
+      doubles.f1 = 0.92;
+      const second = await start(definition());
+      const [one, two] = await Promise.all([first.result(), second.result()]);
+      doubles.slowDeployMs = 0;
+      expect([one.deployed, two.deployed]).toEqual([true, false]);
+      expect(one.condition).toMatchObject({ serving_build_id: 'champion-0', passed: true });
+      expect(two.reevaluated).toMatch(new RegExp(`the serving build changed from champion-0 to ${one.build_id} while this run was evaluating, so it decided again: f1_score 0.92 does not beat ${one.build_id} \\(0.95\\)`));
+      expect(two.reason).toMatch(/^not deployed: the serving build changed/);
+      expect(doubles.serving.get('')?.buildId).toBe(one.build_id);
+      await recordHistory(server.client, second.workflowId, 'build-deploy-reevaluated');
+    });
+
+    it('keeps its build id when the run is reset', async () => {
+      const handle = await start(automation((input) => (input.action.deployment_spec.environments = [])));
+      const result = await handle.result();
+      const history = await handle.fetchHistory();
+      const firstTask = history.events!.find((event) => event.workflowTaskCompletedEventAttributes)!;
+      const { runId } = await server.client.workflowService.resetWorkflowExecution({
+        namespace: server.namespace,
+        workflowExecution: { workflowId: handle.workflowId, runId: (await handle.describe()).runId },
+        workflowTaskFinishEventId: firstTask.eventId,
+        reason: 'test: a reset keeps the build id',
+        requestId: `reset-${handle.workflowId}`,
+      });
+      const reset = await server.client.workflow.getHandle(handle.workflowId, runId ?? undefined).result();
+      expect(reset.build_id).toBe(result.build_id);
+    });
+  });
+
+  describe('without the host worker', () => {
+    beforeAll(() => startWorkers({ host: false }));
+    afterAll(() => stopWorkers());
+
+    it('fails a step whose worker never comes back, naming the worker', async () => {
+      doubles.limits = { ...doubles.limits, hostDeadlineHours: 0.002 };
+      const failed = await failure(await start());
+      expect(failed.type).toBe(ErrorTypes.WorkerLost);
+      expect(failed.message).toMatch(/^cloning failed: worker double-host did not come back within 7 s to finish cloneModelRepository/);
+    });
+  });
+});

@@ -1,0 +1,122 @@
+// One promotion at a time per model: the deploy phase of a BuildDeploy run is a child workflow whose id
+// names the model, so while one runs, no other run of the model can start its own (Temporal refuses a
+// second running workflow with the same id) and waits its turn. Inside, a champion/challenger decision is
+// checked again against the build serving now, and every change registers its undo: any failure or a
+// cancellation puts back what the promotion changed, before it ends.
+import { defineSignal, getExternalWorkflowHandle, isCancellation, upsertMemo, workflowInfo } from '@temporalio/workflow';
+import { SignalNames } from '../shared/names.js';
+import type { DeploymentRequest } from '../activities/deploy/deploymentTarget.js';
+import { ErrorTypes } from '../shared/errors.js';
+import type { CanaryRecord, ConditionOutcome, DeploymentSummary, RollbackRecord } from '../shared/runTypes.js';
+import type { StepLimits } from '../shared/stepLimits.js';
+import type { AutomationModel } from '../spec/schema/automation.js';
+import { hostSteps } from './activityOptions.js';
+import { runCanary } from './canaryRollout.js';
+import { describeFailure, isRunFailure } from './failures.js';
+import { Compensations } from './saga.js';
+
+export interface PromotionInput {
+  /** The request of the first environment; each environment gets its own copy. */
+  request: Omit<DeploymentRequest, 'environment'>;
+  environments: string[];
+  condition: AutomationModel['action']['deployment_condition'];
+  /** What the run decided before it waited its turn. */
+  decided: ConditionOutcome;
+  rollout?: AutomationModel['action']['rollout'];
+  hostTaskQueue: string;
+  limits: StepLimits;
+}
+
+export interface PromotionResult {
+  deployments: DeploymentSummary[];
+  rolled_back: RollbackRecord[];
+  canaries?: CanaryRecord[];
+  /** The decision the deploy went by: the run's, or a new one when the champion changed meanwhile. */
+  condition: ConditionOutcome;
+  reevaluated?: string;
+  /** Why nothing is deployed in the end (a canary taken out, a champion now better), when so. */
+  notDeployed?: string;
+  /** A failure, after its undos ran: the run reports it. */
+  failure?: { message: string; type?: string };
+  cancelled?: boolean;
+}
+
+/** Sent to the run that started the promotion, whose status shows its canaries as they go. */
+export const canaryProgressSignal = defineSignal<[CanaryRecord[]]>(SignalNames.canaryProgress);
+
+/** The workflow id that makes a model's promotions one at a time. */
+export function promotionWorkflowId(modelId: string): string {
+  return `refit-promotion-${modelId}`;
+}
+
+export async function promoteBuild(input: PromotionInput): Promise<PromotionResult> {
+  const host = hostSteps(input.hostTaskQueue, input.limits, input.request.spec.deployment_process_timeout_limit);
+  const result: PromotionResult = { deployments: [], rolled_back: [], condition: input.decided };
+  const compensations = new Compensations();
+  const parent = workflowInfo().parent;
+  const reported = async () => {
+    if (parent && result.canaries) await getExternalWorkflowHandle(parent.workflowId, parent.runId).signal(canaryProgressSignal, result.canaries);
+  };
+  const remember = () => upsertMemo({ promotion: { build_id: input.request.buildId, deployments: result.deployments.map((each) => each.environment || 'default'), rolled_back: result.rolled_back } });
+  try {
+    // The champion may have changed while the run evaluated or waited: decide again against the one serving now.
+    if (input.condition?.type === 'DeployedBuildMetric') {
+      const now = await host.checkDeploymentCondition({
+        condition: input.condition,
+        metrics: input.request.metrics,
+        modelId: input.request.modelId,
+        variation: input.request.spec.variation_name,
+        environment: input.environments[0]!,
+      });
+      if (now.serving_build_id !== input.decided.serving_build_id) {
+        const before = input.decided.serving_build_id ?? 'none';
+        result.reevaluated = `the serving build changed from ${before} to ${now.serving_build_id ?? 'none'} while this run was evaluating, so it decided again: ${now.reason}`;
+        result.condition = now;
+        if (!now.passed) {
+          result.notDeployed = result.reevaluated;
+          return result;
+        }
+      }
+    }
+    for (const environment of input.environments) {
+      const request: DeploymentRequest = { ...input.request, environment };
+      if (input.rollout) {
+        const record: CanaryRecord = { environment, percent: input.rollout.steps[0]!, steps: [], outcome: 'in_progress' };
+        (result.canaries ??= []).push(record);
+        const outcome = await runCanary(host, request, input.rollout, record, compensations, reported);
+        if ('notPromoted' in outcome) {
+          result.notDeployed = outcome.notPromoted;
+          result.rolled_back = await compensations.runAll();
+          result.deployments = [];
+          await reported();
+          return result;
+        }
+        result.deployments.push(outcome);
+      } else {
+        const deployed = await host.deployBuild(request);
+        if (deployed.changed) {
+          const previous = deployed.previous_build_id;
+          compensations.add({ ...deployed, build_id: previous ?? '', undo: previous ? 'rolled_back' : 'removed', notes: [] }, async () => {
+            const restored = await host.rollbackDeployment({ modelId: request.modelId, environment, variation: deployed.variation, previousBuildId: previous });
+            return restored ? { ...restored, undo: 'rolled_back' } : { ...deployed, build_id: '', changed: true, undo: 'removed', notes: ['removed: nothing served it before'] };
+          });
+        }
+        result.deployments.push(deployed);
+      }
+    }
+    return result;
+  } catch (err) {
+    // A bug in this code is left to Temporal, which retries the workflow task: nothing of it is final yet.
+    if (!isCancellation(err) && !isRunFailure(err)) throw err;
+    // Whatever went wrong, what this promotion changed goes back first; the original error is what is reported.
+    result.rolled_back = await compensations.runAll();
+    result.deployments = [];
+    result.cancelled = isCancellation(err);
+    result.failure = result.cancelled
+      ? { message: 'the run was cancelled while deploying', type: ErrorTypes.Cancelled }
+      : describeFailure(err, { taskQueue: input.hostTaskQueue, deadlineHours: input.limits.hostDeadlineHours });
+    return result;
+  } finally {
+    remember();
+  }
+}
