@@ -77,6 +77,7 @@ program
   .option('--json', 'print the result (or the started run) as JSON')
   .option('--file <file>', 'run the definition in this file instead of the registered one')
   .option('--expect-deploy', 'with --wait: exit 10 when the run finishes without deploying')
+  .option('--force', 'start the run even while another runs, whatever the automation\'s overlap policy says')
   .action((name: string, options) => set(runCommand(name, options)));
 
 program

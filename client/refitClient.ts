@@ -38,6 +38,11 @@ export interface RunRecord {
   reason?: string;
 }
 
+/** A manual run the automation's overlap policy does not allow now (another run is in progress). */
+export class RunRefusedError extends Error {
+  override readonly name = 'RunRefusedError';
+}
+
 export class AutomationNotFoundError extends Error {
   constructor(name: string) {
     super(`no automation "${name}" is registered: register it with \`refit register <file>\` (\`refit list\` shows what is)`);
@@ -87,10 +92,49 @@ export class RefitClient {
     };
   }
 
-  /** Starts a run of a registered automation now, outside its schedule. */
-  async run(name: string): Promise<WorkflowHandleWithFirstExecutionRunId> {
+  /**
+   * Starts a run of a registered automation now, outside its schedule, the way its schedule would: with a
+   * run in progress, its overlap policy decides (skip refuses, buffer_one and buffer_all wait for it,
+   * cancel_other and terminate_other stop it, allow_all starts beside it). `force` starts one regardless.
+   */
+  async run(name: string, options: { force?: boolean; onWait?: (running: string[]) => void } = {}): Promise<WorkflowHandleWithFirstExecutionRunId> {
     const { automation } = await this.describe(name);
+    if (!options.force) await this.makeRoomFor(automation, options.onWait);
     return this.runDefinition(automation);
+  }
+
+  /** Builds of an automation in progress now, by workflow id (visibility: one started an instant ago may be missed). */
+  async runningBuilds(name: string): Promise<string[]> {
+    const query = `WorkflowType = '${WorkflowTypes.buildDeploy}' AND ExecutionStatus = 'Running' AND ${SearchAttributeKeys.automation.name} = '${name.replace(/'/g, '')}'`;
+    const ids: string[] = [];
+    for await (const execution of this.client.workflow.list({ query })) ids.push(execution.workflowId);
+    return ids;
+  }
+
+  private async makeRoomFor(automation: AutomationModel, onWait?: (running: string[]) => void): Promise<void> {
+    const running = await this.runningBuilds(automation.name);
+    if (!running.length) return;
+    const policy = automation.trigger.type === 'ScheduledTrigger' ? automation.trigger.overlap_policy : 'skip';
+    switch (policy) {
+      case 'skip':
+        throw new RunRefusedError(
+          `${automation.name} has a run in progress (${running.join(', ')}) and its overlap policy is skip, so no run was started: ` +
+            'wait for it to finish, or start one anyway with `refit run --force`',
+        );
+      case 'buffer_one':
+      case 'buffer_all':
+        onWait?.(running);
+        await Promise.all(running.map((workflowId) => this.client.workflow.getHandle(workflowId).result().catch(() => undefined)));
+        return;
+      case 'cancel_other':
+        await Promise.all(running.map((workflowId) => this.client.workflow.getHandle(workflowId).cancel()));
+        return;
+      case 'terminate_other':
+        await Promise.all(running.map((workflowId) => this.client.workflow.getHandle(workflowId).terminate(`refit run of ${automation.name} (overlap policy terminate_other)`)));
+        return;
+      case 'allow_all':
+        return;
+    }
   }
 
   /** Starts a run of a definition (registered or not). */

@@ -7,7 +7,7 @@ import type { AutomationModel } from '../../spec/schema/automation.js';
 import { loadDefinitions } from '../../spec/loader.js';
 import { progress, table, when, withRefitClient } from '../cliContext.js';
 import { EXIT, paint } from '../output.js';
-import type { RefitClient } from '../refitClient.js';
+import { RunRefusedError, type RefitClient } from '../refitClient.js';
 import { printLoadProblems } from './validate.js';
 
 const STEP_WORDS: Record<RunStatus['step'], string> = {
@@ -31,7 +31,7 @@ const STEP_WORDS: Record<RunStatus['step'], string> = {
  * file without registering it. With --wait it follows the run step by step and exits 0 when the run
  * finished (deployed or not; --expect-deploy makes "not deployed" exit 10), 1 when it failed.
  */
-export async function runCommand(name: string, options: { wait?: boolean; json?: boolean; file?: string; expectDeploy?: boolean }): Promise<number> {
+export async function runCommand(name: string, options: { wait?: boolean; json?: boolean; file?: string; expectDeploy?: boolean; force?: boolean }): Promise<number> {
   let definition: AutomationModel | undefined;
   if (options.file) {
     const loaded = await loadDefinitions([options.file]);
@@ -43,7 +43,16 @@ export async function runCommand(name: string, options: { wait?: boolean; json?:
     }
   }
   return withRefitClient(async (refit) => {
-    const handle = definition ? await refit.runDefinition(definition) : await refit.run(name);
+    let handle: WorkflowHandle & { firstExecutionRunId: string };
+    try {
+      handle = definition
+        ? await refit.runDefinition(definition)
+        : await refit.run(name, { force: options.force, onWait: (running) => console.error(`waiting for ${running.join(', ')} to finish first (the overlap policy buffers runs)`) });
+    } catch (err) {
+      if (!(err instanceof RunRefusedError)) throw err;
+      console.error(`refit: ${err.message}`);
+      return EXIT.failed;
+    }
     if (!options.wait) {
       if (options.json) console.log(JSON.stringify({ workflow_id: handle.workflowId, run_id: handle.firstExecutionRunId }));
       else console.log(`started ${handle.workflowId}; follow it with \`refit history ${name}\` or in the Temporal Web UI`);
