@@ -1,6 +1,17 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/** `folder` may not import from `forbidden` (types from `typesFrom` are allowed: they vanish at run time). */
+function layer(folder, forbidden, options = {}) {
+  const typesFrom = new Set(options.typesFrom ?? []);
+  const group = (names) => names.flatMap((name) => [`../${name}/**`, `../../${name}/**`, `../../../${name}/**`, `../../../../${name}/**`]);
+  const patterns = [
+    ...(forbidden.filter((name) => !typesFrom.has(name)).length ? [{ group: group(forbidden.filter((name) => !typesFrom.has(name))), message: `${folder}/ must not import from ${forbidden.join(', ')} (see ARCHITECTURE.md).` }] : []),
+    ...(typesFrom.size ? [{ group: group([...typesFrom]), message: `${folder}/ may import only types from ${[...typesFrom].join(', ')} (see ARCHITECTURE.md).`, allowTypeImports: true }] : []),
+  ];
+  return [{ files: [`${folder}/**/*.ts`], rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns }] } }];
+}
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bench/results/**', 'examples/**/.venv/**', 'test/fixtures/**'] },
   js.configs.recommended,
@@ -16,6 +27,13 @@ export default tseslint.config(
     files: ['test/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
+  // The layers the folders promise (ARCHITECTURE.md): each folder imports only the ones below it.
+  ...layer('shared', ['spec', 'platform', 'activities', 'workflows', 'worker', 'client', 'devstack'], { typesFrom: ['spec'] }),
+  ...layer('spec', ['shared', 'platform', 'activities', 'workflows', 'worker', 'client', 'devstack']),
+  ...layer('platform', ['spec', 'activities', 'workflows', 'worker', 'client', 'devstack']),
+  ...layer('activities', ['workflows', 'worker', 'client', 'devstack']),
+  ...layer('worker', ['client', 'devstack']),
+  ...layer('client', ['worker', 'workflows', 'devstack'], { typesFrom: [] }),
   {
     // Workflow code runs in Temporal's deterministic sandbox: no Node modules, clocks or randomness.
     files: ['workflows/**/*.ts'],
@@ -30,6 +48,7 @@ export default tseslint.config(
               message: 'Workflow code may only import @temporalio/workflow, shared/ and spec/ (and types from activities).',
               allowTypeImports: true,
             },
+            { group: ['**/worker/**', '**/client/**', '**/devstack/**', '**/platform/**'], message: 'Workflow code may only import @temporalio/workflow, shared/ and spec/ (and types from activities).' },
           ],
         },
       ],

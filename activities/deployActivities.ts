@@ -2,7 +2,8 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { DeploymentSummary } from '../shared/runTypes.js';
 import { withHeartbeat } from './activityContext.js';
-import type { CanaryTarget, DeploymentRequest, DeploymentResult, DeploymentTarget } from './deploy/deploymentTarget.js';
+import type { CanaryTarget, DeploymentRequest } from '../shared/deployment.js';
+import type { DeploymentResult, DeploymentTarget } from './deploy/deploymentTarget.js';
 import type { ActivityDependencies } from './dependencies.js';
 
 export function createDeployActivities(deps: ActivityDependencies) {

@@ -1,45 +1,10 @@
+// The client's connection to Temporal (the worker's native one is in worker/connection.ts).
 import { Client, Connection } from '@temporalio/client';
-import { loadClientConnectConfig } from '@temporalio/envconfig';
-import { NativeConnection } from '@temporalio/worker';
-import { DEFAULT_TASK_QUEUE } from '../shared/names.js';
+import { explainConnectFailure, type TemporalSettings } from '../platform/temporalSettings.js';
 
-/**
- * Where Refit connects, from the standard Temporal configuration: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
- * TEMPORAL_API_KEY, TEMPORAL_TLS_*, and the profiles of temporal.toml (TEMPORAL_PROFILE,
- * TEMPORAL_CONFIG_FILE), the same settings the `temporal` CLI reads.
- */
-export function temporalSettings(overrides: { address?: string; namespace?: string } = {}) {
-  const { connectionOptions, namespace } = loadClientConnectConfig();
-  return {
-    connectionOptions: {
-      ...connectionOptions,
-      address: overrides.address ?? connectionOptions.address ?? 'localhost:7233',
-    },
-    namespace: overrides.namespace ?? namespace ?? 'default',
-    taskQueue: process.env.REFIT_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
-  };
-}
-
-export type TemporalSettings = ReturnType<typeof temporalSettings>;
+export { temporalSettings, type TemporalSettings } from '../platform/temporalSettings.js';
 
 export async function connectClient(settings: TemporalSettings): Promise<Client> {
   const connection = await explainConnectFailure(settings, Connection.connect(settings.connectionOptions));
   return new Client({ connection, namespace: settings.namespace });
-}
-
-export function connectWorker(settings: TemporalSettings): Promise<NativeConnection> {
-  return explainConnectFailure(settings, NativeConnection.connect(settings.connectionOptions));
-}
-
-async function explainConnectFailure<T>(settings: TemporalSettings, connecting: Promise<T>): Promise<T> {
-  try {
-    return await connecting;
-  } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
-    throw new Error(
-      `cannot connect to Temporal at ${settings.connectionOptions.address} (namespace "${settings.namespace}"): ${reason}\n` +
-        'Start the embedded server with `make dev`, or point TEMPORAL_ADDRESS (or a temporal.toml profile) at your cluster.',
-      { cause: err },
-    );
-  }
 }

@@ -1,10 +1,11 @@
 // The programmatic client: what `refit` does, for scripts. It talks to Temporal only: schedules for the
 // automations, workflow runs for their builds.
 import { type Client, type ScheduleDescription, ScheduleNotFoundError, ScheduleOverlapPolicy, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId, WorkflowUpdateFailedError } from '@temporalio/client';
+import { runningBuildsQuery, runsQuery } from '../shared/visibility.js';
 import { QueryNames, SearchAttributeKeys, UpdateNames, WorkflowTypes } from '../shared/names.js';
-import type { ApprovalDecision, ApprovalRecord, BuildDeployInput, BuildDeployResult, RunStatus } from '../shared/runTypes.js';
+import { RUN_INPUT_VERSION, type ApprovalDecision, type ApprovalRecord, type BuildDeployInput, type BuildDeployResult, type RunStatus } from '../shared/runTypes.js';
 import type { AutomationModel } from '../spec/schema/automation.js';
-import type { RollbackInput, RollbackResult } from '../workflows/rollbackDeploy.js';
+import type { RollbackInput, RollbackResult } from '../shared/operations.js';
 import { registerAutomations, refitScheduleIds, SCHEDULE_PREFIX, scheduleIdOf, type Registration } from './schedules.js';
 
 export interface AutomationState {
@@ -105,7 +106,7 @@ export class RefitClient {
 
   /** Builds of an automation in progress now, by workflow id (visibility: one started an instant ago may be missed). */
   async runningBuilds(name: string): Promise<string[]> {
-    const query = `WorkflowType = '${WorkflowTypes.buildDeploy}' AND ExecutionStatus = 'Running' AND ${SearchAttributeKeys.automation.name} = '${name.replace(/'/g, '')}'`;
+    const query = runningBuildsQuery(name);
     const ids: string[] = [];
     for await (const execution of this.client.workflow.list({ query })) ids.push(execution.workflowId);
     return ids;
@@ -143,7 +144,7 @@ export class RefitClient {
     return this.client.workflow.start<(input: BuildDeployInput) => Promise<BuildDeployResult>>(WorkflowTypes.buildDeploy, {
       taskQueue: this.taskQueue,
       workflowId: `${scheduleIdOf(automation.name)}-manual-${stamp}`,
-      args: [{ automation, trigger: { kind: 'manual' } }],
+      args: [{ version: RUN_INPUT_VERSION, automation, trigger: { kind: 'manual' } }],
       typedSearchAttributes: [
         { key: SearchAttributeKeys.automation, value: automation.name },
         { key: SearchAttributeKeys.modelId, value: automation.model_id },
@@ -193,7 +194,7 @@ export class RefitClient {
 
   /** Recent runs (newest first), of one automation or of all. */
   async history(name?: string, limit = 20): Promise<RunRecord[]> {
-    const query = `WorkflowType IN ('${WorkflowTypes.buildDeploy}', '${WorkflowTypes.rollbackDeploy}')${name ? ` AND ${SearchAttributeKeys.automation.name} = '${name.replace(/'/g, '')}'` : ''}`;
+    const query = runsQuery({ types: [WorkflowTypes.buildDeploy, WorkflowTypes.rollbackDeploy], automation: name });
     const records: RunRecord[] = [];
     for await (const execution of this.client.workflow.list({ query })) {
       const attributes = execution.typedSearchAttributes;
@@ -234,7 +235,7 @@ export class RefitClient {
    * that machine, so rollbacks and plans of the model run there. Undefined when no deployed run says.
    */
   async servingHostQueue(modelId: string): Promise<string | undefined> {
-    const query = `WorkflowType = '${WorkflowTypes.buildDeploy}' AND ${SearchAttributeKeys.modelId.name} = '${modelId.replace(/'/g, '')}' AND ${SearchAttributeKeys.deployed.name} = true`;
+    const query = runsQuery({ types: [WorkflowTypes.buildDeploy], modelId, deployed: true });
     for await (const execution of this.client.workflow.list({ query })) {
       const queue = (execution.memo?.result as { host_task_queue?: unknown } | undefined)?.host_task_queue;
       if (typeof queue === 'string') return queue;
@@ -261,7 +262,7 @@ export class RefitClient {
 
   /** The run of an automation that waits for approval (newest first), if `target` names an automation. */
   private async pendingApproval(target: string): Promise<string | undefined> {
-    const query = `WorkflowType = '${WorkflowTypes.buildDeploy}' AND ExecutionStatus = 'Running' AND ${SearchAttributeKeys.approval.name} = 'pending' AND ${SearchAttributeKeys.automation.name} = '${target.replace(/'/g, '')}'`;
+    const query = runsQuery({ types: [WorkflowTypes.buildDeploy], running: true, approval: 'pending', automation: target });
     for await (const execution of this.client.workflow.list({ query })) return execution.workflowId;
     return undefined;
   }

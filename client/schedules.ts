@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import pLimit from 'p-limit';
 import { type Client, type ScheduleOptions, ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleSpec, type ScheduleUpdateOptions } from '@temporalio/client';
 import { SearchAttributeKeys, WorkflowTypes } from '../shared/names.js';
-import type { BuildDeployInput } from '../shared/runTypes.js';
+import { RUN_INPUT_VERSION, type BuildDeployInput } from '../shared/runTypes.js';
 import type { AutomationModel } from '../spec/schema/automation.js';
 import { NAMED_INTERVALS } from '../spec/interval.js';
 
@@ -41,7 +41,7 @@ export function desiredSchedule(automation: AutomationModel, taskQueue: string):
   const { trigger } = automation;
   let spec: ScheduleSpec = {};
   let workflowType: string = WorkflowTypes.buildDeploy;
-  let args: unknown[] = [{ automation, trigger: { kind: 'schedule' } } satisfies BuildDeployInput];
+  let args: unknown[] = [{ version: RUN_INPUT_VERSION, automation, trigger: { kind: 'schedule' } } satisfies BuildDeployInput];
   let overlap: ScheduleOverlapPolicy = ScheduleOverlapPolicy.SKIP;
   let catchupWindow = '1h';
   if (trigger.type === 'ScheduledTrigger') {

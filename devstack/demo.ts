@@ -18,7 +18,7 @@ import { validateCommand } from '../client/commands/validate.js';
 import { paint } from '../client/output.js';
 import { RefitClient } from '../client/refitClient.js';
 import { scheduleIdOf } from '../client/schedules.js';
-import type { MetricTriggerCheckResult } from '../workflows/metricTriggerCheck.js';
+import type { MetricTriggerCheckResult } from '../shared/operations.js';
 import { startEmbeddedStack } from './embeddedStack.js';
 import { startGitServer } from './gitServer.js';
 import { packageRoot, refitHome } from '../platform/paths.js';

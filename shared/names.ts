@@ -6,7 +6,6 @@ export const DEFAULT_TASK_QUEUE = 'refit';
 
 /** Workflow types, as registered by the worker and started by the client. */
 export const WorkflowTypes = {
-  smokeTest: 'smokeTest',
   buildDeploy: 'buildDeploy',
   /** The deploy phase of a build, one at a time per model (its workflow id names the model). */
   promoteBuild: 'promoteBuild',

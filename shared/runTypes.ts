@@ -3,7 +3,12 @@
 import type { AutomationModel } from '../spec/schema/automation.js';
 import type { StepLimits } from './stepLimits.js';
 
+/** The format of BuildDeployInput; runs started before it carried one are version 1. */
+export const RUN_INPUT_VERSION = 1;
+
 export interface BuildDeployInput {
+  /** Set by whoever starts the run: a worker refuses a version it does not know, saying so, rather than misread it. */
+  version?: number;
   automation: AutomationModel;
   /** Why this run started. */
   trigger: { kind: 'schedule' | 'manual' | 'metric' | 'backfill' | 'registration'; detail?: string };
@@ -136,8 +141,38 @@ export interface CloneOutput {
   modelDir: string;
 }
 
-export interface BuildOutput extends BuildSummary {
+export interface BuildOutput {
+  artifactDir: string;
+  metricsFile: string;
+  /** The interpreter of the build's environment, with the model's dependencies. */
+  python: string;
+  logFile: string;
+  durationMs: number;
+  tests: 'passed' | 'none';
+  environmentReused: boolean;
+  limits: string[];
+  tags: string[];
+}
+
+/** A BuildOutput as builds before the camelCase contract reported it (recorded in the history of older runs). */
+export interface LegacyBuildOutput extends BuildSummary {
   artifact_dir: string;
   metrics_file: string;
   python: string;
+}
+
+/** Reads a build's output in either shape, so a run started on an older worker finishes on a newer one. */
+export function buildOutputOf(output: BuildOutput | LegacyBuildOutput): BuildOutput {
+  if ('artifactDir' in output) return output;
+  return {
+    artifactDir: output.artifact_dir,
+    metricsFile: output.metrics_file,
+    python: output.python,
+    logFile: output.log_file,
+    durationMs: output.duration_ms,
+    tests: output.tests,
+    environmentReused: output.environment_reused,
+    limits: output.limits,
+    tags: output.tags,
+  };
 }

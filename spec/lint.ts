@@ -4,7 +4,7 @@ import { readCron } from './cron.js';
 import { isLoopbackHost, parseGitUri } from './gitUri.js';
 import type { AutomationModel } from './schema/automation.js';
 import { parseThreshold } from './threshold.js';
-import type { Problem } from './validate.js';
+import type { Problem } from './problems.js';
 
 export const ANALYTICS_CONFIGURATION_HINT =
   'runs on the worker\'s model-analytics store, set by REFIT_ANALYTICS_URL (e.g. "postgres://…"); ' +

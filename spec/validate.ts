@@ -1,17 +1,11 @@
 import type { z } from 'zod';
 import { lintAutomation } from './lint.js';
+import type { PathSegment, Problem } from './problems.js';
 import { Automation, type AutomationModel } from './schema/automation.js';
 import { allowedKeysAt, unionOptionsAt, valueAt } from './schemaWalk.js';
 import { closest } from './suggest.js';
 
-export type PathSegment = string | number;
-
-export interface Problem {
-  /** Where in the definition, as segments ("action", "build_spec", "env_vars", 0). */
-  path: PathSegment[];
-  message: string;
-  severity: 'error' | 'warning' | 'note';
-}
+export type { PathSegment, Problem } from './problems.js';
 
 export type ValidationResult =
   | { ok: true; automation: AutomationModel; warnings: Problem[] }

@@ -1,5 +1,5 @@
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, stringify, type Node } from 'yaml';
-import type { PathSegment } from './validate.js';
+import type { PathSegment } from './problems.js';
 
 export interface Position {
   line: number;

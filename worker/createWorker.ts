@@ -13,6 +13,8 @@ export interface RefitWorkerOptions {
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** How long running activities get to finish on shutdown before they are cancelled. */
   shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
+  /** Activities registered beside Refit's own (tests register the smoke test's). */
+  extraActivities?: Record<string, (...args: never[]) => Promise<unknown>>;
 }
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.js', import.meta.url));
@@ -29,7 +31,7 @@ export class RefitWorker {
   ) {}
 
   static async create(options: RefitWorkerOptions): Promise<RefitWorker> {
-    const activities = createActivities(options.dependencies);
+    const activities = { ...createActivities(options.dependencies), ...options.extraActivities };
     const common = {
       connection: options.connection,
       namespace: options.namespace,

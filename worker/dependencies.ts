@@ -1,6 +1,5 @@
 import os from 'node:os';
 import path from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import type { ActivityDependencies } from '../activities/index.js';
 import { openAnalyticsStore } from '../activities/analytics/analyticsStore.js';
 import { duckdbLimitsFromEnvironment } from '../activities/analytics/duckdbStore.js';
@@ -13,8 +12,8 @@ import { parseGateway } from '../activities/deploy/kubernetes/routing.js';
 import { LocalDeploymentTarget } from '../activities/deploy/local/localTarget.js';
 import { LocalMetricSource, type MetricSource } from '../activities/metrics/metricSource.js';
 import { MlflowMetricSource } from '../activities/metrics/mlflowMetricSource.js';
-import { KubernetesSecretStore } from '../activities/secrets/kubernetesSecretStore.js';
-import { LocalSecretStore } from '../activities/secrets/localSecretStore.js';
+import { secretStoreFromEnvironment } from '../activities/secrets/storeFromEnvironment.js';
+import { kubeConfigFromEnvironment, kubeNamespace } from '../activities/deploy/kubernetes/kubeConfig.js';
 import type { SecretStore } from '../activities/secrets/secretStore.js';
 import { packageRoot, refitHome } from '../platform/paths.js';
 import { stepLimitsFromEnvironment } from '../shared/stepLimits.js';
@@ -54,15 +53,6 @@ export function defaultDependencies(options: { taskQueue: string; home?: string;
   };
 }
 
-/** REFIT_SECRET_STORE: "local" (default, files under $REFIT_HOME/secrets) or "kubernetes" (Secrets in REFIT_SECRETS_NAMESPACE). */
-export function secretStoreFromEnvironment(home: string, env: NodeJS.ProcessEnv = process.env): SecretStore {
-  const kind = env.REFIT_SECRET_STORE || 'local';
-  if (kind === 'local') return new LocalSecretStore(path.join(home, 'secrets'));
-  if (kind !== 'kubernetes') throw new Error(`REFIT_SECRET_STORE must be local or kubernetes, not "${kind}"`);
-  const kubeConfig = kubeConfigFromEnvironment();
-  return new KubernetesSecretStore({ kubeConfig, namespace: env.REFIT_SECRETS_NAMESPACE || kubeNamespace(kubeConfig, env) });
-}
-
 /**
  * REFIT_DEPLOY_TARGET: "local" (default) or "kubernetes", configured by REFIT_KUBE_NAMESPACE,
  * REFIT_KUBE_ENVIRONMENTS (namespaces | contexts), REFIT_IMAGE_REPOSITORY (required), REFIT_PROMETHEUS_URL
@@ -91,22 +81,6 @@ export function deploymentTargetFromEnvironment(
     prometheusUrl: env.REFIT_PROMETHEUS_URL || undefined,
     gateway: parseGateway(env.REFIT_GATEWAY),
   });
-}
-
-/** KUBECONFIG, else ~/.kube/config, else the pod's service account. */
-function kubeConfigFromEnvironment(): KubeConfig {
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromDefault();
-  const cluster = kubeConfig.getCurrentCluster();
-  // client-node's last resort when it found nothing at all.
-  if (cluster?.name === 'cluster' && cluster.server === 'http://localhost:8080') {
-    throw new Error('no kubeconfig found: set KUBECONFIG, create ~/.kube/config, or run the worker in a pod with a service account');
-  }
-  return kubeConfig;
-}
-
-function kubeNamespace(kubeConfig: KubeConfig, env: NodeJS.ProcessEnv): string {
-  return env.REFIT_KUBE_NAMESPACE || kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace || 'default';
 }
 
 /**

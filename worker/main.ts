@@ -1,6 +1,7 @@
 // The Refit worker for a real Temporal cluster: connects with the standard TEMPORAL_* settings and
 // profiles, polls REFIT_TASK_QUEUE (default "refit") and its own host queue until SIGINT/SIGTERM.
-import { connectWorker, temporalSettings } from '../client/connection.js';
+import { temporalSettings } from '../platform/temporalSettings.js';
+import { connectWorker } from './connection.js';
 import { RefitWorker } from './createWorker.js';
 import { defaultDependencies } from './dependencies.js';
 

@@ -17,16 +17,18 @@ import {
   WorkflowIdReusePolicy,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import type { DeploymentRequest } from '../activities/deploy/deploymentTarget.js';
+import { environmentsOf, type DeploymentRequest } from '../shared/deployment.js';
 import { QueryNames, SearchAttributeKeys } from '../shared/names.js';
-import type { BuildDeployInput, BuildDeployResult, BuildSummary, DeploymentSummary, NotificationRecord, RunStatus } from '../shared/runTypes.js';
+import { ErrorTypes } from '../shared/errors.js';
+import { buildOutputOf, RUN_INPUT_VERSION, type BuildDeployInput, type BuildDeployResult, type BuildSummary, type DeploymentSummary, type NotificationRecord, type RunStatus } from '../shared/runTypes.js';
 import { DEFAULT_STEP_LIMITS } from '../shared/stepLimits.js';
 import { hostSteps, notificationSteps, sharedSteps } from './activityOptions.js';
 import { ApprovalGate, describeDecision } from './approvalGate.js';
 import { buildIdOf } from './buildId.js';
 import { describeFailure, isRunFailure, rootCause } from './failures.js';
 import { legacyDeploy } from './legacyDeploy.js';
-import { canaryProgressSignal, promoteBuild, promotionWorkflowId, type PromotionInput, type PromotionResult } from './promoteBuild.js';
+import { canaryProgressSignal, promoteBuild, promotionWorkflowId } from './promoteBuild.js';
+import type { PromotionInput, PromotionResult } from '../shared/deployment.js';
 
 export { decideApprovalSignal, decideApprovalUpdate } from './approvalGate.js';
 export const statusQuery = defineQuery<RunStatus>(QueryNames.status);
@@ -42,13 +44,16 @@ export const Patches = {
 export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployResult> {
   const promotion = patched(Patches.promotion);
   const info = workflowInfo();
+  if ((input.version ?? 1) !== RUN_INPUT_VERSION) {
+    throw ApplicationFailure.nonRetryable(`this run's input has format version ${input.version}, and this worker reads version ${RUN_INPUT_VERSION}: run it on a worker of the Refit that started it`, ErrorTypes.InvalidDefinition);
+  }
   const { automation } = input;
   const { build_spec: buildSpec, deployment_condition: condition, deployment_spec: deploymentSpec } = automation.action;
   const buildId = patched(Patches.stableBuildId)
     ? buildIdOf(automation.model_id, info.workflowId, info.firstExecutionRunId)
     : // Run ids are time-ordered (UUIDv7): their random part is at the end, their start is shared by close runs.
       `${automation.model_id}-${info.runId.replace(/-/g, '').slice(-12)}`;
-  const environments = deploymentSpec.environments.length ? deploymentSpec.environments : [''];
+  const environments = environmentsOf(deploymentSpec);
   const status: RunStatus = { step: 'starting', automation: automation.name, model_id: automation.model_id, build_id: buildId, deployments: [], rolled_back: [] };
   const notifications: NotificationRecord[] = [];
   let build: BuildSummary | undefined;
@@ -77,11 +82,11 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
     upsertSearchAttributes([{ key: SearchAttributeKeys.gitCommit, value: clone.commit }]);
 
     status.step = 'building';
-    const built = await host.buildModel({ buildId, automation: automation.name, modelId: automation.model_id, modelDir: clone.modelDir, buildSpec });
-    build = { log_file: built.log_file, duration_ms: built.duration_ms, tests: built.tests, environment_reused: built.environment_reused, limits: built.limits, tags: built.tags };
+    const built = buildOutputOf(await host.buildModel({ buildId, automation: automation.name, modelId: automation.model_id, modelDir: clone.modelDir, buildSpec }));
+    build = { log_file: built.logFile, duration_ms: built.durationMs, tests: built.tests, environment_reused: built.environmentReused, limits: built.limits, tags: built.tags };
 
     status.step = 'collecting_metrics';
-    status.metrics = await host.collectMetrics({ buildId, metricsFile: built.metrics_file, metricName: condition?.metric_name });
+    status.metrics = await host.collectMetrics({ buildId, metricsFile: built.metricsFile, metricName: condition?.metric_name });
 
     status.step = 'checking_condition';
     status.condition = await host.checkDeploymentCondition({
@@ -106,7 +111,7 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
         modelId: automation.model_id,
         buildId,
         spec: deploymentSpec,
-        artifactDir: built.artifact_dir,
+        artifactDir: built.artifactDir,
         python: built.python,
         metrics: status.metrics,
       };

@@ -2,7 +2,7 @@
 // canary that lasts a day survives restarts), the guard checked after each step. The canary's undo is
 // registered the moment it takes traffic; a guard that fails, or fails to answer, takes it out at once.
 import { sleep } from '@temporalio/workflow';
-import type { DeploymentRequest } from '../activities/deploy/deploymentTarget.js';
+import type { DeploymentRequest } from '../shared/deployment.js';
 import type { CanaryRecord, DeploymentSummary } from '../shared/runTypes.js';
 import type { AutomationModel } from '../spec/schema/automation.js';
 import type { HostSteps } from './activityOptions.js';

@@ -1,5 +1,4 @@
 // The worker bundles this module: every workflow Refit runs is exported from here.
-export { smokeTest } from './smokeTest.js';
 export { buildDeploy } from './buildDeploy.js';
 export { promoteBuild } from './promoteBuild.js';
 export { metricTriggerCheck } from './metricTriggerCheck.js';

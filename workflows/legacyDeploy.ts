@@ -2,7 +2,7 @@
 // with their compensation. Kept unchanged so that such runs, replayed by today's workers, make the same
 // decisions they made then. New runs never come here. Remove with deprecatePatch once no such run is open.
 import { sleep } from '@temporalio/workflow';
-import type { DeploymentRequest } from '../activities/deploy/deploymentTarget.js';
+import type { DeploymentRequest } from '../shared/deployment.js';
 import type { CanaryRecord, DeploymentSummary, RunStatus } from '../shared/runTypes.js';
 import type { AutomationModel } from '../spec/schema/automation.js';
 import type { HostSteps } from './activityOptions.js';

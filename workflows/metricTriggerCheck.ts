@@ -6,28 +6,15 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities/index.js';
 import { ErrorTypes, NON_RETRYABLE_ERROR_TYPES } from '../shared/errors.js';
 import { SearchAttributeKeys, WorkflowTypes } from '../shared/names.js';
-import type { BuildDeployInput } from '../shared/runTypes.js';
-import type { AutomationModel } from '../spec/schema/automation.js';
+import { RUN_INPUT_VERSION, type BuildDeployInput } from '../shared/runTypes.js';
+import type { MetricTriggerCheckInput, MetricTriggerCheckResult } from '../shared/operations.js';
 
 const { evaluateMetricTrigger, findRunningBuilds } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '2 seconds', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
 });
 
-export interface MetricTriggerCheckInput {
-  automation: AutomationModel;
-  taskQueue: string;
-}
 
-export interface MetricTriggerCheckResult {
-  fired: boolean;
-  value: number;
-  threshold: number;
-  direction: 'ABOVE' | 'BELOW';
-  reason: string;
-  /** The BuildDeploy run this check started. */
-  build_workflow_id?: string;
-}
 
 export async function metricTriggerCheck(input: MetricTriggerCheckInput): Promise<MetricTriggerCheckResult> {
   const { automation } = input;
@@ -52,7 +39,7 @@ export async function metricTriggerCheck(input: MetricTriggerCheckInput): Promis
     await startChild<(input: BuildDeployInput) => Promise<unknown>>(WorkflowTypes.buildDeploy, {
       workflowId: buildWorkflowId,
       taskQueue: input.taskQueue,
-      args: [{ automation, trigger: { kind: 'metric', detail: `${trigger.name} = ${value}` } }],
+      args: [{ version: RUN_INPUT_VERSION, automation, trigger: { kind: 'metric', detail: `${trigger.name} = ${value}` } }],
       // The build outlives this short check.
       parentClosePolicy: ParentClosePolicy.ABANDON,
       workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,

@@ -1,19 +1,16 @@
 // `refit plan --run`: what a run of an automation would do now, step by step, building and deploying
 // nothing. Read-only activities only; it runs on a worker because the secrets and the analytics store
 // are there.
+import { environmentsOf } from '../shared/deployment.js';
 import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errors.js';
+import type { PlanRunResult } from '../shared/operations.js';
 import type { AutomationModel } from '../spec/schema/automation.js';
 
 const retry = { initialInterval: '1 second', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES };
 const { resolveCommit, hostTaskQueue } = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', retry });
 
-export interface PlanRunResult {
-  automation: string;
-  commit: string;
-  steps: string[];
-}
 
 export async function planRun(input: { automation: AutomationModel; hostTaskQueue?: string }): Promise<PlanRunResult> {
   const { automation } = input;
@@ -21,7 +18,7 @@ export async function planRun(input: { automation: AutomationModel; hostTaskQueu
   // The serving state (champion, pods) is on the worker that deploys: ask its own queue.
   const host = proxyActivities<Activities>({ taskQueue: input.hostTaskQueue ?? (await hostTaskQueue()), startToCloseTimeout: '2 minutes', retry });
   const commit = await resolveCommit({ buildSpec: build, automation: automation.name, modelId: automation.model_id });
-  const environments = deploy.environments.length ? deploy.environments : [''];
+  const environments = environmentsOf(deploy);
   const steps = [
     `clone ${build.git_uri} at ${build.git_branch}: commit ${commit}`,
     `build main_dir "${build.main_dir}" (dependencies, tests, training)${build.env_vars.length ? ` with ${build.env_vars.length} env var(s)` : ''}`,

@@ -5,41 +5,15 @@
 // cancellation puts back what the promotion changed, before it ends.
 import { defineSignal, getExternalWorkflowHandle, isCancellation, upsertMemo, workflowInfo } from '@temporalio/workflow';
 import { SignalNames } from '../shared/names.js';
-import type { DeploymentRequest } from '../activities/deploy/deploymentTarget.js';
+import type { DeploymentRequest, PromotionInput, PromotionResult } from '../shared/deployment.js';
 import { ErrorTypes } from '../shared/errors.js';
-import type { CanaryRecord, ConditionOutcome, DeploymentSummary, RollbackRecord } from '../shared/runTypes.js';
-import type { StepLimits } from '../shared/stepLimits.js';
-import type { AutomationModel } from '../spec/schema/automation.js';
+import type { CanaryRecord } from '../shared/runTypes.js';
 import { hostSteps } from './activityOptions.js';
 import { runCanary } from './canaryRollout.js';
 import { describeFailure, isRunFailure } from './failures.js';
 import { Compensations } from './saga.js';
 
-export interface PromotionInput {
-  /** The request of the first environment; each environment gets its own copy. */
-  request: Omit<DeploymentRequest, 'environment'>;
-  environments: string[];
-  condition: AutomationModel['action']['deployment_condition'];
-  /** What the run decided before it waited its turn. */
-  decided: ConditionOutcome;
-  rollout?: AutomationModel['action']['rollout'];
-  hostTaskQueue: string;
-  limits: StepLimits;
-}
 
-export interface PromotionResult {
-  deployments: DeploymentSummary[];
-  rolled_back: RollbackRecord[];
-  canaries?: CanaryRecord[];
-  /** The decision the deploy went by: the run's, or a new one when the champion changed meanwhile. */
-  condition: ConditionOutcome;
-  reevaluated?: string;
-  /** Why nothing is deployed in the end (a canary taken out, a champion now better), when so. */
-  notDeployed?: string;
-  /** A failure, after its undos ran: the run reports it. */
-  failure?: { message: string; type?: string };
-  cancelled?: boolean;
-}
 
 /** Sent to the run that started the promotion, whose status shows its canaries as they go. */
 export const canaryProgressSignal = defineSignal<[CanaryRecord[]]>(SignalNames.canaryProgress);

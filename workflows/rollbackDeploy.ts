@@ -1,31 +1,16 @@
 // `refit rollback`: puts a build a model served before back in place, as a run of its own, so the
 // rollback is recorded (who, why, from which build to which) like every deploy.
+import { environmentsOf } from '../shared/deployment.js';
 import { ApplicationFailure, proxyActivities, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errors.js';
 import { SearchAttributeKeys } from '../shared/names.js';
-import type { AutomationModel } from '../spec/schema/automation.js';
+import type { RollbackInput, RollbackResult } from '../shared/operations.js';
 
 const retry = { initialInterval: '2 seconds', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES };
 const { hostTaskQueue: findHostQueue } = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', retry });
 
-export interface RollbackInput {
-  automation: AutomationModel;
-  /** The build to put back; the one served just before the current one when absent. */
-  toBuildId?: string;
-  by: string;
-  reason?: string;
-  /** The queue of the worker that serves the model (the one that last deployed it); found by asking any worker otherwise. */
-  hostTaskQueue?: string;
-}
 
-export interface RollbackResult {
-  automation: string;
-  model_id: string;
-  by: string;
-  reason?: string;
-  rolled_back: { environment: string; variation: string; from: string; to: string }[];
-}
 
 export async function rollbackDeploy(input: RollbackInput): Promise<RollbackResult> {
   const { automation } = input;
@@ -37,7 +22,7 @@ export async function rollbackDeploy(input: RollbackInput): Promise<RollbackResu
   const hostTaskQueue = input.hostTaskQueue ?? (await findHostQueue());
   const host = proxyActivities<Activities>({ taskQueue: hostTaskQueue, startToCloseTimeout: `${automation.action.deployment_spec.deployment_process_timeout_limit + 300} seconds`, heartbeatTimeout: '30 seconds', retry });
   const variation = automation.action.deployment_spec.variation_name;
-  const environments = automation.action.deployment_spec.environments.length ? automation.action.deployment_spec.environments : [''];
+  const environments = environmentsOf(automation.action.deployment_spec);
   const result: RollbackResult = { automation: automation.name, model_id: automation.model_id, by: input.by, reason: input.reason, rolled_back: [] };
   for (const environment of environments) {
     const serving = await host.servingBuilds({ modelId: automation.model_id, environment, variation });

@@ -4,20 +4,12 @@ import { existsSync } from 'node:fs';
 import { AnalyticsUrlError, readAnalyticsUrl } from './analyticsUrl.js';
 import { DuckdbStore, type DuckdbLimits } from './duckdbStore.js';
 import { PostgresStore } from './postgresStore.js';
+import type { AnalyticsStore } from './store.js';
 
 export { AnalyticsQueryError, DEFAULT_QUERY_TIMEOUT_MS, type AnalyticsQueryErrorKind } from './analyticsQueryError.js';
 export { AnalyticsUrlError } from './analyticsUrl.js';
+export type { AnalyticsStore } from './store.js';
 
-export interface AnalyticsStore {
-  /** What it is, for messages: "DuckDB (/path/analytics.duckdb)", "PostgreSQL (host:port/db)"; never a password. */
-  readonly description: string;
-  /**
-   * Runs one read-only query that must return exactly one row with exactly one numeric column; returns that
-   * number. Throws AnalyticsQueryError, whose kind says what went wrong and whose message says what to fix.
-   */
-  queryNumber(sql: string, options?: { timeoutMs?: number }): Promise<number>;
-  close(): Promise<void>;
-}
 
 /**
  * Opens the analytics store a URL names (see AnalyticsUrlError's message for the forms). Throws

@@ -8,7 +8,7 @@ import {
   type DuckDBResult,
   type DuckDBValue,
 } from '@duckdb/node-api';
-import type { AnalyticsStore } from './analyticsStore.js';
+import type { AnalyticsStore } from './store.js';
 import { AnalyticsQueryError, notReadOnly, queryFailed, queryTimeoutMs, timedOut } from './analyticsQueryError.js';
 import { queryShape, withoutDataValues } from './queryText.js';
 import { thresholdNumber, type FirstValue, type ResultSummary } from './scalarResult.js';

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { AnalyticsStore } from './analyticsStore.js';
+import type { AnalyticsStore } from './store.js';
 import { AnalyticsQueryError, notReadOnly, queryFailed, queryTimeoutMs, timedOut } from './analyticsQueryError.js';
 import { AnalyticsUrlError } from './analyticsUrl.js';
 import { queryShape, withoutDataValues } from './queryText.js';

@@ -1,28 +1,13 @@
-import type { AutomationModel } from '../../spec/schema/automation.js';
+import type { CanaryTarget, DeploymentRequest } from '../../shared/deployment.js';
 
-export type DeploymentSpec = AutomationModel['action']['deployment_spec'];
 
-/** A build that passed its condition, and how to serve it. Secrets are names; targets resolve them. */
-export interface DeploymentRequest {
-  automation: string;
-  modelId: string;
-  buildId: string;
-  /** "" for the default environment; otherwise one of deployment_spec.environments. */
-  environment: string;
-  spec: DeploymentSpec;
-  /** The build's artifact folder (model.json, model.pkl, code/). */
-  artifactDir: string;
-  /** The interpreter of the build's environment: it has the model's dependencies. */
-  python: string;
-  /** The build's metrics, recorded with the deployment for champion/challenger checks. */
-  metrics: Record<string, number>;
-}
 
 export interface ServingVariation {
   buildId: string;
   metrics: Record<string, number>;
   deployedAt: string;
-  pods: { pid: number; port: number; alive: boolean }[];
+  /** Each serving replica: a process here ("pid 1234"), a replica of a Deployment on Kubernetes ("replica 2"). */
+  pods: { name: string; port: number; alive: boolean }[];
   /** Builds this variation served before, newest first: what a rollback can put back. */
   previousBuildIds: string[];
 }
@@ -56,12 +41,6 @@ export interface DeployContext {
 }
 
 /** A build that runs (or ran) as the canary of a model's variation in an environment. */
-export interface CanaryTarget {
-  modelId: string;
-  environment: string;
-  variation: string;
-  buildId: string;
-}
 
 /**
  * Where models are served. apply() replaces a variation's build only once the new one is healthy; when it

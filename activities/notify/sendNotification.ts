@@ -76,8 +76,8 @@ function originOf(url: string): string {
 }
 
 function slackMessage(event: RunEvent) {
-  const icon = event.outcome === 'deployed' ? ':white_check_mark:' : event.outcome === 'failed' ? ':x:' : ':information_source:';
-  const title = `${icon} Refit: ${event.automation} (${event.model_id}) ${event.outcome.replace('_', ' ')}`;
+  const icon = event.outcome === 'deployed' ? ':white_check_mark:' : ':x:';
+  const title = `${icon} Refit: ${event.automation} (${event.model_id}) ${event.outcome}`;
   return {
     text: `${title}: ${event.reason}`,
     blocks: [

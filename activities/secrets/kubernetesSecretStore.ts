@@ -1,6 +1,6 @@
 import { CoreV1Api, KubernetesObjectApi, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import { ANNOTATIONS, LABELS, MANAGED_BY, secretObjectName } from '../deploy/kubernetes/names.js';
-import { missingSecretHelp, valueKeyOf, VALUE_KEY } from '../deploy/kubernetes/secretReferences.js';
+import { missingSecretHelp, scopeAnnotations, scopeOf, valueKeyOf, VALUE_KEY } from '../deploy/kubernetes/secretObjects.js';
 import { ErrorTypes, RefitError } from '../../shared/errors.js';
 import { SecretName } from '../../spec/schema/common.js';
 import { NO_SCOPE, type SecretScope } from './secretScope.js';
@@ -141,15 +141,4 @@ export class KubernetesSecretStore implements SecretStore {
       );
     }
   }
-}
-
-/** Annotations, so that `kubectl annotate` can scope a Secret made without Refit too. */
-function scopeAnnotations(scope: SecretScope): Record<string, string> {
-  return { [ANNOTATIONS.secretHosts]: scope.hosts.join(','), [ANNOTATIONS.secretAutomations]: scope.automations.join(',') };
-}
-
-/** A Secret's scope, from its annotations (none: loopback only, no build). */
-export function scopeOf(secret: V1Secret): SecretScope {
-  const list = (key: string) => (secret.metadata?.annotations?.[key] ?? '').split(',').map((item) => item.trim()).filter(Boolean);
-  return { hosts: list(ANNOTATIONS.secretHosts), automations: list(ANNOTATIONS.secretAutomations) };
 }

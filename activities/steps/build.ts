@@ -57,13 +57,13 @@ export function createBuildActivities(deps: ActivityDependencies) {
           cgroupRoot: deps.cgroupRoot,
         });
         return {
-          artifact_dir: result.artifactDir,
-          metrics_file: result.metricsFile,
+          artifactDir: result.artifactDir,
+          metricsFile: result.metricsFile,
           python: path.join(result.environment.dir, 'bin', 'python'),
-          log_file: result.logFile,
-          duration_ms: result.durationMs,
+          logFile: result.logFile,
+          durationMs: result.durationMs,
           tests: result.tests,
-          environment_reused: result.environment.reused,
+          environmentReused: result.environment.reused,
           limits: result.limits,
           tags: result.tags,
         };

@@ -1,6 +1,6 @@
 // What a run tells others: notifications, and which builds of an automation run now.
 import { Context } from '@temporalio/activity';
-import { SearchAttributeKeys, WorkflowTypes } from '../../shared/names.js';
+import { runningBuildsQuery } from '../../shared/visibility.js';
 import type { AutomationModel } from '../../spec/schema/automation.js';
 import type { ActivityDependencies } from '../dependencies.js';
 import { sendNotification, type Delivery, type RunEvent } from '../notify/sendNotification.js';
@@ -10,7 +10,7 @@ export function createRunActivities(deps: ActivityDependencies) {
     /** Builds of an automation that are running now (visibility is eventually consistent: a build started an instant ago may be missed). */
     async findRunningBuilds(input: { automation: string }): Promise<string[]> {
       const ids: string[] = [];
-      const query = `WorkflowType = '${WorkflowTypes.buildDeploy}' AND ExecutionStatus = 'Running' AND ${SearchAttributeKeys.automation.name} = '${input.automation}'`;
+      const query = runningBuildsQuery(input.automation);
       for await (const execution of Context.current().client.workflow.list({ query })) ids.push(execution.workflowId);
       return ids;
     },

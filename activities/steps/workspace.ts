@@ -3,16 +3,11 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { WorkspaceClaim } from '../../shared/runTypes.js';
 import type { ActivityDependencies } from '../dependencies.js';
-import { describeThisProcess } from '../workerInfo.js';
 
 export const buildDirOf = (deps: ActivityDependencies, buildId: string) => path.join(deps.refitHome, 'builds', buildId);
 
 export function createWorkspaceActivities(deps: ActivityDependencies) {
   return {
-    async describeWorker() {
-      return describeThisProcess();
-    },
-
     /** The task queue of the worker that takes this: steps on files of this machine run there next. */
     async hostTaskQueue(): Promise<string> {
       return deps.hostTaskQueue;

@@ -50,7 +50,7 @@ export function directRunner(stack: BenchStack) {
       if (until === 'cloneModelRepository') return finish();
       const built = await step('buildModel', () => activities.buildModel({ buildId, automation: automation.name, modelId: automation.model_id, modelDir: clone.modelDir, buildSpec }));
       if (until === 'buildModel') return finish();
-      const metrics = await step('collectMetrics', () => activities.collectMetrics({ buildId, metricsFile: built.metrics_file, metricName: condition?.metric_name }));
+      const metrics = await step('collectMetrics', () => activities.collectMetrics({ buildId, metricsFile: built.metricsFile, metricName: condition?.metric_name }));
       if (until === 'collectMetrics') return finish();
       const outcome = await step('checkDeploymentCondition', () =>
         activities.checkDeploymentCondition({ condition, metrics, modelId: automation.model_id, variation: deploymentSpec.variation_name, environment: '' }),
@@ -63,7 +63,7 @@ export function directRunner(stack: BenchStack) {
           buildId,
           environment: '',
           spec: deploymentSpec,
-          artifactDir: built.artifact_dir,
+          artifactDir: built.artifactDir,
           python: built.python,
           metrics,
         }),

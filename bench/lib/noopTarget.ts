@@ -1,6 +1,7 @@
 // A deployment target that deploys nothing: it remembers in memory what "serves", so the condition and
 // deploy steps run their real code paths around it at (almost) no cost of their own.
-import type { DeploymentRequest, DeploymentResult, DeploymentTarget, ServingStatus } from '../../activities/deploy/deploymentTarget.js';
+import type { DeploymentResult, DeploymentTarget, ServingStatus } from '../../activities/deploy/deploymentTarget.js';
+import type { DeploymentRequest } from '../../shared/deployment.js';
 
 export class NoopDeploymentTarget implements DeploymentTarget {
   readonly name = 'bench-noop';

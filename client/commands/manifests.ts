@@ -1,5 +1,6 @@
 // `refit describe --manifests <files|folders>`: the Kubernetes objects a deploy of each automation would
 // apply, as YAML, for review or for teams that deploy through GitOps. No cluster is read and nothing is applied.
+import { environmentsOf } from '../../shared/deployment.js';
 import { stringify } from 'yaml';
 import { namespaceOfEnvironment, type EnvironmentMapping } from '../../activities/deploy/kubernetes/environments.js';
 import { DEFAULT_PROMETHEUS_URL } from '../../activities/deploy/kubernetes/kubernetesTarget.js';
@@ -38,9 +39,8 @@ export function manifestOptionsFromEnvironment(env: NodeJS.ProcessEnv = process.
 export function renderManifests(automations: AutomationModel[], options: ManifestOptions): string {
   // Variations of one model in one environment share a route: collect them across all definitions.
   const variationsOf = new Map<string, string[]>();
-  const environmentsOf = (automation: AutomationModel) => (automation.action.deployment_spec.environments.length ? automation.action.deployment_spec.environments : ['']);
   for (const automation of automations) {
-    for (const environment of environmentsOf(automation)) {
+    for (const environment of environmentsOf(automation.action.deployment_spec)) {
       const key = `${automation.model_id}\n${environment}`;
       variationsOf.set(key, [...(variationsOf.get(key) ?? []), automation.action.deployment_spec.variation_name]);
     }
@@ -53,7 +53,7 @@ export function renderManifests(automations: AutomationModel[], options: Manifes
   ];
   for (const automation of automations) {
     const spec = automation.action.deployment_spec;
-    for (const environment of environmentsOf(automation)) {
+    for (const environment of environmentsOf(automation.action.deployment_spec)) {
       const namespace = options.environments === 'namespaces' ? namespaceOfEnvironment(environment, options.namespace) : options.namespace;
       const plan = buildManifests({
         release: { automation: automation.name, modelId: automation.model_id, buildId: BUILD_ID, spec, metrics: {} },

@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { loadDefinitions } from '../../spec/loader.js';
 import { WorkflowTypes } from '../../shared/names.js';
-import type { PlanRunResult } from '../../workflows/planRun.js';
+import type { PlanRunResult } from '../../shared/operations.js';
 import type { AutomationModel } from '../../spec/schema/automation.js';
 import { withRefitClient } from '../cliContext.js';
 import { EXIT, paint } from '../output.js';

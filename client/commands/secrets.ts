@@ -1,7 +1,7 @@
 import { describeScope, isUnscoped, parseHostEntry, type SecretScope } from '../../activities/secrets/secretScope.js';
 import { refitHome } from '../../platform/paths.js';
 import { Identifier } from '../../spec/schema/common.js';
-import { secretStoreFromEnvironment } from '../../worker/dependencies.js';
+import { secretStoreFromEnvironment } from '../../activities/secrets/storeFromEnvironment.js';
 import { EXIT } from '../output.js';
 
 /** The store the worker on this machine would read: local files, or Kubernetes Secrets (REFIT_SECRET_STORE). */

@@ -9,7 +9,7 @@ import { RefitClient, type RunRecord } from '../../client/refitClient.js';
 import { scheduleIdOf } from '../../client/schedules.js';
 import { packageRoot } from '../../platform/paths.js';
 import { WorkflowTypes } from '../../shared/names.js';
-import type { MetricTriggerCheckResult } from '../../workflows/metricTriggerCheck.js';
+import type { MetricTriggerCheckResult } from '../../shared/operations.js';
 import { toYaml } from '../../spec/yaml.js';
 import { startFixture, type Fixture } from '../harness/buildDeployFixture.js';
 import { readRunState } from '../harness/runState.js';

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { runBuild, type BuildResult } from '../../activities/build/runBuild.js';
-import type { DeploymentRequest } from '../../activities/deploy/deploymentTarget.js';
+import type { DeploymentRequest } from '../../shared/deployment.js';
 import { LocalDeploymentTarget, stopAllLocalServing } from '../../activities/deploy/local/localTarget.js';
 import { sandboxSettingsFromEnvironment } from '../../activities/process/sandbox.js';
 import { LocalSecretStore } from '../../activities/secrets/localSecretStore.js';
@@ -52,7 +52,7 @@ describe('the local deployment target', () => {
     expect(answers.every((answer) => answer.status === 200 && answer.build === 'b1')).toBe(true);
     const again = await target.apply(request('b1'));
     expect(again).toMatchObject({ changed: false, url: first.url });
-    expect((await target.status('bc', ''))!.variations.default!.pods.map((pod) => pod.pid)).toEqual(status!.variations.default!.pods.map((pod) => pod.pid));
+    expect((await target.status('bc', ''))!.variations.default!.pods.map((pod) => pod.name)).toEqual(status!.variations.default!.pods.map((pod) => pod.name));
   });
 
   it('keeps the previous build serving when a new one never becomes ready, and says so', async () => {

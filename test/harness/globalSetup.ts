@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { startDevServer, type DevServer } from '../../devstack/temporalDevServer.js';
-import { workflowsPath } from '../../worker/createWorker.js';
+import { fileURLToPath } from 'node:url';
 import { publishRunState } from './runState.js';
 
 declare global {
@@ -23,7 +23,8 @@ export default async function globalSetup(): Promise<void> {
       headless: true,
       removeStateDirOnExit: !process.env.REFIT_KEEP_TEST_STATE,
     }),
-    bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger }),
+    // Refit's workflows and the tests' own (the smoke test), bundled once for the run.
+    bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL('../workflows/index.js', import.meta.url)), logger: quietBundlerLogger }),
   ]);
   globalThis.refitTestServer = server;
   const workflowBundlePath = path.join(stateDir, 'workflow-bundle.js');

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
@@ -41,6 +42,7 @@ export function createTestWorker(options: {
   home?: string;
   dependencies?: Partial<ActivityDependencies>;
 }): Promise<RefitWorker> {
+  const describeWorker = async () => ({ hostname: os.hostname(), pid: process.pid, node: process.version });
   const home = options.home ?? path.join(readRunState().stateDir, 'homes', options.taskQueue);
   return RefitWorker.create({
     connection: options.connection,
@@ -49,6 +51,7 @@ export function createTestWorker(options: {
     dependencies: { ...defaultDependencies({ taskQueue: options.taskQueue, home }), ...options.dependencies },
     workflowBundle: { codePath: readRunState().workflowBundlePath },
     shutdownGraceTime: '5 seconds',
+    extraActivities: { describeWorker },
   });
 }
 

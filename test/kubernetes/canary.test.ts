@@ -5,7 +5,7 @@
 // restart: what a rollout needs to go on is in the cluster, not in the process.
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { ApiextensionsV1Api, type KubernetesObject } from '@kubernetes/client-node';
-import type { CanaryTarget } from '../../activities/deploy/deploymentTarget.js';
+import type { CanaryTarget } from '../../shared/deployment.js';
 import { Cluster } from '../../activities/deploy/kubernetes/cluster.js';
 import { ErrorTypes } from '../../shared/errors.js';
 import * as fixtures from './targetFixture.js';

@@ -3,7 +3,7 @@
 // before touching anything.
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { ApiextensionsV1Api, AutoscalingV2Api } from '@kubernetes/client-node';
-import type { DeploymentRequest } from '../../activities/deploy/deploymentTarget.js';
+import type { DeploymentRequest } from '../../shared/deployment.js';
 import { Cluster } from '../../activities/deploy/kubernetes/cluster.js';
 import type { KubernetesDeploymentTarget } from '../../activities/deploy/kubernetes/kubernetesTarget.js';
 import { ErrorTypes } from '../../shared/errors.js';

@@ -8,7 +8,8 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import { cloneRepository } from '../../activities/git/cloneRepository.js';
 import { KubernetesSecretStore } from '../../activities/secrets/kubernetesSecretStore.js';
 import { startGitServer, type GitServer } from '../../devstack/gitServer.js';
-import { deploymentTargetFromEnvironment, secretStoreFromEnvironment } from '../../worker/dependencies.js';
+import { secretStoreFromEnvironment } from '../../activities/secrets/storeFromEnvironment.js';
+import { deploymentTargetFromEnvironment } from '../../worker/dependencies.js';
 import { ErrorTypes } from '../../shared/errors.js';
 import { startKubernetes, type TestKubernetes } from '../harness/kubernetes.js';
 

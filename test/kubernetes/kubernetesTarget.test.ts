@@ -3,7 +3,7 @@
 // kubelet would, or leaves them Pending to make a rollout fail.
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import type { KubernetesObject } from '@kubernetes/client-node';
-import type { DeploymentSpec } from '../../activities/deploy/deploymentTarget.js';
+import type { DeploymentSpec } from '../../shared/deployment.js';
 import type { KubernetesTargetOptions } from '../../activities/deploy/kubernetes/kubernetesTarget.js';
 import { ErrorTypes } from '../../shared/errors.js';
 import { loadDefinitions } from '../../spec/loader.js';

@@ -2,7 +2,7 @@
 // environments go (namespaces, or kubeconfig contexts), and secrets referenced from env_vars.
 import { describe, expect, it } from '@jest/globals';
 import { KubeConfig, PatchStrategy, setHeaderOptions, type KubernetesObject } from '@kubernetes/client-node';
-import type { DeploymentSpec } from '../../activities/deploy/deploymentTarget.js';
+import type { DeploymentSpec } from '../../shared/deployment.js';
 import { KubernetesDeploymentTarget } from '../../activities/deploy/kubernetes/kubernetesTarget.js';
 import { ErrorTypes } from '../../shared/errors.js';
 import * as fixtures from './targetFixture.js';

@@ -2,7 +2,7 @@
 // clients, and short ways to make namespaces, targets and deployment requests.
 import { afterAll, beforeAll } from '@jest/globals';
 import { AppsV1Api, CoreV1Api, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
-import type { DeploymentRequest, DeploymentSpec } from '../../activities/deploy/deploymentTarget.js';
+import type { DeploymentRequest, DeploymentSpec } from '../../shared/deployment.js';
 import { KubernetesDeploymentTarget, type KubernetesTargetOptions } from '../../activities/deploy/kubernetes/kubernetesTarget.js';
 import { DeploymentSpecifications } from '../../spec/schema/deployment.js';
 import { startKubernetes, type TestKubernetes } from '../harness/kubernetes.js';

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { nextFireTimes, readCron } from '../../spec/cron.js';
-import { WorkflowTypes } from '../../shared/names.js';
 import { connectToTestServer, uniqueTaskQueue } from '../harness/temporal.js';
 
 // The cron reader claims Temporal's semantics; the real server is the judge. Each expression becomes a
@@ -30,7 +29,7 @@ describe('cron fire times agree with the Temporal server', () => {
     const handle = await server.client.schedule.create({
       scheduleId,
       spec: { cronExpressions: [expression], timezone: timeZone },
-      action: { type: 'startWorkflow', workflowType: WorkflowTypes.smokeTest, taskQueue: 'nobody-polls-this', args: ['cron'] },
+      action: { type: 'startWorkflow', workflowType: 'smokeTest', taskQueue: 'nobody-polls-this', args: ['cron'] },
       state: { paused: true },
     });
     try {

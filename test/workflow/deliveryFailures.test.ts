@@ -7,7 +7,7 @@ import { Context } from '@temporalio/activity';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
-import type { DeploymentRequest } from '../../activities/deploy/deploymentTarget.js';
+import type { DeploymentRequest } from '../../shared/deployment.js';
 import { ErrorTypes, RefitError } from '../../shared/errors.js';
 import { WorkflowTypes } from '../../shared/names.js';
 import type { BuildDeployInput, BuildDeployResult, ConditionOutcome, DeploymentSummary } from '../../shared/runTypes.js';
@@ -17,6 +17,7 @@ import { activityInterceptors } from '../../worker/errorClassification.js';
 import { readRunState } from '../harness/runState.js';
 import { recordHistory } from '../harness/recordHistory.js';
 import { activityAttempts } from '../harness/runHistory.js';
+import { waitForStatus } from '../harness/runStatus.js';
 import { connectToTestServer, uniqueTaskQueue } from '../harness/temporal.js';
 
 interface Serving {
@@ -37,7 +38,8 @@ class Doubles {
   guard: 'pass' | 'error' = 'pass';
   limits: StepLimits = { buildMinutes: 1, metricWaitMinutes: 1, queryMinutes: 1, hostDeadlineHours: 1 };
   hostQueue = '';
-  f1 = 0.9;
+  /** Each build's f1_score, from its definition's F1 variable (0.9 without one). */
+  f1ByBuild = new Map<string, number>();
 
   names(): string[] {
     return this.calls.map((call) => call.name);
@@ -56,11 +58,13 @@ class Doubles {
     return {
       claimWorkspace: async (input: { buildId: string }) => (record('claimWorkspace', input), { hostTaskQueue: this.hostQueue, buildDir: '/nowhere', limits: this.limits }),
       cloneModelRepository: async (input: unknown) => (record('cloneModelRepository', input), { commit: 'c0ffee', modelDir: '/nowhere/src' }),
-      buildModel: async (input: unknown) => {
+      buildModel: async (input: { buildId: string; buildSpec: { env_vars: string[] } }) => {
         record('buildModel', input);
-        return { artifact_dir: '/nowhere/artifact', metrics_file: '/nowhere/m', python: 'python3', log_file: '/nowhere/log', duration_ms: 1, tests: 'none' as const, environment_reused: true, limits: [], tags: [] };
+        const f1 = input.buildSpec.env_vars.find((entry) => entry.startsWith('F1='));
+        this.f1ByBuild.set(input.buildId, f1 ? Number(f1.slice(3)) : 0.9);
+        return { artifactDir: '/nowhere/artifact', metricsFile: '/nowhere/m', python: 'python3', logFile: '/nowhere/log', durationMs: 1, tests: 'none' as const, environmentReused: true, limits: [], tags: [] };
       },
-      collectMetrics: async (input: unknown) => (record('collectMetrics', input), { f1_score: this.f1 }),
+      collectMetrics: async (input: { buildId: string }) => (record('collectMetrics', input), { f1_score: this.f1ByBuild.get(input.buildId) ?? 0.9 }),
       checkDeploymentCondition: async (input: { metrics: { f1_score: number }; environment: string }): Promise<ConditionOutcome> => {
         record('checkDeploymentCondition', input);
         const champion = this.serving.get(input.environment);
@@ -252,19 +256,18 @@ describe('delivery under failure (activities replaced by doubles)', () => {
       doubles.serving.clear();
       counter += 1;
       const model = `raced-${counter}`;
-      const definition = () =>
+      const definition = (f1: number) =>
         automation((input) => {
           input.model_id = model;
           input.action.deployment_spec.environments = [];
+          input.action.build_spec.env_vars = [`F1=${f1}`];
         });
       doubles.serving.set('', { buildId: 'champion-0', f1: 0.9 });
       doubles.slowDeployMs = 3_000;
-      // The first run's build measures 0.95; by the time the second run collects its metrics, its build measures 0.92.
-      doubles.f1 = 0.95;
-      const first = await start(definition());
-      await sleep(300);
-      doubles.f1 = 0.92;
-      const second = await start(definition());
+      // The second run decides while the first deploys: both beat champion-0, the second waits its turn.
+      const first = await start(definition(0.95));
+      await waitForStatus(first, (status) => status.step === 'deploying', 30_000);
+      const second = await start(definition(0.92));
       const [one, two] = await Promise.all([first.result(), second.result()]);
       doubles.slowDeployMs = 0;
       expect([one.deployed, two.deployed]).toEqual([true, false]);

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import proto from '@temporalio/proto';
-import { WorkflowTypes } from '../../shared/names.js';
-import type { SmokeTestResult } from '../../workflows/smokeTest.js';
+import type { SmokeTestResult } from '../workflows/smokeTest.js';
 import { connectToTestServer, createTestWorker, uniqueTaskQueue } from '../harness/temporal.js';
 
 describe('smokeTest workflow on the real dev server', () => {
@@ -16,7 +15,7 @@ describe('smokeTest workflow on the real dev server', () => {
     const worker = await createTestWorker({ connection: server.nativeConnection, namespace: server.namespace, taskQueue });
     const workflowId = `smoke-${taskQueue}`;
     const result = await worker.runUntil(
-      server.client.workflow.execute<(name: string) => Promise<SmokeTestResult>>(WorkflowTypes.smokeTest, {
+      server.client.workflow.execute<(name: string) => Promise<SmokeTestResult>>('smokeTest', {
         taskQueue,
         workflowId,
         args: ['tests'],

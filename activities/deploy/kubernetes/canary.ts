@@ -5,7 +5,8 @@
 // it exists a canary exists. Every step is idempotent: a retried activity picks up where the last one stopped.
 import type { KubernetesObject, V1Deployment } from '@kubernetes/client-node';
 import { ErrorTypes, RefitError } from '../../../shared/errors.js';
-import type { CanaryTarget, DeployContext, DeploymentResult } from '../deploymentTarget.js';
+import type { DeployContext, DeploymentResult } from '../deploymentTarget.js';
+import type { CanaryTarget } from '../../../shared/deployment.js';
 import { canaryDeploymentFor, canaryReleaseOf, canarySelector, canaryServiceAccountFor } from './canaryWorkload.js';
 import type { Cluster } from './cluster.js';
 import { applyRouting, routeStateOf, routingObjects, servingVariations, withoutCanary } from './liveRouting.js';

@@ -1,6 +1,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ErrorTypes, RefitError } from '../../../shared/errors.js';
-import type { CanaryTarget, DeployContext, DeploymentRequest, DeploymentResult, DeploymentTarget, ServingStatus } from '../deploymentTarget.js';
+import type { DeployContext, DeploymentResult, DeploymentTarget, ServingStatus } from '../deploymentTarget.js';
+import type { CanaryTarget, DeploymentRequest } from '../../../shared/deployment.js';
 import { CanaryRollouts } from './canary.js';
 import { Cluster } from './cluster.js';
 import { placeOfEnvironment, type EnvironmentMapping } from './environments.js';

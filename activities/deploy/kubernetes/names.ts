@@ -26,6 +26,8 @@ export const ANNOTATIONS = {
   metrics: 'refit.dev/metrics',
   /** The DeploymentSpecifications the build was deployed with, so that a rollback can rebuild every object. */
   spec: 'refit.dev/deployment-spec',
+  /** The format version of the record above (a newer Refit may write another). */
+  recordVersion: 'refit.dev/record-version',
   /** The Refit name of a secret whose Kubernetes name had to be changed. */
   secretName: 'refit.dev/secret-name',
   /** A secret's scope: the hosts it may be sent to, and the automations or models that may use it (comma-separated). */

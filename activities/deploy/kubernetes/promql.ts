@@ -5,7 +5,7 @@
 // cpu and memory come from cAdvisor (kubelet), gpu from NVIDIA's DCGM exporter, and latency, error_rate and
 // throughput from the serving container's own metrics (REQUEST_METRICS below), scraped with `namespace` and
 // `pod` labels as kube-prometheus does.
-import type { DeploymentSpec } from '../deploymentTarget.js';
+import type { DeploymentSpec } from '../../../shared/deployment.js';
 
 type Trigger = NonNullable<DeploymentSpec['auto_scale_config']>['triggers'][number];
 type Aggregation = Trigger['query_spec']['aggregation_type'];

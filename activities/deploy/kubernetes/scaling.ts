@@ -2,7 +2,7 @@
 // installed and only CPU and memory are asked for, as a plain autoscaling/v2 HorizontalPodAutoscaler.
 import type { KubernetesObject, V2HorizontalPodAutoscaler, V2MetricSpec } from '@kubernetes/client-node';
 import { formatMemory } from '../../../spec/memory.js';
-import type { DeploymentSpec } from '../deploymentTarget.js';
+import type { DeploymentSpec } from '../../../shared/deployment.js';
 import { objectNamesFor, variationLabels } from './names.js';
 import { triggerQuery } from './promql.js';
 import { cpuQuantity } from './workload.js';

@@ -3,25 +3,11 @@
 // its value is found the way the Kubernetes secret store finds it: "value", or the Secret's only key.
 import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
 import { ErrorTypes, RefitError } from '../../../shared/errors.js';
-import { scopeOf } from '../../secrets/kubernetesSecretStore.js';
 import { checkSecretUse } from '../../secrets/secretScope.js';
 import { ANNOTATIONS, secretObjectName } from './names.js';
+import { missingSecretHelp, scopeOf, valueKeyOf } from './secretObjects.js';
 import type { Release } from './servingRecord.js';
 import { referencedSecrets } from './workload.js';
-
-export const VALUE_KEY = 'value';
-
-/** The key of a Secret's value, or a message saying why there is none. */
-export function valueKeyOf(secret: V1Secret): { key: string } | { error: string } {
-  const keys = Object.keys({ ...secret.data, ...secret.stringData }).sort();
-  if (keys.includes(VALUE_KEY)) return { key: VALUE_KEY };
-  if (keys.length === 1) return { key: keys[0]! };
-  return { error: keys.length ? `has keys ${keys.join(', ')} but none named "${VALUE_KEY}"` : 'holds no value' };
-}
-
-export function missingSecretHelp(name: string, namespace: string): string {
-  return `create it with \`kubectl create secret generic ${secretObjectName(name)} --namespace ${namespace} --from-literal=${VALUE_KEY}=...\``;
-}
 
 /**
  * Refit secret name -> key in its Kubernetes Secret, for every secret the release's env_vars name. The

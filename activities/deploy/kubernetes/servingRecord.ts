@@ -2,7 +2,11 @@
 // was deployed with. Because the record lives in the pod template, every ReplicaSet the Deployment keeps
 // carries the record of its build: that history is what rollbacks and champion/challenger read.
 import type { V1Deployment, V1ObjectMeta, V1ReplicaSet } from '@kubernetes/client-node';
-import type { DeploymentSpec, ServingVariation } from '../deploymentTarget.js';
+import { z } from 'zod';
+import { ErrorTypes, RefitError } from '../../../shared/errors.js';
+import { DeploymentSpecifications } from '../../../spec/schema/deployment.js';
+import type { ServingVariation } from '../deploymentTarget.js';
+import type { DeploymentSpec } from '../../../shared/deployment.js';
 import { ANNOTATIONS, LABELS } from './names.js';
 
 /** One build of one variation of a model, as deployed. */
@@ -23,8 +27,13 @@ export function canonicalJson(value: unknown): string {
   );
 }
 
+/** The format of the record in a pod template's annotations; templates written before it had one are version 1. */
+export const RECORD_VERSION = '1';
+const RecordedMetrics = z.record(z.string(), z.number());
+
 export function recordAnnotations(release: Release): Record<string, string> {
   return {
+    [ANNOTATIONS.recordVersion]: RECORD_VERSION,
     [ANNOTATIONS.automation]: release.automation,
     [ANNOTATIONS.buildId]: release.buildId,
     [ANNOTATIONS.metrics]: canonicalJson(release.metrics),
@@ -42,19 +51,28 @@ export function releaseOf(templateMetadata: V1ObjectMeta | undefined, knownModel
   const spec = annotations[ANNOTATIONS.spec];
   const modelId = templateMetadata?.labels?.[LABELS.model] ?? knownModelId;
   if (!buildId || !spec || !modelId) return undefined;
+  const refuse = (why: string) =>
+    new RefitError(ErrorTypes.DeploymentFailed, `the pod template of build ${buildId} of ${modelId} holds a Refit record that ${why}: redeploy the model with this Refit, or use the Refit that deployed it`);
+  const version = annotations[ANNOTATIONS.recordVersion] ?? RECORD_VERSION;
+  if (version !== RECORD_VERSION) throw refuse(`has format version ${version}, and this Refit reads version ${RECORD_VERSION}`);
+  let parsedSpec: ReturnType<typeof DeploymentSpecifications.safeParse>;
+  let parsedMetrics: ReturnType<typeof RecordedMetrics.safeParse>;
   try {
-    const parsedSpec = JSON.parse(spec) as DeploymentSpec;
-    return {
-      automation: annotations[ANNOTATIONS.automation] ?? '',
-      // Model ids are always valid label values, so the label holds the id itself.
-      modelId,
-      buildId,
-      spec: parsedSpec,
-      metrics: JSON.parse(annotations[ANNOTATIONS.metrics] ?? '{}') as Record<string, number>,
-    };
+    parsedSpec = DeploymentSpecifications.safeParse(JSON.parse(spec));
+    parsedMetrics = RecordedMetrics.safeParse(JSON.parse(annotations[ANNOTATIONS.metrics] ?? '{}'));
   } catch {
-    return undefined;
+    throw refuse('is not JSON');
   }
+  if (!parsedSpec.success) throw refuse(`is not a deployment spec (${parsedSpec.error.issues[0]?.path.join('.')}: ${parsedSpec.error.issues[0]?.message})`);
+  if (!parsedMetrics.success) throw refuse('has metrics that are not numbers');
+  return {
+    automation: annotations[ANNOTATIONS.automation] ?? '',
+    // Model ids are always valid label values, so the label holds the id itself.
+    modelId,
+    buildId,
+    spec: parsedSpec.data,
+    metrics: parsedMetrics.data,
+  };
 }
 
 export function releaseOfDeployment(deployment: V1Deployment | undefined): Release | undefined {
@@ -81,7 +99,7 @@ export const SERVING_PORT = 8080;
 
 /**
  * A variation as `status()` reports it, with the builds its kept ReplicaSets (those of this Deployment) ran. Kubernetes pods have no pid on this machine: each pod is listed
- * with pid 0 and the serving port, alive when it is available.
+ * named by its number, with the serving port, alive when it is available.
  */
 export function servingVariationOf(deployment: V1Deployment, replicaSets: V1ReplicaSet[]): ServingVariation | undefined {
   const release = releaseOfDeployment(deployment);
@@ -94,7 +112,7 @@ export function servingVariationOf(deployment: V1Deployment, replicaSets: V1Repl
     buildId: release.buildId,
     metrics: release.metrics,
     deployedAt: deployedAt ? new Date(deployedAt).toISOString() : '',
-    pods: Array.from({ length: status.replicas ?? 0 }, (_, index) => ({ pid: 0, port: SERVING_PORT, alive: index < available })),
+    pods: Array.from({ length: status.replicas ?? 0 }, (_, index) => ({ name: `replica ${index + 1}`, port: SERVING_PORT, alive: index < available })),
     previousBuildIds: releaseHistory(replicaSets)
       .map((entry) => entry.buildId)
       .filter((buildId) => buildId !== release.buildId),

@@ -7,7 +7,8 @@ import { describeInterpreter } from '../../build/pythonEnvironment.js';
 import { openSandbox, sandboxSettingsFromEnvironment, type SandboxSettings } from '../../process/sandbox.js';
 import { resolveEnvVars } from '../../secrets/resolveEnvVars.js';
 import type { SecretStore } from '../../secrets/secretStore.js';
-import type { CanaryTarget, DeployContext, DeploymentRequest, DeploymentResult, DeploymentTarget, ServingStatus } from '../deploymentTarget.js';
+import type { DeployContext, DeploymentResult, DeploymentTarget, ServingStatus } from '../deploymentTarget.js';
+import type { CanaryTarget, DeploymentRequest } from '../../../shared/deployment.js';
 import { isServing, startPod, stopPod, waitUntilReady } from './pods.js';
 import { ensureRouter, isRouter, routerUrl } from './routerProcess.js';
 import { modelFolder, readState, STATE_FILE, writeState, type CanaryState, type DeployedBuild, type ModelServingState, type Pod } from './servingState.js';
@@ -293,7 +294,7 @@ function describe(state: ModelServingState): ServingStatus {
           buildId: variation.buildId,
           metrics: variation.metrics,
           deployedAt: variation.deployedAt,
-          pods: variation.pods.map((pod) => ({ pid: pod.pid, port: pod.port, alive: isServing(pod.pid) })),
+          pods: variation.pods.map((pod) => ({ name: `pid ${pod.pid}`, port: pod.port, alive: isServing(pod.pid) })),
           previousBuildIds: variation.history.map((entry) => entry.buildId),
         },
       ]),

@@ -6,7 +6,7 @@ import { logTail } from '../../../platform/processes.js';
 import { applyLimits } from '../../build/resourceLimits.js';
 import { parseMemory } from '../../../spec/memory.js';
 import { SANDBOX_HOME, settingsMounts, type Sandbox, type SandboxMount } from '../../process/sandbox.js';
-import type { DeploymentSpec } from '../deploymentTarget.js';
+import type { DeploymentSpec } from '../../../shared/deployment.js';
 import type { Pod } from './servingState.js';
 
 export interface PodLaunch {

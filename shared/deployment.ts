@@ -1,0 +1,62 @@
+// What crosses between a run, its promotion and the deployment activities. Plain JSON, secret names only.
+import type { AutomationModel } from '../spec/schema/automation.js';
+import type { CanaryRecord, ConditionOutcome, DeploymentSummary, RollbackRecord } from './runTypes.js';
+import type { StepLimits } from './stepLimits.js';
+
+export type DeploymentSpec = AutomationModel['action']['deployment_spec'];
+
+/** A build that passed its condition, and how to serve it. Secrets are names; targets resolve them. */
+export interface DeploymentRequest {
+  automation: string;
+  modelId: string;
+  buildId: string;
+  /** "" for the default environment; otherwise one of deployment_spec.environments. */
+  environment: string;
+  spec: DeploymentSpec;
+  /** The build's artifact folder (model.json, model.pkl, code/). */
+  artifactDir: string;
+  /** The interpreter of the build's environment: it has the model's dependencies. */
+  python: string;
+  /** The build's metrics, recorded with the deployment for champion/challenger checks. */
+  metrics: Record<string, number>;
+}
+
+/** A variation's canary in one environment. */
+export interface CanaryTarget {
+  modelId: string;
+  environment: string;
+  variation: string;
+  buildId: string;
+}
+
+/** The deploy phase of a run, as the model's promotion workflow takes it. */
+export interface PromotionInput {
+  /** The request of the first environment; each environment gets its own copy. */
+  request: Omit<DeploymentRequest, 'environment'>;
+  environments: string[];
+  condition: AutomationModel['action']['deployment_condition'];
+  /** What the run decided before it waited its turn. */
+  decided: ConditionOutcome;
+  rollout?: AutomationModel['action']['rollout'];
+  hostTaskQueue: string;
+  limits: StepLimits;
+}
+
+export interface PromotionResult {
+  deployments: DeploymentSummary[];
+  rolled_back: RollbackRecord[];
+  canaries?: CanaryRecord[];
+  /** The decision the deploy went by: the run's, or a new one when the champion changed meanwhile. */
+  condition: ConditionOutcome;
+  reevaluated?: string;
+  /** Why nothing is deployed in the end (a canary taken out, a champion now better), when so. */
+  notDeployed?: string;
+  /** A failure, after its undos ran: the run reports it. */
+  failure?: { message: string; type?: string };
+  cancelled?: boolean;
+}
+
+/** The environments a deployment goes to, in order: "" is the default one, when the spec names none. */
+export function environmentsOf(spec: Pick<DeploymentSpec, 'environments'>): string[] {
+  return spec.environments.length ? spec.environments : [''];
+}
