@@ -2,15 +2,13 @@
 // The `refit` command line. Exit codes: 0 done, 1 the command found problems or a run failed,
 // 2 the command line was wrong, 3 Temporal could not be reached, 10 `run --wait --expect-deploy` did not deploy.
 import { Command, CommanderError } from 'commander';
-import { automationJsonSchema } from '../spec/jsonSchema.js';
-import { backfillCommand, deleteCommand, describeCommand, listCommand, pauseCommand, registerCommand, resumeCommand } from './commands/automations.js';
-import { manifestsCommand } from './commands/manifests.js';
-import { decideCommand, historyCommand, logsCommand, rollbackCommand, runCommand } from './commands/runs.js';
-import { secretsDeleteCommand, secretsListCommand, secretsScopeCommand, secretsSetCommand } from './commands/secrets.js';
-import { planCommand } from './commands/plan.js';
-import { setupCommand } from './commands/setup.js';
-import { validateCommand } from './commands/validate.js';
 import { EXIT } from './output.js';
+
+// Each command loads only what it uses (a Kubernetes client, the Temporal client, DuckDB): `refit validate`
+// and `refit schema` start without any of them.
+const automations = () => import('./commands/automations.js');
+const runs = () => import('./commands/runs.js');
+const secretCommands = () => import('./commands/secrets.js');
 
 const program = new Command()
   .name('refit')
@@ -28,12 +26,12 @@ program
   .argument('<paths...>', 'files or folders')
   .option('--json', 'print the result as JSON')
   .option('--allow-code', 'also run the TypeScript/JavaScript definition files found in folders (a folder loads YAML only)')
-  .action((paths: string[], options) => set(validateCommand(paths, options)));
+  .action(async (paths: string[], options) => set((await import('./commands/validate.js')).validateCommand(paths, options)));
 
 program
   .command('schema')
   .description('print the JSON Schema of an automation definition (for YAML completion in editors)')
-  .action(() => console.log(JSON.stringify(automationJsonSchema(), null, 2)));
+  .action(async () => console.log(JSON.stringify((await import('../spec/jsonSchema.js')).automationJsonSchema(), null, 2)));
 
 program
   .command('register')
@@ -42,7 +40,7 @@ program
   .option('--prune', 'delete the schedules of automations that are no longer defined')
   .option('--json', 'print what changed as JSON')
   .option('--allow-code', 'also run the TypeScript/JavaScript definition files found in folders (a folder loads YAML only)')
-  .action((paths: string[], options) => set(registerCommand(paths, options)));
+  .action(async (paths: string[], options) => set((await automations()).registerCommand(paths, options)));
 
 program
   .command('plan')
@@ -52,9 +50,9 @@ program
   .option('--run', 'ask a worker what a run would do now: the commit, the threshold and its value, the deploy')
   .option('--json', 'as JSON')
   .option('--allow-code', 'also run the TypeScript/JavaScript definition files found in folders (a folder loads YAML only)')
-  .action((paths: string[], options) => set(planCommand(paths, options)));
+  .action(async (paths: string[], options) => set((await import('./commands/plan.js')).planCommand(paths, options)));
 
-program.command('list').description('list registered automations, their trigger, state and next run').option('--json', 'as JSON').action((options) => set(listCommand(options)));
+program.command('list').description('list registered automations, their trigger, state and next run').option('--json', 'as JSON').action(async (options) => set((await automations()).listCommand(options)));
 
 program
   .command('describe')
@@ -63,10 +61,10 @@ program
   .option('--json', 'as JSON')
   .option('--manifests', 'print, as YAML, the Kubernetes objects a deploy would apply, without a cluster and without applying anything')
   .option('--allow-code', 'also run the TypeScript/JavaScript definition files found in folders (a folder loads YAML only)')
-  .action((names: string[], options, command: Command) => {
-    if (options.manifests) return set(manifestsCommand(names, options));
+  .action(async (names: string[], options, command: Command) => {
+    if (options.manifests) return set((await import('./commands/manifests.js')).manifestsCommand(names, options));
     if (names.length > 1) command.error(`error: describe takes one automation (files and folders only with --manifests)`);
-    return set(describeCommand(names[0]!, options));
+    return set((await automations()).describeCommand(names[0]!, options));
   });
 
 program
@@ -78,23 +76,23 @@ program
   .option('--file <file>', 'run the definition in this file instead of the registered one')
   .option('--expect-deploy', 'with --wait: exit 10 when the run finishes without deploying')
   .option('--force', 'start the run even while another runs, whatever the automation\'s overlap policy says')
-  .action((name: string, options) => set(runCommand(name, options)));
+  .action(async (name: string, options) => set((await runs()).runCommand(name, options)));
 
 program
   .command('pause')
   .description('stop an automation\'s schedule from starting runs')
   .argument('<automation>')
   .option('--note <text>', 'why (shown by describe and in the Web UI)')
-  .action((name: string, options) => set(pauseCommand(name, options)));
+  .action(async (name: string, options) => set((await automations()).pauseCommand(name, options)));
 
 program
   .command('resume')
   .description('let a paused automation\'s schedule start runs again')
   .argument('<automation>')
   .option('--note <text>', 'why')
-  .action((name: string, options) => set(resumeCommand(name, options)));
+  .action(async (name: string, options) => set((await automations()).resumeCommand(name, options)));
 
-program.command('delete').description('delete an automation\'s schedule').argument('<automation>').action((name: string) => set(deleteCommand(name)));
+program.command('delete').description('delete an automation\'s schedule').argument('<automation>').action(async (name: string) => set((await automations()).deleteCommand(name)));
 
 program
   .command('backfill')
@@ -102,7 +100,7 @@ program
   .argument('<automation>')
   .requiredOption('--start <time>', 'ISO 8601, e.g. 2026-11-01T00:00:00Z')
   .requiredOption('--end <time>', 'ISO 8601')
-  .action((name: string, options) => set(backfillCommand(name, options)));
+  .action(async (name: string, options) => set((await automations()).backfillCommand(name, options)));
 
 program
   .command('history')
@@ -110,7 +108,7 @@ program
   .argument('[automation]')
   .option('--limit <n>', 'how many', '20')
   .option('--json', 'as JSON')
-  .action((name: string | undefined, options) => set(historyCommand(name, options)));
+  .action(async (name: string | undefined, options) => set((await runs()).historyCommand(name, options)));
 
 program
   .command('approve')
@@ -118,7 +116,7 @@ program
   .argument('<run>')
   .option('--by <name>', 'who approves (default $REFIT_USER or $USER)')
   .option('--reason <text>', 'why')
-  .action((target: string, options) => set(decideCommand(target, true, options)));
+  .action(async (target: string, options) => set((await runs()).decideCommand(target, true, options)));
 
 program
   .command('reject')
@@ -126,7 +124,7 @@ program
   .argument('<run>')
   .requiredOption('--reason <text>', 'why (recorded in the run)')
   .option('--by <name>', 'who rejects (default $REFIT_USER or $USER)')
-  .action((target: string, options) => set(decideCommand(target, false, options)));
+  .action(async (target: string, options) => set((await runs()).decideCommand(target, false, options)));
 
 program
   .command('rollback')
@@ -136,9 +134,9 @@ program
   .option('--reason <text>', 'why (recorded in the run)')
   .option('--by <name>', 'who rolls back (default $REFIT_USER or $USER)')
   .option('--json', 'print the result as JSON')
-  .action((name: string, options) => set(rollbackCommand(name, options)));
+  .action(async (name: string, options) => set((await runs()).rollbackCommand(name, options)));
 
-program.command('logs').description('print the build log of a build (on the machine that built it)').argument('<build>').action((build: string) => set(logsCommand(build)));
+program.command('logs').description('print the build log of a build (on the machine that built it)').argument('<build>').action(async (build: string) => set((await runs()).logsCommand(build)));
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 const secrets = program.command('secrets').description('the secret store the worker reads (git tokens, webhook URLs), each secret with its scope');
@@ -148,7 +146,7 @@ secrets
   .argument('<name>')
   .option('--host <host[:port]>', 'a host the value may be sent to (repeat for several; *.domain for its subdomains); none: this machine only', collect)
   .option('--automation <name>', 'an automation (or model id) that may use it (repeat for several); none: no build gets it', collect)
-  .action((name: string, options) => set(secretsSetCommand(name, options)));
+  .action(async (name: string, options) => set((await secretCommands()).secretsSetCommand(name, options)));
 secrets
   .command('scope')
   .description('change where a secret may go and who may use it, keeping its value')
@@ -156,11 +154,11 @@ secrets
   .option('--host <host[:port]>', 'a host the value may be sent to (repeat for several)', collect)
   .option('--automation <name>', 'an automation (or model id) that may use it (repeat for several)', collect)
   .option('--clear', 'remove the scope (loopback only, no build)')
-  .action((name: string, options) => set(secretsScopeCommand(name, options)));
-secrets.command('list').description('list stored secrets with their scope, and which have none yet').option('--json', 'as JSON').action((options) => set(secretsListCommand(options)));
-secrets.command('delete').description('delete a secret').argument('<name>').action((name: string) => set(secretsDeleteCommand(name)));
+  .action(async (name: string, options) => set((await secretCommands()).secretsScopeCommand(name, options)));
+secrets.command('list').description('list stored secrets with their scope, and which have none yet').option('--json', 'as JSON').action(async (options) => set((await secretCommands()).secretsListCommand(options)));
+secrets.command('delete').description('delete a secret').argument('<name>').action(async (name: string) => set((await secretCommands()).secretsDeleteCommand(name)));
 
-program.command('setup').description('register Refit\'s search attributes in the namespace (once per namespace of a real cluster)').action(() => set(setupCommand()));
+program.command('setup').description('register Refit\'s search attributes in the namespace (once per namespace of a real cluster)').action(async () => set((await import('./commands/setup.js')).setupCommand()));
 
 program
   .command('worker')

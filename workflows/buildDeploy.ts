@@ -96,12 +96,15 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
       variation: deploymentSpec.variation_name,
       environment: environments[0]!,
     });
-    upsertSearchAttributes([{ key: SearchAttributeKeys.conditionOutcome, value: status.condition.passed ? 'passed' : 'failed' }]);
+    // Runs started before the promotion patch recorded the outcome before approval (and kept "passed" after a rejection).
+    const conditionPassed = status.condition.passed;
+    if (!promotion) upsertSearchAttributes([{ key: SearchAttributeKeys.conditionOutcome, value: conditionPassed ? 'passed' : 'failed' }]);
 
     const approval = automation.action.approval;
     if (status.condition.passed && approval?.required && !(await gate.await(approval))) {
       status.condition = { ...status.condition, passed: false, reason: `${status.condition.reason}, but ${describeDecision(status.approval!)}` };
     }
+    if (promotion) upsertSearchAttributes([{ key: SearchAttributeKeys.conditionOutcome, value: !conditionPassed ? 'failed' : status.condition.passed ? 'passed' : 'rejected' }]);
 
     const rollout = automation.action.rollout;
     let notDeployed: string | undefined;
