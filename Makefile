@@ -4,7 +4,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 JEST := node --experimental-vm-modules node_modules/jest/bin/jest.js
 
-.PHONY: help deps tools test-tools build typecheck lint test demo dev schema clean
+.PHONY: help deps tools test-tools build typecheck lint format test demo dev schema clean
 
 help:
 	@echo "make demo   run the example end to end on the embedded Temporal dev server"
@@ -36,8 +36,13 @@ build: deps
 typecheck: deps
 	npx tsc -p tsconfig.json --noEmit
 
+# The linter also holds the layer rules (ARCHITECTURE.md); the formatter keeps one style (.prettierrc.json).
 lint: deps
 	npx eslint .
+	npx prettier --check --log-level warn "**/*.{ts,js}"
+
+format: deps
+	npx prettier --write --log-level warn "**/*.{ts,js}"
 
 # Both suites always run, so one failing does not hide the other's results.
 test: deps test-tools build lint
