@@ -6,8 +6,23 @@ function layer(folder, forbidden, options = {}) {
   const typesFrom = new Set(options.typesFrom ?? []);
   const group = (names) => names.flatMap((name) => [`../${name}/**`, `../../${name}/**`, `../../../${name}/**`, `../../../../${name}/**`]);
   const patterns = [
-    ...(forbidden.filter((name) => !typesFrom.has(name)).length ? [{ group: group(forbidden.filter((name) => !typesFrom.has(name))), message: `${folder}/ must not import from ${forbidden.join(', ')} (see ARCHITECTURE.md).` }] : []),
-    ...(typesFrom.size ? [{ group: group([...typesFrom]), message: `${folder}/ may import only types from ${[...typesFrom].join(', ')} (see ARCHITECTURE.md).`, allowTypeImports: true }] : []),
+    ...(forbidden.filter((name) => !typesFrom.has(name)).length
+      ? [
+          {
+            group: group(forbidden.filter((name) => !typesFrom.has(name))),
+            message: `${folder}/ must not import from ${forbidden.join(', ')} (see ARCHITECTURE.md).`,
+          },
+        ]
+      : []),
+    ...(typesFrom.size
+      ? [
+          {
+            group: group([...typesFrom]),
+            message: `${folder}/ may import only types from ${[...typesFrom].join(', ')} (see ARCHITECTURE.md).`,
+            allowTypeImports: true,
+          },
+        ]
+      : []),
   ];
   return [{ files: [`${folder}/**/*.ts`], rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns }] } }];
 }
@@ -42,13 +57,19 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['node:*', 'fs', 'path', 'os', 'child_process', 'crypto', 'http', 'https', 'net'], message: 'Workflow code must not do I/O: move it into an activity.' },
+            {
+              group: ['node:*', 'fs', 'path', 'os', 'child_process', 'crypto', 'http', 'https', 'net'],
+              message: 'Workflow code must not do I/O: move it into an activity.',
+            },
             {
               group: ['@temporalio/client', '@temporalio/worker', '@temporalio/activity', '../activities/*', '../activities/**/*.js'],
               message: 'Workflow code may only import @temporalio/workflow, shared/ and spec/ (and types from activities).',
               allowTypeImports: true,
             },
-            { group: ['**/worker/**', '**/client/**', '**/devstack/**', '**/platform/**'], message: 'Workflow code may only import @temporalio/workflow, shared/ and spec/ (and types from activities).' },
+            {
+              group: ['**/worker/**', '**/client/**', '**/devstack/**', '**/platform/**'],
+              message: 'Workflow code may only import @temporalio/workflow, shared/ and spec/ (and types from activities).',
+            },
           ],
         },
       ],
@@ -58,10 +79,7 @@ export default tseslint.config(
         { name: 'setInterval', message: 'Use a loop with sleep() from @temporalio/workflow.' },
         { name: 'process', message: 'Workflow code must not read the environment.' },
       ],
-      'no-restricted-properties': [
-        'error',
-        { object: 'Math', property: 'random', message: 'Use uuid4() or a value passed in from an activity.' },
-      ],
+      'no-restricted-properties': ['error', { object: 'Math', property: 'random', message: 'Use uuid4() or a value passed in from an activity.' }],
     },
   },
 );

@@ -22,4 +22,3 @@ export async function withHeartbeat<T>(work: (progress: (details: unknown) => vo
     clearInterval(timer);
   }
 }
-

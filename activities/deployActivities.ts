@@ -47,23 +47,41 @@ export function createDeployActivities(deps: ActivityDependencies) {
     },
 
     async planDeployment(request: DeploymentRequest): Promise<string[]> {
-      return deps.deploymentTarget.plan ? deps.deploymentTarget.plan(request) : [`deploy with the ${deps.deploymentTarget.name} target (it cannot say in advance what it would change)`];
+      return deps.deploymentTarget.plan
+        ? deps.deploymentTarget.plan(request)
+        : [`deploy with the ${deps.deploymentTarget.name} target (it cannot say in advance what it would change)`];
     },
 
     /** What serves a model's variation in an environment now, and what it served before. */
-    async servingBuilds(input: { modelId: string; environment: string; variation: string }): Promise<{ buildId: string; previousBuildIds: string[] } | undefined> {
+    async servingBuilds(input: {
+      modelId: string;
+      environment: string;
+      variation: string;
+    }): Promise<{ buildId: string; previousBuildIds: string[] } | undefined> {
       const variation = (await deps.deploymentTarget.status(input.modelId, input.environment))?.variations[input.variation];
       return variation ? { buildId: variation.buildId, previousBuildIds: variation.previousBuildIds } : undefined;
     },
 
     /** Compensation: puts back the build that served before, or removes a variation that did not exist. */
-    async rollbackDeployment(input: { modelId: string; environment: string; variation: string; previousBuildId?: string }): Promise<DeploymentSummary | undefined> {
+    async rollbackDeployment(input: {
+      modelId: string;
+      environment: string;
+      variation: string;
+      previousBuildId?: string;
+    }): Promise<DeploymentSummary | undefined> {
       return withHeartbeat(async () => {
         if (!input.previousBuildId) {
           await deps.deploymentTarget.remove(input.modelId, input.environment, input.variation);
           return undefined;
         }
-        return summarize(await deps.deploymentTarget.rollback({ modelId: input.modelId, environment: input.environment, variation: input.variation, buildId: input.previousBuildId }));
+        return summarize(
+          await deps.deploymentTarget.rollback({
+            modelId: input.modelId,
+            environment: input.environment,
+            variation: input.variation,
+            buildId: input.previousBuildId,
+          }),
+        );
       });
     },
   };
@@ -73,9 +91,17 @@ export function createDeployActivities(deps: ActivityDependencies) {
 function canaryCapable(target: DeploymentTarget): Required<Pick<DeploymentTarget, 'startCanary' | 'setCanaryWeight' | 'promoteCanary' | 'abortCanary'>> {
   const { startCanary, setCanaryWeight, promoteCanary, abortCanary } = target;
   if (!startCanary || !setCanaryWeight || !promoteCanary || !abortCanary) {
-    throw ApplicationFailure.nonRetryable(`the ${target.name} deployment target cannot run canary rollouts; remove rollout from the automation`, 'RefitInvalidDefinition');
+    throw ApplicationFailure.nonRetryable(
+      `the ${target.name} deployment target cannot run canary rollouts; remove rollout from the automation`,
+      'RefitInvalidDefinition',
+    );
   }
-  return { startCanary: startCanary.bind(target), setCanaryWeight: setCanaryWeight.bind(target), promoteCanary: promoteCanary.bind(target), abortCanary: abortCanary.bind(target) };
+  return {
+    startCanary: startCanary.bind(target),
+    setCanaryWeight: setCanaryWeight.bind(target),
+    promoteCanary: promoteCanary.bind(target),
+    abortCanary: abortCanary.bind(target),
+  };
 }
 
 function summarize(result: DeploymentResult): DeploymentSummary {
@@ -89,4 +115,3 @@ function summarize(result: DeploymentResult): DeploymentSummary {
     notes: result.notes,
   };
 }
-

@@ -53,7 +53,14 @@ try {
   }
   const command = `node dist/bench/main.js${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(' ')}` : ''}`;
   const loadAverage = os.loadavg().map((value) => Math.round(value * 100) / 100);
-  const results = { generated_at: new Date().toISOString(), duration_s: (Date.now() - started) / 1000, command, machine, load_average_at_end: loadAverage, figures };
+  const results = {
+    generated_at: new Date().toISOString(),
+    duration_s: (Date.now() - started) / 1000,
+    command,
+    machine,
+    load_average_at_end: loadAverage,
+    figures,
+  };
   const complete = !flags.quick && !flags.only;
   const benchDir = path.join(packageRoot(), 'bench');
   const written = writeResults(path.join(benchDir, 'results'), results, complete ? 'latest' : 'partial');

@@ -12,7 +12,9 @@ const secretCommands = () => import('./commands/secrets.js');
 
 const program = new Command()
   .name('refit')
-  .description('Re-train and re-deploy ML models automatically, durably, on Temporal.\nConnects with the standard Temporal settings: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE.')
+  .description(
+    'Re-train and re-deploy ML models automatically, durably, on Temporal.\nConnects with the standard Temporal settings: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE.',
+  )
   .showHelpAfterError()
   .exitOverride();
 
@@ -52,11 +54,17 @@ program
   .option('--allow-code', 'also run the TypeScript/JavaScript definition files found in folders (a folder loads YAML only)')
   .action(async (paths: string[], options) => set((await import('./commands/plan.js')).planCommand(paths, options)));
 
-program.command('list').description('list registered automations, their trigger, state and next run').option('--json', 'as JSON').action(async (options) => set((await automations()).listCommand(options)));
+program
+  .command('list')
+  .description('list registered automations, their trigger, state and next run')
+  .option('--json', 'as JSON')
+  .action(async (options) => set((await automations()).listCommand(options)));
 
 program
   .command('describe')
-  .description('show what is registered for an automation: trigger, policies, next and recent runs, definition;\nwith --manifests, print the Kubernetes objects a deploy of the definitions in files or folders would apply (no cluster needed)')
+  .description(
+    'show what is registered for an automation: trigger, policies, next and recent runs, definition;\nwith --manifests, print the Kubernetes objects a deploy of the definitions in files or folders would apply (no cluster needed)',
+  )
   .argument('<automation...>', 'an automation; with --manifests, files or folders of definitions')
   .option('--json', 'as JSON')
   .option('--manifests', 'print, as YAML, the Kubernetes objects a deploy would apply, without a cluster and without applying anything')
@@ -75,28 +83,32 @@ program
   .option('--json', 'print the result (or the started run) as JSON')
   .option('--file <file>', 'run the definition in this file instead of the registered one')
   .option('--expect-deploy', 'with --wait: exit 10 when the run finishes without deploying')
-  .option('--force', 'start the run even while another runs, whatever the automation\'s overlap policy says')
+  .option('--force', "start the run even while another runs, whatever the automation's overlap policy says")
   .action(async (name: string, options) => set((await runs()).runCommand(name, options)));
 
 program
   .command('pause')
-  .description('stop an automation\'s schedule from starting runs')
+  .description("stop an automation's schedule from starting runs")
   .argument('<automation>')
   .option('--note <text>', 'why (shown by describe and in the Web UI)')
   .action(async (name: string, options) => set((await automations()).pauseCommand(name, options)));
 
 program
   .command('resume')
-  .description('let a paused automation\'s schedule start runs again')
+  .description("let a paused automation's schedule start runs again")
   .argument('<automation>')
   .option('--note <text>', 'why')
   .action(async (name: string, options) => set((await automations()).resumeCommand(name, options)));
 
-program.command('delete').description('delete an automation\'s schedule').argument('<automation>').action(async (name: string) => set((await automations()).deleteCommand(name)));
+program
+  .command('delete')
+  .description("delete an automation's schedule")
+  .argument('<automation>')
+  .action(async (name: string) => set((await automations()).deleteCommand(name)));
 
 program
   .command('backfill')
-  .description('start the runs an automation\'s schedule would have started in a past time range')
+  .description("start the runs an automation's schedule would have started in a past time range")
   .argument('<automation>')
   .requiredOption('--start <time>', 'ISO 8601, e.g. 2026-11-01T00:00:00Z')
   .requiredOption('--end <time>', 'ISO 8601')
@@ -128,7 +140,7 @@ program
 
 program
   .command('rollback')
-  .description('put back a build an automation\'s model served before (the one just before by default), as a recorded run')
+  .description("put back a build an automation's model served before (the one just before by default), as a recorded run")
   .argument('<automation>')
   .option('--to <build>', 'the build to put back')
   .option('--reason <text>', 'why (recorded in the run)')
@@ -136,7 +148,11 @@ program
   .option('--json', 'print the result as JSON')
   .action(async (name: string, options) => set((await runs()).rollbackCommand(name, options)));
 
-program.command('logs').description('print the build log of a build (on the machine that built it)').argument('<build>').action(async (build: string) => set((await runs()).logsCommand(build)));
+program
+  .command('logs')
+  .description('print the build log of a build (on the machine that built it)')
+  .argument('<build>')
+  .action(async (build: string) => set((await runs()).logsCommand(build)));
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 const secrets = program.command('secrets').description('the secret store the worker reads (git tokens, webhook URLs), each secret with its scope');
@@ -155,10 +171,21 @@ secrets
   .option('--automation <name>', 'an automation (or model id) that may use it (repeat for several)', collect)
   .option('--clear', 'remove the scope (loopback only, no build)')
   .action(async (name: string, options) => set((await secretCommands()).secretsScopeCommand(name, options)));
-secrets.command('list').description('list stored secrets with their scope, and which have none yet').option('--json', 'as JSON').action(async (options) => set((await secretCommands()).secretsListCommand(options)));
-secrets.command('delete').description('delete a secret').argument('<name>').action(async (name: string) => set((await secretCommands()).secretsDeleteCommand(name)));
+secrets
+  .command('list')
+  .description('list stored secrets with their scope, and which have none yet')
+  .option('--json', 'as JSON')
+  .action(async (options) => set((await secretCommands()).secretsListCommand(options)));
+secrets
+  .command('delete')
+  .description('delete a secret')
+  .argument('<name>')
+  .action(async (name: string) => set((await secretCommands()).secretsDeleteCommand(name)));
 
-program.command('setup').description('register Refit\'s search attributes in the namespace (once per namespace of a real cluster)').action(async () => set((await import('./commands/setup.js')).setupCommand()));
+program
+  .command('setup')
+  .description("register Refit's search attributes in the namespace (once per namespace of a real cluster)")
+  .action(async () => set((await import('./commands/setup.js')).setupCommand()));
 
 program
   .command('worker')

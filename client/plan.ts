@@ -19,14 +19,23 @@ function scheduleView(automation: AutomationModel): Record<string, unknown> {
   const { trigger } = automation;
   const when =
     trigger.type === 'ScheduledTrigger'
-      ? { ...(trigger.cron !== undefined ? { cron: trigger.cron } : { interval: trigger.interval }), timezone: trigger.timezone, overlap_policy: trigger.overlap_policy, catchup_window: trigger.catchup_window }
+      ? {
+          ...(trigger.cron !== undefined ? { cron: trigger.cron } : { interval: trigger.interval }),
+          timezone: trigger.timezone,
+          overlap_policy: trigger.overlap_policy,
+          catchup_window: trigger.catchup_window,
+        }
       : trigger.type === 'MetricBasedTrigger'
         ? { checks: trigger.override_cron, timezone: trigger.timezone, starts: 'metricTriggerCheck' }
         : { only: 'refit run' };
   return { schedule: { ...when, paused: !automation.is_enabled }, definition: automation };
 }
 
-export async function planRegistration(client: Client, automations: AutomationModel[], options: { taskQueue: string; prune?: boolean }): Promise<PlannedChange[]> {
+export async function planRegistration(
+  client: Client,
+  automations: AutomationModel[],
+  options: { taskQueue: string; prune?: boolean },
+): Promise<PlannedChange[]> {
   const plan: PlannedChange[] = [];
   for (const automation of automations) {
     const scheduleId = scheduleIdOf(automation.name);
@@ -37,7 +46,12 @@ export async function planRegistration(client: Client, automations: AutomationMo
       if (!(err instanceof ScheduleNotFoundError)) throw err;
     }
     if (!current) {
-      plan.push({ name: automation.name, scheduleId, change: 'create', diff: createTwoFilesPatch('(none)', scheduleId, '', toYaml(scheduleView(automation)), '', '') });
+      plan.push({
+        name: automation.name,
+        scheduleId,
+        change: 'create',
+        diff: createTwoFilesPatch('(none)', scheduleId, '', toYaml(scheduleView(automation)), '', ''),
+      });
       continue;
     }
     const desiredHash = (desiredSchedule(automation, options.taskQueue).action.memo as { refit_definition_hash: string }).refit_definition_hash;
@@ -47,7 +61,12 @@ export async function planRegistration(client: Client, automations: AutomationMo
     }
     const registered = (current.action.args as [{ automation: AutomationModel }] | undefined)?.[0]?.automation;
     const before = registered ? toYaml(scheduleView(registered)) : '';
-    plan.push({ name: automation.name, scheduleId, change: 'update', diff: createTwoFilesPatch(`${scheduleId} (registered)`, `${scheduleId} (new)`, before, toYaml(scheduleView(automation)), '', '') });
+    plan.push({
+      name: automation.name,
+      scheduleId,
+      change: 'update',
+      diff: createTwoFilesPatch(`${scheduleId} (registered)`, `${scheduleId} (new)`, before, toYaml(scheduleView(automation)), '', ''),
+    });
   }
   if (options.prune) {
     for (const scheduleId of await prunableScheduleIds(client, automations, options.taskQueue)) {

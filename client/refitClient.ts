@@ -1,9 +1,24 @@
 // The programmatic client: what `refit` does, for scripts. It talks to Temporal only: schedules for the
 // automations, workflow runs for their builds.
-import { type Client, type ScheduleDescription, ScheduleNotFoundError, ScheduleOverlapPolicy, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId, WorkflowUpdateFailedError } from '@temporalio/client';
+import {
+  type Client,
+  type ScheduleDescription,
+  ScheduleNotFoundError,
+  ScheduleOverlapPolicy,
+  type WorkflowHandle,
+  type WorkflowHandleWithFirstExecutionRunId,
+  WorkflowUpdateFailedError,
+} from '@temporalio/client';
 import { runningBuildsQuery, runsQuery } from '../shared/visibility.js';
 import { QueryNames, SearchAttributeKeys, UpdateNames, WorkflowTypes } from '../shared/names.js';
-import { RUN_INPUT_VERSION, type ApprovalDecision, type ApprovalRecord, type BuildDeployInput, type BuildDeployResult, type RunStatus } from '../shared/runTypes.js';
+import {
+  RUN_INPUT_VERSION,
+  type ApprovalDecision,
+  type ApprovalRecord,
+  type BuildDeployInput,
+  type BuildDeployResult,
+  type RunStatus,
+} from '../shared/runTypes.js';
 import type { AutomationModel } from '../spec/schema/automation.js';
 import type { RollbackInput, RollbackResult } from '../shared/operations.js';
 import { registerAutomations, refitScheduleIds, SCHEDULE_PREFIX, scheduleIdOf, type Registration } from './schedules.js';
@@ -125,13 +140,22 @@ export class RefitClient {
       case 'buffer_one':
       case 'buffer_all':
         onWait?.(running);
-        await Promise.all(running.map((workflowId) => this.client.workflow.getHandle(workflowId).result().catch(() => undefined)));
+        await Promise.all(
+          running.map((workflowId) =>
+            this.client.workflow
+              .getHandle(workflowId)
+              .result()
+              .catch(() => undefined),
+          ),
+        );
         return;
       case 'cancel_other':
         await Promise.all(running.map((workflowId) => this.client.workflow.getHandle(workflowId).cancel()));
         return;
       case 'terminate_other':
-        await Promise.all(running.map((workflowId) => this.client.workflow.getHandle(workflowId).terminate(`refit run of ${automation.name} (overlap policy terminate_other)`)));
+        await Promise.all(
+          running.map((workflowId) => this.client.workflow.getHandle(workflowId).terminate(`refit run of ${automation.name} (overlap policy terminate_other)`)),
+        );
         return;
       case 'allow_all':
         return;
@@ -226,7 +250,9 @@ export class RefitClient {
     return this.client.workflow.execute<(input: RollbackInput) => Promise<RollbackResult>>(WorkflowTypes.rollbackDeploy, {
       taskQueue: this.taskQueue,
       workflowId: `${scheduleIdOf(name)}-rollback-${stamp}`,
-      args: [{ automation, toBuildId: options.toBuildId, by: options.by, reason: options.reason, hostTaskQueue: await this.servingHostQueue(automation.model_id) }],
+      args: [
+        { automation, toBuildId: options.toBuildId, by: options.by, reason: options.reason, hostTaskQueue: await this.servingHostQueue(automation.model_id) },
+      ],
     });
   }
 
@@ -250,7 +276,9 @@ export class RefitClient {
   async decide(target: string, decision: ApprovalDecision): Promise<{ workflowId: string; record: ApprovalRecord }> {
     const workflowId = (await this.pendingApproval(target)) ?? target;
     try {
-      const record = await this.client.workflow.getHandle(workflowId).executeUpdate<ApprovalRecord, [ApprovalDecision]>(UpdateNames.decideApproval, { args: [decision] });
+      const record = await this.client.workflow
+        .getHandle(workflowId)
+        .executeUpdate<ApprovalRecord, [ApprovalDecision]>(UpdateNames.decideApproval, { args: [decision] });
       return { workflowId, record };
     } catch (err) {
       // The run's refusal (not waiting, no name given) is the cause; "Workflow Update failed" says nothing.

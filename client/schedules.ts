@@ -5,7 +5,14 @@
 // decisions use describe by id).
 import { createHash } from 'node:crypto';
 import pLimit from 'p-limit';
-import { type Client, type ScheduleOptions, ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleSpec, type ScheduleUpdateOptions } from '@temporalio/client';
+import {
+  type Client,
+  type ScheduleOptions,
+  ScheduleNotFoundError,
+  ScheduleOverlapPolicy,
+  type ScheduleSpec,
+  type ScheduleUpdateOptions,
+} from '@temporalio/client';
 import { SearchAttributeKeys, WorkflowTypes } from '../shared/names.js';
 import { RUN_INPUT_VERSION, type BuildDeployInput } from '../shared/runTypes.js';
 import type { AutomationModel } from '../spec/schema/automation.js';
@@ -45,7 +52,8 @@ export function desiredSchedule(automation: AutomationModel, taskQueue: string):
   let overlap: ScheduleOverlapPolicy = ScheduleOverlapPolicy.SKIP;
   let catchupWindow = '1h';
   if (trigger.type === 'ScheduledTrigger') {
-    spec = trigger.cron !== undefined ? { cronExpressions: [trigger.cron], timezone: trigger.timezone } : { intervals: [{ every: duration(trigger.interval!) }] };
+    spec =
+      trigger.cron !== undefined ? { cronExpressions: [trigger.cron], timezone: trigger.timezone } : { intervals: [{ every: duration(trigger.interval!) }] };
     overlap = OVERLAP[trigger.overlap_policy]!;
     catchupWindow = duration(trigger.catchup_window);
   } else if (trigger.type === 'MetricBasedTrigger') {
@@ -90,7 +98,11 @@ function hashOf(value: unknown): string {
  * automation is no longer among them. A definition that did not change is left exactly as it is
  * (including a pause made with `refit pause`).
  */
-export async function registerAutomations(client: Client, automations: AutomationModel[], options: { taskQueue: string; prune?: boolean }): Promise<Registration[]> {
+export async function registerAutomations(
+  client: Client,
+  automations: AutomationModel[],
+  options: { taskQueue: string; prune?: boolean },
+): Promise<Registration[]> {
   // Each automation is one describe (and maybe one create or update): several in flight at once, as
   // registering a thousand one after another spends its time waiting on round trips.
   const limit = pLimit(REGISTRATION_CONCURRENCY);
@@ -114,10 +126,13 @@ export async function prunableScheduleIds(client: Client, automations: Automatio
   const prunable: string[] = [];
   for (const scheduleId of await refitScheduleIds(client)) {
     if (wanted.has(scheduleId)) continue;
-    const described = await client.schedule.getHandle(scheduleId).describe().catch((err: unknown) => {
-      if (err instanceof ScheduleNotFoundError) return undefined; // deleted since it was listed
-      throw err;
-    });
+    const described = await client.schedule
+      .getHandle(scheduleId)
+      .describe()
+      .catch((err: unknown) => {
+        if (err instanceof ScheduleNotFoundError) return undefined; // deleted since it was listed
+        throw err;
+      });
     if (described?.action.type === 'startWorkflow' && described.action.taskQueue === taskQueue) prunable.push(scheduleId);
   }
   return prunable;

@@ -93,7 +93,7 @@ async function main(): Promise<void> {
       console.log(`  that build: ${result.reason}`);
     }
 
-    heading('History of the demo\'s runs');
+    heading("History of the demo's runs");
     await historyCommand(undefined, {});
 
     heading('Where to look');
@@ -102,7 +102,9 @@ async function main(): Promise<void> {
     console.log(`  the runs of weekly-retrain:  ${ui}/workflows?query=${encodeURIComponent("RefitAutomation='weekly-retrain'")}`);
     console.log(`  its schedule:  ${ui}/schedules/${scheduleIdOf('weekly-retrain')}`);
     if (stack.ownsServer) console.log('  (the server stops with the demo; `make dev` brings it back with these runs in it)');
-    console.log(`\n${paint('green', `Demo finished in ${Math.round((Date.now() - started) / 1000)} s.`)} Next: write your own automation (README: "Writing automations"), then \`refit validate\` and \`refit register\` it.`);
+    console.log(
+      `\n${paint('green', `Demo finished in ${Math.round((Date.now() - started) / 1000)} s.`)} Next: write your own automation (README: "Writing automations"), then \`refit validate\` and \`refit register\` it.`,
+    );
   } finally {
     heading('Stopping what the demo started');
     // The demo's schedules would fire later against a git server that is gone: remove them (their runs stay).
@@ -134,7 +136,7 @@ async function writeAnalytics(file: string): Promise<void> {
   const instance = await DuckDBInstance.create(file);
   const connection = await instance.connect();
   await connection.run('CREATE TABLE daily_precision (day DATE, precision DOUBLE)');
-  await connection.run("INSERT INTO daily_precision VALUES (current_date - 3, 0.91), (current_date - 2, 0.86), (current_date - 1, 0.81)");
+  await connection.run('INSERT INTO daily_precision VALUES (current_date - 3, 0.91), (current_date - 2, 0.86), (current_date - 1, 0.81)');
   connection.closeSync();
   instance.closeSync();
 }
@@ -145,8 +147,14 @@ async function fetchServing(home: string, modelId: string): Promise<string> {
 }
 
 async function predict(url: string, modelId: string): Promise<unknown> {
-  const malignant = [17.99, 10.38, 122.8, 1001, 0.1184, 0.2776, 0.3001, 0.1471, 0.2419, 0.07871, 1.095, 0.9053, 8.589, 153.4, 0.006399, 0.04904, 0.05373, 0.01587, 0.03003, 0.006193, 25.38, 17.33, 184.6, 2019, 0.1622, 0.6656, 0.7119, 0.2654, 0.4601, 0.1189];
-  const benign = [13.54, 14.36, 87.46, 566.3, 0.09779, 0.08129, 0.06664, 0.04781, 0.1885, 0.05766, 0.2699, 0.7886, 2.058, 23.56, 0.008462, 0.0146, 0.02387, 0.01315, 0.0198, 0.0023, 15.11, 19.26, 99.7, 711.2, 0.144, 0.1773, 0.239, 0.1288, 0.2977, 0.07259];
+  const malignant = [
+    17.99, 10.38, 122.8, 1001, 0.1184, 0.2776, 0.3001, 0.1471, 0.2419, 0.07871, 1.095, 0.9053, 8.589, 153.4, 0.006399, 0.04904, 0.05373, 0.01587, 0.03003,
+    0.006193, 25.38, 17.33, 184.6, 2019, 0.1622, 0.6656, 0.7119, 0.2654, 0.4601, 0.1189,
+  ];
+  const benign = [
+    13.54, 14.36, 87.46, 566.3, 0.09779, 0.08129, 0.06664, 0.04781, 0.1885, 0.05766, 0.2699, 0.7886, 2.058, 23.56, 0.008462, 0.0146, 0.02387, 0.01315, 0.0198,
+    0.0023, 15.11, 19.26, 99.7, 711.2, 0.144, 0.1773, 0.239, 0.1288, 0.2977, 0.07259,
+  ];
   const response = await fetch(`${url}/v2/models/${modelId}/infer`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

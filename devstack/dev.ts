@@ -28,4 +28,3 @@ export async function runDevStack(): Promise<void> {
     console.log('stopped');
   }
 }
-

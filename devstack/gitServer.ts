@@ -24,7 +24,12 @@ export interface GitServer {
   stop(): Promise<void>;
 }
 
-const GIT_ENV = { GIT_AUTHOR_NAME: 'Refit Tests', GIT_AUTHOR_EMAIL: 'tests@refit.invalid', GIT_COMMITTER_NAME: 'Refit Tests', GIT_COMMITTER_EMAIL: 'tests@refit.invalid' };
+const GIT_ENV = {
+  GIT_AUTHOR_NAME: 'Refit Tests',
+  GIT_AUTHOR_EMAIL: 'tests@refit.invalid',
+  GIT_COMMITTER_NAME: 'Refit Tests',
+  GIT_COMMITTER_EMAIL: 'tests@refit.invalid',
+};
 
 async function git(cwd: string, ...args: string[]): Promise<string> {
   const { stdout } = await run('git', args, { cwd, env: { ...process.env, ...GIT_ENV } });
@@ -153,4 +158,3 @@ function relayCgiResponse(output: NodeJS.ReadableStream, response: http.ServerRe
   });
   output.on('end', () => response.end());
 }
-

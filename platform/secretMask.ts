@@ -34,7 +34,7 @@ export class SecretMask {
     let cut = this.pending.length - this.possibleSecretStart();
     if (cut <= 0) return '';
     // Never cut through a whole secret that is already there: cut before it.
-    for (let moved = true; moved; ) {
+    for (let moved = true; moved;) {
       moved = false;
       for (const secret of this.secrets) {
         for (let at = this.pending.indexOf(secret); at !== -1 && at < cut; at = this.pending.indexOf(secret, at + 1)) {

@@ -52,7 +52,7 @@ export interface CronReading {
 export function readCron(input: string): CronReading | { error: string } {
   const text = input.trim();
   if (!text) return { error: 'is empty: write five fields, e.g. "0 0 * * 0" (Sundays at 00:00)' };
-  if (/^(CRON_)?TZ=/.test(text)) return { error: 'must not carry a time zone: set the trigger\'s timezone field instead' };
+  if (/^(CRON_)?TZ=/.test(text)) return { error: "must not carry a time zone: set the trigger's timezone field instead" };
   if (text.startsWith('@every')) return { error: '"@every" is an interval: use the trigger\'s interval field ("15m", "6h", "1d")' };
   let expanded = text;
   if (text.startsWith('@')) {
@@ -63,9 +63,7 @@ export function readCron(input: string): CronReading | { error: string } {
   const parts = expanded.split(/\s+/);
   if (parts.length !== 5) {
     const why =
-      parts.length === 6 || parts.length === 7
-        ? ' (Temporal reads a sixth field as the year and a seventh as seconds, which is rarely what is meant)'
-        : '';
+      parts.length === 6 || parts.length === 7 ? ' (Temporal reads a sixth field as the year and a seventh as seconds, which is rarely what is meant)' : '';
     return { error: `has ${parts.length} fields; write exactly five: minute hour day-of-month month day-of-week${why}` };
   }
   const fields: string[] = [];
@@ -165,9 +163,7 @@ export function nextFireTimes(reading: CronReading, timeZone: string, from: Date
   const [minutes, hours, daysOfMonth, months, daysOfWeek] = reading.values as [number[], number[], number[], number[], number[]];
   // A full field goes through as "*": cron-parser treats any explicit day list as a restriction.
   const fullSizes = [60, 24, 31, 12, 7];
-  const explicit = [minutes, hours, daysOfMonth, months, daysOfWeek]
-    .map((set, index) => (set.length === fullSizes[index] ? '*' : set.join(',')))
-    .join(' ');
+  const explicit = [minutes, hours, daysOfMonth, months, daysOfWeek].map((set, index) => (set.length === fullSizes[index] ? '*' : set.join(','))).join(' ');
   let iterator;
   try {
     iterator = CronExpressionParser.parse(explicit, { tz: timeZone, currentDate: from });

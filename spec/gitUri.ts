@@ -47,7 +47,8 @@ export function parseGitUri(uri: string): GitLocation | { error: string } {
     };
   }
   if (url.protocol !== 'file:' && !url.hostname) return { error: `"${repository}" has no host` };
-  if (url.protocol === 'file:' && url.hostname) return { error: `"${repository}" names a host; a file:// repository is on the worker's own disk (file:///path/repo.git)` };
+  if (url.protocol === 'file:' && url.hostname)
+    return { error: `"${repository}" names a host; a file:// repository is on the worker's own disk (file:///path/repo.git)` };
   return checkSubdirectory({
     repository,
     subdirectory,

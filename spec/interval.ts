@@ -13,6 +13,7 @@ export function parseInterval(value: string): { seconds: number } | { error: str
   }
   const seconds = Number(match[1]) * UNIT_SECONDS[match[2] as keyof typeof UNIT_SECONDS];
   if (seconds < 1) return { error: `"${value}" is shorter than one second` };
-  if (!(seconds <= MAX_INTERVAL_SECONDS)) return { error: `"${value.length > 24 ? `${value.slice(0, 24)}…` : value}" is longer than the longest interval allowed (366d)` };
+  if (!(seconds <= MAX_INTERVAL_SECONDS))
+    return { error: `"${value.length > 24 ? `${value.slice(0, 24)}…` : value}" is longer than the longest interval allowed (366d)` };
   return { seconds };
 }

@@ -35,7 +35,11 @@ export function lintAutomation(automation: AutomationModel): Problem[] {
   }
   const location = parseGitUri(automation.action.build_spec.git_uri);
   if (!('error' in location) && location.scheme === 'file') {
-    problems.push({ path: ['action', 'build_spec', 'git_uri'], message: "a file:// repository is on the worker's own disk: the worker clones it only when its operator sets REFIT_GIT_ALLOW_FILE=true", severity: 'note' });
+    problems.push({
+      path: ['action', 'build_spec', 'git_uri'],
+      message: "a file:// repository is on the worker's own disk: the worker clones it only when its operator sets REFIT_GIT_ALLOW_FILE=true",
+      severity: 'note',
+    });
   } else if (!('error' in location) && location.scheme === 'http' && !isLoopbackHost(location.host)) {
     problems.push({
       path: ['action', 'build_spec', 'git_uri'],
@@ -55,7 +59,11 @@ export function lintAutomation(automation: AutomationModel): Problem[] {
     });
   }
   if (!automation.is_enabled && automation.execute_immediately) {
-    problems.push({ path: ['execute_immediately'], message: 'the automation is disabled (is_enabled: false), so it will not run on registration either', severity: 'warning' });
+    problems.push({
+      path: ['execute_immediately'],
+      message: 'the automation is disabled (is_enabled: false), so it will not run on registration either',
+      severity: 'warning',
+    });
   }
   return problems;
 }

@@ -81,7 +81,8 @@ export async function loadDefinitions(targets: string[], options: LoadOptions = 
       result.warnings.push({
         file,
         path: [],
-        message: 'not loaded: a folder loads YAML files only, because a module is code that would run; name this file on the command line, or pass --allow-code',
+        message:
+          'not loaded: a folder loads YAML files only, because a module is code that would run; name this file on the command line, or pass --allow-code',
         severity: 'warning',
       });
       continue;

@@ -47,16 +47,18 @@ export function schemasAt(root: Schema, data: unknown, path: readonly PropertyKe
   let schemas = [root];
   let value = data;
   for (const segment of path) {
-    schemas = schemas.flatMap((schema) => concrete(schema, value)).flatMap((schema) => {
-      const d = def(schema);
-      if (d.type === 'object') {
-        const child = (d.shape as Record<string, Schema>)[String(segment)];
-        return child ? [child] : [];
-      }
-      if (d.type === 'array') return [d.element as Schema];
-      if (d.type === 'record') return [d.valueType as Schema];
-      return [];
-    });
+    schemas = schemas
+      .flatMap((schema) => concrete(schema, value))
+      .flatMap((schema) => {
+        const d = def(schema);
+        if (d.type === 'object') {
+          const child = (d.shape as Record<string, Schema>)[String(segment)];
+          return child ? [child] : [];
+        }
+        if (d.type === 'array') return [d.element as Schema];
+        if (d.type === 'record') return [d.valueType as Schema];
+        return [];
+      });
     value = isRecord(value) || Array.isArray(value) ? (value as Record<PropertyKey, unknown>)[segment as string] : undefined;
   }
   return schemas;

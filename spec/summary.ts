@@ -53,6 +53,8 @@ function describeDeploy(automation: AutomationModel): string {
 }
 
 export function formatInZone(date: Date, timeZone: string): string {
-  const text = new Intl.DateTimeFormat('sv-SE', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' }).format(date);
+  const text = new Intl.DateTimeFormat('sv-SE', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' }).format(
+    date,
+  );
   return `${text} ${timeZone}`;
 }

@@ -14,7 +14,9 @@ export function parseThreshold(threshold: string): Threshold | { error: string }
     return Number.isFinite(value) ? { kind: 'static', value } : { error: `"${text.slice(0, 40)}" is too large to be a threshold` };
   }
   if (!SQL_START.test(stripComments(text))) {
-    return { error: `"${threshold.length > 80 ? `${threshold.slice(0, 80)}…` : threshold}" is neither a number ("0.65") nor a SQL query (one starting with SELECT or WITH)` };
+    return {
+      error: `"${threshold.length > 80 ? `${threshold.slice(0, 80)}…` : threshold}" is neither a number ("0.65") nor a SQL query (one starting with SELECT or WITH)`,
+    };
   }
   const query = singleSelect(text);
   if ('error' in query) return { error: query.error };

@@ -7,9 +7,7 @@ import { closest } from './suggest.js';
 
 export type { PathSegment, Problem } from './problems.js';
 
-export type ValidationResult =
-  | { ok: true; automation: AutomationModel; warnings: Problem[] }
-  | { ok: false; errors: Problem[]; warnings: Problem[] };
+export type ValidationResult = { ok: true; automation: AutomationModel; warnings: Problem[] } | { ok: false; errors: Problem[]; warnings: Problem[] };
 
 /** "action.deployment_spec.auto_scale_config.triggers[0].query_spec.time_period" */
 export function formatPath(path: readonly PathSegment[]): string {

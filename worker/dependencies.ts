@@ -64,14 +64,24 @@ export function deploymentTargetFromEnvironment(
 ): DeploymentTarget {
   const kind = env.REFIT_DEPLOY_TARGET || 'local';
   if (kind === 'local') {
-    return new LocalDeploymentTarget({ deploymentsRoot: path.join(options.home, 'deployments'), sdkPythonPath: options.sdkPythonPath, secrets: options.secrets, sandbox: options.sandbox, python: options.python });
+    return new LocalDeploymentTarget({
+      deploymentsRoot: path.join(options.home, 'deployments'),
+      sdkPythonPath: options.sdkPythonPath,
+      secrets: options.secrets,
+      sandbox: options.sandbox,
+      python: options.python,
+    });
   }
   if (kind !== 'kubernetes') throw new Error(`REFIT_DEPLOY_TARGET must be local or kubernetes, not "${kind}"`);
   const environments = env.REFIT_KUBE_ENVIRONMENTS || 'namespaces';
-  if (environments !== 'namespaces' && environments !== 'contexts') throw new Error(`REFIT_KUBE_ENVIRONMENTS must be namespaces or contexts, not "${environments}"`);
+  if (environments !== 'namespaces' && environments !== 'contexts')
+    throw new Error(`REFIT_KUBE_ENVIRONMENTS must be namespaces or contexts, not "${environments}"`);
   // Images are built and pushed by the build system; the target only points Deployments at them.
   const imageRepository = env.REFIT_IMAGE_REPOSITORY;
-  if (!imageRepository) throw new Error('REFIT_DEPLOY_TARGET=kubernetes needs REFIT_IMAGE_REPOSITORY: the registry path the build pushes model images to, e.g. ghcr.io/acme/models');
+  if (!imageRepository)
+    throw new Error(
+      'REFIT_DEPLOY_TARGET=kubernetes needs REFIT_IMAGE_REPOSITORY: the registry path the build pushes model images to, e.g. ghcr.io/acme/models',
+    );
   const kubeConfig = kubeConfigFromEnvironment();
   return new KubernetesDeploymentTarget({
     kubeConfig,

@@ -11,7 +11,12 @@ export const classifyRefitErrors: ActivityInboundCallsInterceptor = {
       return await next(input);
     } catch (err) {
       if (err instanceof RefitError) {
-        throw ApplicationFailure.create({ message: err.message, type: err.type, nonRetryable: true, cause: err.cause instanceof Error ? err.cause : undefined });
+        throw ApplicationFailure.create({
+          message: err.message,
+          type: err.type,
+          nonRetryable: true,
+          cause: err.cause instanceof Error ? err.cause : undefined,
+        });
       }
       throw err;
     }

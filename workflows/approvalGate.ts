@@ -22,7 +22,8 @@ export class ApprovalGate {
     };
     setHandler(decideApprovalUpdate, decide, {
       validator: (request) => {
-        if (status.step !== 'awaiting_approval' || this.decision) throw new Error(`run ${workflowInfo().workflowId} is not waiting for approval (it is ${status.step.replace('_', ' ')})`);
+        if (status.step !== 'awaiting_approval' || this.decision)
+          throw new Error(`run ${workflowInfo().workflowId} is not waiting for approval (it is ${status.step.replace('_', ' ')})`);
         if (!request?.by) throw new Error('say who decides: by is required');
       },
     });

@@ -20,7 +20,16 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { environmentsOf, type DeploymentRequest } from '../shared/deployment.js';
 import { QueryNames, SearchAttributeKeys } from '../shared/names.js';
 import { ErrorTypes } from '../shared/errors.js';
-import { buildOutputOf, RUN_INPUT_VERSION, type BuildDeployInput, type BuildDeployResult, type BuildSummary, type DeploymentSummary, type NotificationRecord, type RunStatus } from '../shared/runTypes.js';
+import {
+  buildOutputOf,
+  RUN_INPUT_VERSION,
+  type BuildDeployInput,
+  type BuildDeployResult,
+  type BuildSummary,
+  type DeploymentSummary,
+  type NotificationRecord,
+  type RunStatus,
+} from '../shared/runTypes.js';
 import { DEFAULT_STEP_LIMITS } from '../shared/stepLimits.js';
 import { hostSteps, notificationSteps, sharedSteps } from './activityOptions.js';
 import { ApprovalGate, describeDecision } from './approvalGate.js';
@@ -45,7 +54,10 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
   const promotion = patched(Patches.promotion);
   const info = workflowInfo();
   if ((input.version ?? 1) !== RUN_INPUT_VERSION) {
-    throw ApplicationFailure.nonRetryable(`this run's input has format version ${input.version}, and this worker reads version ${RUN_INPUT_VERSION}: run it on a worker of the Refit that started it`, ErrorTypes.InvalidDefinition);
+    throw ApplicationFailure.nonRetryable(
+      `this run's input has format version ${input.version}, and this worker reads version ${RUN_INPUT_VERSION}: run it on a worker of the Refit that started it`,
+      ErrorTypes.InvalidDefinition,
+    );
   }
   const { automation } = input;
   const { build_spec: buildSpec, deployment_condition: condition, deployment_spec: deploymentSpec } = automation.action;
@@ -54,7 +66,14 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
     : // Run ids are time-ordered (UUIDv7): their random part is at the end, their start is shared by close runs.
       `${automation.model_id}-${info.runId.replace(/-/g, '').slice(-12)}`;
   const environments = environmentsOf(deploymentSpec);
-  const status: RunStatus = { step: 'starting', automation: automation.name, model_id: automation.model_id, build_id: buildId, deployments: [], rolled_back: [] };
+  const status: RunStatus = {
+    step: 'starting',
+    automation: automation.name,
+    model_id: automation.model_id,
+    build_id: buildId,
+    deployments: [],
+    rolled_back: [],
+  };
   const notifications: NotificationRecord[] = [];
   let build: BuildSummary | undefined;
   let hostQueue: { taskQueue: string; deadlineHours: number } | undefined;
@@ -82,8 +101,17 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
     upsertSearchAttributes([{ key: SearchAttributeKeys.gitCommit, value: clone.commit }]);
 
     status.step = 'building';
-    const built = buildOutputOf(await host.buildModel({ buildId, automation: automation.name, modelId: automation.model_id, modelDir: clone.modelDir, buildSpec }));
-    build = { log_file: built.logFile, duration_ms: built.durationMs, tests: built.tests, environment_reused: built.environmentReused, limits: built.limits, tags: built.tags };
+    const built = buildOutputOf(
+      await host.buildModel({ buildId, automation: automation.name, modelId: automation.model_id, modelDir: clone.modelDir, buildSpec }),
+    );
+    build = {
+      log_file: built.logFile,
+      duration_ms: built.durationMs,
+      tests: built.tests,
+      environment_reused: built.environmentReused,
+      limits: built.limits,
+      tags: built.tags,
+    };
 
     status.step = 'collecting_metrics';
     status.metrics = await host.collectMetrics({ buildId, metricsFile: built.metricsFile, metricName: condition?.metric_name });
@@ -104,7 +132,10 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
     if (status.condition.passed && approval?.required && !(await gate.await(approval))) {
       status.condition = { ...status.condition, passed: false, reason: `${status.condition.reason}, but ${describeDecision(status.approval!)}` };
     }
-    if (promotion) upsertSearchAttributes([{ key: SearchAttributeKeys.conditionOutcome, value: !conditionPassed ? 'failed' : status.condition.passed ? 'passed' : 'rejected' }]);
+    if (promotion)
+      upsertSearchAttributes([
+        { key: SearchAttributeKeys.conditionOutcome, value: !conditionPassed ? 'failed' : status.condition.passed ? 'passed' : 'rejected' },
+      ]);
 
     const rollout = automation.action.rollout;
     let notDeployed: string | undefined;
@@ -120,10 +151,23 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
       };
       status.step = rollout ? 'canary' : 'deploying';
       if (promotion) {
-        const promoted = await promote({ request, environments, condition, decided: status.condition, rollout, hostTaskQueue: workspace.hostTaskQueue, limits });
+        const promoted = await promote({
+          request,
+          environments,
+          condition,
+          decided: status.condition,
+          rollout,
+          hostTaskQueue: workspace.hostTaskQueue,
+          limits,
+        });
         notDeployed = promoted.notDeployed;
       } else {
-        notDeployed = await legacyDeploy(host, status, environments.map((environment) => ({ ...request, environment })), rollout);
+        notDeployed = await legacyDeploy(
+          host,
+          status,
+          environments.map((environment) => ({ ...request, environment })),
+          rollout,
+        );
       }
     }
 
@@ -156,7 +200,12 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
       upsertMemo({ result: memoOf({ ...status, deployed: false, reason: status.error!, build, notifications, trigger: input.trigger }, hostQueue?.taskQueue) });
     });
     if (isCancellation(err)) throw err;
-    throw ApplicationFailure.create({ message: status.error, type: cause.type ?? 'RefitRunFailed', nonRetryable: true, details: [{ ...status, notifications }] });
+    throw ApplicationFailure.create({
+      message: status.error,
+      type: cause.type ?? 'RefitRunFailed',
+      nonRetryable: true,
+      details: [{ ...status, notifications }],
+    });
   }
 
   /**
@@ -200,7 +249,11 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
   }
 
   /** Sends a notification; a webhook that stays down is recorded, never fails or repeats the run. */
-  async function notify(event: NotificationRecord['event'], notification: NonNullable<typeof automation.on_error>, outcome: { outcome: 'deployed' | 'failed'; reason: string; deployed: boolean }): Promise<NotificationRecord> {
+  async function notify(
+    event: NotificationRecord['event'],
+    notification: NonNullable<typeof automation.on_error>,
+    outcome: { outcome: 'deployed' | 'failed'; reason: string; deployed: boolean },
+  ): Promise<NotificationRecord> {
     try {
       const delivery = await notificationSteps.sendRunNotification({
         notification,
@@ -228,6 +281,10 @@ function memoOf(result: BuildDeployResult, hostTaskQueue: string | undefined) {
     condition: result.condition,
     deployments: result.deployments.map((deployment) => ({ environment: deployment.environment, variation: deployment.variation, url: deployment.url })),
     approval: result.approval,
-    canaries: result.canaries?.map((canary) => ({ environment: canary.environment, outcome: canary.outcome, steps: canary.steps.map((step) => `${step.percent}%: ${step.guard.reason}`) })),
+    canaries: result.canaries?.map((canary) => ({
+      environment: canary.environment,
+      outcome: canary.outcome,
+      steps: canary.steps.map((step) => `${step.percent}%: ${step.guard.reason}`),
+    })),
   };
 }

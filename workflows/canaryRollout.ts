@@ -36,7 +36,12 @@ export async function runCanary(
   const abort = async () => {
     await host.abortCanary({ target });
     record.outcome = 'rolled_back';
-    return { ...started, build_id: started.previous_build_id!, undo: 'canary_aborted' as const, notes: [`the canary of build ${request.buildId} was taken out; build ${started.previous_build_id} serves all traffic`] };
+    return {
+      ...started,
+      build_id: started.previous_build_id!,
+      undo: 'canary_aborted' as const,
+      notes: [`the canary of build ${request.buildId} was taken out; build ${started.previous_build_id} serves all traffic`],
+    };
   };
   const undo = compensations.add({ ...started, build_id: started.previous_build_id, undo: 'canary_aborted', notes: [] }, abort);
   for (const [index, percent] of rollout.steps.entries()) {
@@ -54,9 +59,9 @@ export async function runCanary(
   await reported();
   // Promoted, the build is the variation's like any deploy: its undo puts the previous build back.
   compensations.replace(undo, { ...promoted, build_id: started.previous_build_id, undo: 'rolled_back' }, () =>
-    host.rollbackDeployment({ modelId: target.modelId, environment: target.environment, variation: target.variation, previousBuildId: started.previous_build_id }).then(
-      (restored) => restored && { ...restored, undo: 'rolled_back' as const },
-    ),
+    host
+      .rollbackDeployment({ modelId: target.modelId, environment: target.environment, variation: target.variation, previousBuildId: started.previous_build_id })
+      .then((restored) => restored && { ...restored, undo: 'rolled_back' as const }),
   );
   return promoted;
 }

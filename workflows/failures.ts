@@ -31,7 +31,8 @@ export function isRunFailure(err: unknown): boolean {
 export function describeFailure(err: unknown, host?: { taskQueue: string; deadlineHours: number }): { message: string; type?: string } {
   if (isCancellation(err)) return { message: 'the run was cancelled', type: ErrorTypes.Cancelled };
   // Never picked up (schedule-to-start, which the server derives from schedule-to-close), or not finished in all.
-  const waitedOut = err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && ['SCHEDULE_TO_CLOSE', 'SCHEDULE_TO_START'].includes(err.cause.timeoutType ?? '');
+  const waitedOut =
+    err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && ['SCHEDULE_TO_CLOSE', 'SCHEDULE_TO_START'].includes(err.cause.timeoutType ?? '');
   if (waitedOut && host) {
     const worker = host.taskQueue.includes('@') ? host.taskQueue.slice(host.taskQueue.indexOf('@') + 1) : host.taskQueue;
     return {

@@ -1,7 +1,16 @@
 // One check of a MetricBasedTrigger, started by its schedule: reads the metric from model analytics and
 // starts a BuildDeploy run only when the metric has crossed its threshold in the given direction and no
 // build of the automation is running. Every check is a run of its own, so its outcome is in the Web UI.
-import { ApplicationFailure, ParentClosePolicy, patched, proxyActivities, startChild, upsertSearchAttributes, workflowInfo, WorkflowIdReusePolicy } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  ParentClosePolicy,
+  patched,
+  proxyActivities,
+  startChild,
+  upsertSearchAttributes,
+  workflowInfo,
+  WorkflowIdReusePolicy,
+} from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities/index.js';
 import { ErrorTypes, NON_RETRYABLE_ERROR_TYPES } from '../shared/errors.js';
@@ -14,15 +23,14 @@ const { evaluateMetricTrigger, findRunningBuilds } = proxyActivities<Activities>
   retry: { initialInterval: '2 seconds', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
 });
 
-
-
 export async function metricTriggerCheck(input: MetricTriggerCheckInput): Promise<MetricTriggerCheckResult> {
   const { automation } = input;
   // One id for the builds this automation's checks start: a second cannot start while one runs (Temporal
   // refuses a running id), however late the visibility list below learns of the first.
   const oneBuildAtATime = patched('refit-metric-build-id');
   const trigger = automation.trigger;
-  if (trigger.type !== 'MetricBasedTrigger') throw ApplicationFailure.nonRetryable(`automation ${automation.name} has no metric trigger`, ErrorTypes.InvalidDefinition);
+  if (trigger.type !== 'MetricBasedTrigger')
+    throw ApplicationFailure.nonRetryable(`automation ${automation.name} has no metric trigger`, ErrorTypes.InvalidDefinition);
   upsertSearchAttributes([
     { key: SearchAttributeKeys.automation, value: automation.name },
     { key: SearchAttributeKeys.modelId, value: automation.model_id },
@@ -33,7 +41,8 @@ export async function metricTriggerCheck(input: MetricTriggerCheckInput): Promis
   const word = trigger.direction === 'ABOVE' ? 'above' : 'below';
   if (!crossed) return { ...outcome, fired: false, reason: `${trigger.name} is ${value}, not ${word} ${trigger.threshold}: no build` };
   const running = await findRunningBuilds({ automation: automation.name });
-  if (running.length) return { ...outcome, fired: false, reason: `${trigger.name} is ${value}, ${word} ${trigger.threshold}, but build ${running[0]} is still running` };
+  if (running.length)
+    return { ...outcome, fired: false, reason: `${trigger.name} is ${value}, ${word} ${trigger.threshold}, but build ${running[0]} is still running` };
   const buildWorkflowId = oneBuildAtATime ? `refit-${automation.name}-metric-build` : `${workflowInfo().workflowId}-build`;
   try {
     await startChild<(input: BuildDeployInput) => Promise<unknown>>(WorkflowTypes.buildDeploy, {
@@ -50,7 +59,16 @@ export async function metricTriggerCheck(input: MetricTriggerCheckInput): Promis
     });
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    return { ...outcome, fired: false, reason: `${trigger.name} is ${value}, ${word} ${trigger.threshold}, but the build ${buildWorkflowId} it started earlier is still running` };
+    return {
+      ...outcome,
+      fired: false,
+      reason: `${trigger.name} is ${value}, ${word} ${trigger.threshold}, but the build ${buildWorkflowId} it started earlier is still running`,
+    };
   }
-  return { ...outcome, fired: true, reason: `${trigger.name} is ${value}, ${word} ${trigger.threshold}: started build ${buildWorkflowId}`, build_workflow_id: buildWorkflowId };
+  return {
+    ...outcome,
+    fired: true,
+    reason: `${trigger.name} is ${value}, ${word} ${trigger.threshold}: started build ${buildWorkflowId}`,
+    build_workflow_id: buildWorkflowId,
+  };
 }

@@ -11,7 +11,6 @@ import type { AutomationModel } from '../spec/schema/automation.js';
 const retry = { initialInterval: '1 second', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES };
 const { resolveCommit, hostTaskQueue } = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', retry });
 
-
 export async function planRun(input: { automation: AutomationModel; hostTaskQueue?: string }): Promise<PlanRunResult> {
   const { automation } = input;
   const { build_spec: build, deployment_spec: deploy, deployment_condition: condition, approval, rollout } = automation.action;
@@ -25,7 +24,10 @@ export async function planRun(input: { automation: AutomationModel; hostTaskQueu
     await host.planCondition({ condition, modelId: automation.model_id, variation: deploy.variation_name, environment: environments[0]! }),
   ];
   if (approval?.required) steps.push(`wait for approval (refit approve / reject) up to ${approval.timeout}, then ${approval.on_timeout}`);
-  if (rollout) steps.push(`roll out as a canary: ${rollout.steps.join('% → ')}%, checking ${rollout.guard.type === 'LiveMetric' ? 'a live metric' : rollout.guard.metric_name} every ${rollout.interval}`);
+  if (rollout)
+    steps.push(
+      `roll out as a canary: ${rollout.steps.join('% → ')}%, checking ${rollout.guard.type === 'LiveMetric' ? 'a live metric' : rollout.guard.metric_name} every ${rollout.interval}`,
+    );
   for (const environment of environments) {
     const lines = await host.planDeployment({
       automation: automation.name,

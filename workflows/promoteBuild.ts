@@ -13,8 +13,6 @@ import { runCanary } from './canaryRollout.js';
 import { describeFailure, isRunFailure } from './failures.js';
 import { Compensations } from './saga.js';
 
-
-
 /** Sent to the run that started the promotion, whose status shows its canaries as they go. */
 export const canaryProgressSignal = defineSignal<[CanaryRecord[]]>(SignalNames.canaryProgress);
 
@@ -31,7 +29,14 @@ export async function promoteBuild(input: PromotionInput): Promise<PromotionResu
   const reported = async () => {
     if (parent && result.canaries) await getExternalWorkflowHandle(parent.workflowId, parent.runId).signal(canaryProgressSignal, result.canaries);
   };
-  const remember = () => upsertMemo({ promotion: { build_id: input.request.buildId, deployments: result.deployments.map((each) => each.environment || 'default'), rolled_back: result.rolled_back } });
+  const remember = () =>
+    upsertMemo({
+      promotion: {
+        build_id: input.request.buildId,
+        deployments: result.deployments.map((each) => each.environment || 'default'),
+        rolled_back: result.rolled_back,
+      },
+    });
   try {
     // The champion may have changed while the run evaluated or waited: decide again against the one serving now.
     if (input.condition?.type === 'DeployedBuildMetric') {
@@ -72,7 +77,9 @@ export async function promoteBuild(input: PromotionInput): Promise<PromotionResu
           const previous = deployed.previous_build_id;
           compensations.add({ ...deployed, build_id: previous ?? '', undo: previous ? 'rolled_back' : 'removed', notes: [] }, async () => {
             const restored = await host.rollbackDeployment({ modelId: request.modelId, environment, variation: deployed.variation, previousBuildId: previous });
-            return restored ? { ...restored, undo: 'rolled_back' } : { ...deployed, build_id: '', changed: true, undo: 'removed', notes: ['removed: nothing served it before'] };
+            return restored
+              ? { ...restored, undo: 'rolled_back' }
+              : { ...deployed, build_id: '', changed: true, undo: 'removed', notes: ['removed: nothing served it before'] };
           });
         }
         result.deployments.push(deployed);

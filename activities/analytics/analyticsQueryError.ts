@@ -6,15 +6,7 @@
  * - `not_a_number`: the column is not numeric, or its value is no finite number a double holds exactly.
  */
 export type AnalyticsQueryErrorKind =
-  | 'no_rows'
-  | 'several_rows'
-  | 'several_columns'
-  | 'not_a_number'
-  | 'null'
-  | 'timeout'
-  | 'not_read_only'
-  | 'failed'
-  | 'unavailable';
+  'no_rows' | 'several_rows' | 'several_columns' | 'not_a_number' | 'null' | 'timeout' | 'not_read_only' | 'failed' | 'unavailable';
 
 /** A query that gave no usable number; the message names the store and says what to fix, never a secret. */
 export class AnalyticsQueryError extends Error {

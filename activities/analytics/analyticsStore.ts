@@ -10,7 +10,6 @@ export { AnalyticsQueryError, DEFAULT_QUERY_TIMEOUT_MS, type AnalyticsQueryError
 export { AnalyticsUrlError } from './analyticsUrl.js';
 export type { AnalyticsStore } from './store.js';
 
-
 /**
  * Opens the analytics store a URL names (see AnalyticsUrlError's message for the forms). Throws
  * AnalyticsUrlError for a URL it cannot use, including a DuckDB file that does not exist. Connects to

@@ -4,8 +4,7 @@ import path from 'node:path';
 /** Where the analytics store lives, as read from REFIT_ANALYTICS_URL. */
 export type AnalyticsLocation =
   /** A DuckDB file (absolute path), or an in-memory DuckDB when `file` is absent. */
-  | { kind: 'duckdb'; file?: string }
-  | { kind: 'postgres'; url: string };
+  { kind: 'duckdb'; file?: string } | { kind: 'postgres'; url: string };
 
 /** REFIT_ANALYTICS_URL names nothing Refit can open; the message lists what it accepts. */
 export class AnalyticsUrlError extends Error {

@@ -1,13 +1,5 @@
 import path from 'node:path';
-import {
-  DuckDBDecimalValue,
-  DuckDBInstance,
-  DuckDBTypeId,
-  StatementType,
-  type DuckDBConnection,
-  type DuckDBResult,
-  type DuckDBValue,
-} from '@duckdb/node-api';
+import { DuckDBDecimalValue, DuckDBInstance, DuckDBTypeId, StatementType, type DuckDBConnection, type DuckDBResult, type DuckDBValue } from '@duckdb/node-api';
 import type { AnalyticsStore } from './store.js';
 import { AnalyticsQueryError, notReadOnly, queryFailed, queryTimeoutMs, timedOut } from './analyticsQueryError.js';
 import { queryShape, withoutDataValues } from './queryText.js';
@@ -17,8 +9,16 @@ import { thresholdNumber, type FirstValue, type ResultSummary } from './scalarRe
 const ROWS_READ_AT_MOST = 1_000;
 
 const INTEGER_TYPES = new Set([
-  DuckDBTypeId.TINYINT, DuckDBTypeId.SMALLINT, DuckDBTypeId.INTEGER, DuckDBTypeId.BIGINT, DuckDBTypeId.HUGEINT,
-  DuckDBTypeId.UTINYINT, DuckDBTypeId.USMALLINT, DuckDBTypeId.UINTEGER, DuckDBTypeId.UBIGINT, DuckDBTypeId.UHUGEINT,
+  DuckDBTypeId.TINYINT,
+  DuckDBTypeId.SMALLINT,
+  DuckDBTypeId.INTEGER,
+  DuckDBTypeId.BIGINT,
+  DuckDBTypeId.HUGEINT,
+  DuckDBTypeId.UTINYINT,
+  DuckDBTypeId.USMALLINT,
+  DuckDBTypeId.UINTEGER,
+  DuckDBTypeId.UBIGINT,
+  DuckDBTypeId.UHUGEINT,
 ]);
 
 /** What a query may use: the operator's settings (REFIT_DUCKDB_MEMORY_LIMIT, REFIT_DUCKDB_THREADS, REFIT_ANALYTICS_FILES). */
@@ -36,9 +36,14 @@ export function duckdbLimitsFromEnvironment(env: NodeJS.ProcessEnv = process.env
   const threads = Number(env.REFIT_DUCKDB_THREADS || DEFAULT_DUCKDB_LIMITS.threads);
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`REFIT_DUCKDB_THREADS must be a whole number of threads, not "${env.REFIT_DUCKDB_THREADS}"`);
   const memoryLimit = env.REFIT_DUCKDB_MEMORY_LIMIT || DEFAULT_DUCKDB_LIMITS.memoryLimit;
-  if (!/^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i.test(memoryLimit)) throw new Error(`REFIT_DUCKDB_MEMORY_LIMIT must be a size such as 1GB or 512MB, not "${memoryLimit}"`);
-  const allowedPaths = (env.REFIT_ANALYTICS_FILES ?? '').split(path.delimiter).map((entry) => entry.trim()).filter(Boolean);
-  for (const entry of allowedPaths) if (!path.isAbsolute(entry)) throw new Error(`REFIT_ANALYTICS_FILES lists "${entry}"; give absolute paths, separated by "${path.delimiter}"`);
+  if (!/^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i.test(memoryLimit))
+    throw new Error(`REFIT_DUCKDB_MEMORY_LIMIT must be a size such as 1GB or 512MB, not "${memoryLimit}"`);
+  const allowedPaths = (env.REFIT_ANALYTICS_FILES ?? '')
+    .split(path.delimiter)
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+  for (const entry of allowedPaths)
+    if (!path.isAbsolute(entry)) throw new Error(`REFIT_ANALYTICS_FILES lists "${entry}"; give absolute paths, separated by "${path.delimiter}"`);
   return { memoryLimit, threads, allowedPaths };
 }
 
@@ -90,7 +95,10 @@ export class DuckdbStore implements AnalyticsStore {
   private async lockDown(connection: DuckDBConnection): Promise<void> {
     const quoted = (text: string) => `'${text.replace(/'/g, "''")}'`;
     const statements = [
-      `SET allowed_paths = [${this.limits.allowedPaths.filter((entry) => !entry.endsWith('/')).map(quoted).join(', ')}]`,
+      `SET allowed_paths = [${this.limits.allowedPaths
+        .filter((entry) => !entry.endsWith('/'))
+        .map(quoted)
+        .join(', ')}]`,
       `SET allowed_directories = [${this.limits.allowedPaths.map((entry) => quoted(entry.endsWith('/') ? entry : `${entry}/`)).join(', ')}]`,
       // No spilling to disk: a query that needs more than the limit fails instead.
       "SET temp_directory = ''",

@@ -9,9 +9,27 @@ import { thresholdNumber, type FirstValue, type ResultSummary } from './scalarRe
 const INTEGER_OIDS = new Set([21, 23, 20]); // int2, int4, int8
 const FRACTIONAL_OIDS = new Set([700, 701, 1700]); // float4, float8, numeric
 const TYPE_NAMES: Record<number, string> = {
-  16: 'boolean', 19: 'name', 20: 'bigint', 21: 'smallint', 23: 'integer', 25: 'text', 26: 'oid', 114: 'json',
-  700: 'real', 701: 'double precision', 705: 'unknown', 790: 'money', 1042: 'char', 1043: 'varchar', 1082: 'date',
-  1114: 'timestamp', 1184: 'timestamptz', 1186: 'interval', 1700: 'numeric', 2950: 'uuid', 3802: 'jsonb',
+  16: 'boolean',
+  19: 'name',
+  20: 'bigint',
+  21: 'smallint',
+  23: 'integer',
+  25: 'text',
+  26: 'oid',
+  114: 'json',
+  700: 'real',
+  701: 'double precision',
+  705: 'unknown',
+  790: 'money',
+  1042: 'char',
+  1043: 'varchar',
+  1082: 'date',
+  1114: 'timestamp',
+  1184: 'timestamptz',
+  1186: 'interval',
+  1700: 'numeric',
+  2950: 'uuid',
+  3802: 'jsonb',
 };
 
 /** Every value as PostgreSQL's text, so int8 and numeric are parsed here, by type, without silent rounding. */
@@ -177,7 +195,12 @@ function summarize(result: pg.QueryArrayResult): ResultSummary {
   const first = result.rows[0]?.[0] as string | null | undefined;
   const oid = result.fields[0]?.dataTypeID;
   // At most two rows are read (LIMIT 2), so two may mean more.
-  return { rowCount: result.rows.length, stoppedReading: result.rows.length >= 2, columns, first: first === undefined || oid === undefined ? undefined : firstValue(first, oid) };
+  return {
+    rowCount: result.rows.length,
+    stoppedReading: result.rows.length >= 2,
+    columns,
+    first: first === undefined || oid === undefined ? undefined : firstValue(first, oid),
+  };
 }
 
 function firstValue(text: string | null, oid: number): FirstValue {

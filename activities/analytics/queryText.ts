@@ -5,9 +5,11 @@
 import { sqlStatements, stripComments } from '../../spec/sqlText.js';
 
 /** Statements that change something: refused as not read-only, whatever the database would say. */
-const CHANGING = /^(insert|update|delete|merge|upsert|replace|create|drop|alter|truncate|comment|grant|revoke|commit|rollback|begin|start|end|abort|savepoint|release|set|reset|copy|attach|detach|install|load|pragma|vacuum|analyze|checkpoint|call|do|lock|listen|notify|prepare|execute|deallocate|discard|import|export|refresh|cluster|reindex|security|use)\b/i;
+const CHANGING =
+  /^(insert|update|delete|merge|upsert|replace|create|drop|alter|truncate|comment|grant|revoke|commit|rollback|begin|start|end|abort|savepoint|release|set|reset|copy|attach|detach|install|load|pragma|vacuum|analyze|checkpoint|call|do|lock|listen|notify|prepare|execute|deallocate|discard|import|export|refresh|cluster|reindex|security|use)\b/i;
 
-export type QueryShape = { kind: 'select'; query: string } | { kind: 'changing'; keyword: string } | { kind: 'several'; count: number } | { kind: 'other'; query: string };
+export type QueryShape =
+  { kind: 'select'; query: string } | { kind: 'changing'; keyword: string } | { kind: 'several'; count: number } | { kind: 'other'; query: string };
 
 /** One statement that reads (SELECT, WITH, VALUES, TABLE), one that changes, several, or something else. */
 export function queryShape(sql: string): QueryShape {

@@ -38,8 +38,7 @@ export function thresholdNumber(result: ResultSummary, store: string): number {
     const rows = result.stoppedReading ? `at least ${result.rowCount}` : String(result.rowCount);
     throw fail(
       'several_rows',
-      `the threshold query returned ${rows} rows from ${store}; it must return exactly one row: ` +
-        'aggregate it (avg(...), max(...)) or add LIMIT 1',
+      `the threshold query returned ${rows} rows from ${store}; it must return exactly one row: ` + 'aggregate it (avg(...), max(...)) or add LIMIT 1',
     );
   }
   const [column, ...others] = result.columns;
@@ -86,4 +85,3 @@ export function thresholdNumber(result: ResultSummary, store: string): number {
       return value.value;
   }
 }
-

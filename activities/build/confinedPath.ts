@@ -15,7 +15,10 @@ export function pathInside(folder: string, relative: string, field: string): str
     return path.resolve(root, relative);
   }
   if (real !== root && !real.startsWith(`${root}${path.sep}`)) {
-    throw new RefitError(ErrorTypes.InvalidDefinition, `${field} "${relative}" leads outside the model folder (through "..", an absolute path or a symbolic link); it must name a file inside it`);
+    throw new RefitError(
+      ErrorTypes.InvalidDefinition,
+      `${field} "${relative}" leads outside the model folder (through "..", an absolute path or a symbolic link); it must name a file inside it`,
+    );
   }
   return real;
 }
@@ -29,7 +32,8 @@ export function readOwnFile(file: string, maxBytes: number, what: string): strin
   try {
     fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw new RefitError(ErrorTypes.InvalidDefinition, `${what} is a symbolic link; it must be a file of its own`);
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP')
+      throw new RefitError(ErrorTypes.InvalidDefinition, `${what} is a symbolic link; it must be a file of its own`);
     throw err;
   }
   try {

@@ -82,7 +82,12 @@ export async function ensurePythonEnvironment(request: PythonEnvironmentRequest)
   if (existsSync(path.join(dir, COMPLETE_MARKER))) return { python, dir, reused: true };
   const deadline = Date.now() + request.timeoutMs;
   const release = await acquireLock(`${dir}.lock`, request.timeoutMs, 'another build installing the same environment');
-  const within = { ...request, get timeoutMs() { return Math.max(1, deadline - Date.now()); } };
+  const within = {
+    ...request,
+    get timeoutMs() {
+      return Math.max(1, deadline - Date.now());
+    },
+  };
   try {
     if (existsSync(path.join(dir, COMPLETE_MARKER))) return { python, dir, reused: true };
     rmSync(dir, { recursive: true, force: true });
@@ -97,7 +102,12 @@ export async function ensurePythonEnvironment(request: PythonEnvironmentRequest)
     await step(within, mounts, [request.interpreter.executable, '-m', 'venv', dir], 'creating the virtual environment');
     if (request.dependencyFile) {
       const what = request.dependencyFile.endsWith('.toml') ? [path.dirname(request.dependencyFile)] : ['-r', request.dependencyFile];
-      await step(within, mounts, [python, '-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', ...what], `installing ${path.basename(request.dependencyFile)}`);
+      await step(
+        within,
+        mounts,
+        [python, '-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', ...what],
+        `installing ${path.basename(request.dependencyFile)}`,
+      );
     }
     request.sandbox.takeBack(dir);
     writeFileSync(path.join(dir, COMPLETE_MARKER), new Date().toISOString());
@@ -125,12 +135,21 @@ async function step(request: PythonEnvironmentRequest, mounts: SandboxMount[], [
   if (result.cancelled) throw new Error(`${what} was cancelled`);
   const tail = logTail(request.logFile, 15);
   if (/No matching distribution|Could not find a version|Invalid requirement|ResolutionImpossible|Could not open requirements file/i.test(tail)) {
-    throw new RefitError(ErrorTypes.DependencyInstallFailed, `${what} failed: fix the dependency file (${path.basename(request.dependencyFile ?? '')}). pip said:\n${lastMeaningful(tail)}`);
+    throw new RefitError(
+      ErrorTypes.DependencyInstallFailed,
+      `${what} failed: fix the dependency file (${path.basename(request.dependencyFile ?? '')}). pip said:\n${lastMeaningful(tail)}`,
+    );
   }
   // Network and index hiccups pass: the activity retries.
   throw new Error(`${what} failed (exit ${result.exitCode}${result.timedOut ? ', timed out' : ''}):\n${lastMeaningful(tail)}`);
 }
 
 function lastMeaningful(tail: string): string {
-  return tail.split('\n').filter((line) => /error|ERROR|No matching|Could not/.test(line)).slice(-3).join('\n') || tail.split('\n').slice(-3).join('\n');
+  return (
+    tail
+      .split('\n')
+      .filter((line) => /error|ERROR|No matching|Could not/.test(line))
+      .slice(-3)
+      .join('\n') || tail.split('\n').slice(-3).join('\n')
+  );
 }

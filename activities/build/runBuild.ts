@@ -168,7 +168,10 @@ export async function runBuild(request: BuildRequest): Promise<BuildResult> {
       ...interpreter.prefixes.map((prefix) => ({ path: prefix })),
       ...settingsMounts(env),
       { path: environment.dir },
-      ...request.sdkPythonPath.split(':').filter(Boolean).map((entry) => ({ path: entry })),
+      ...request.sdkPythonPath
+        .split(':')
+        .filter(Boolean)
+        .map((entry) => ({ path: entry })),
       { path: sourceDir, writable: true },
       { path: outputDir, writable: true },
     ];
@@ -192,13 +195,20 @@ export async function runBuild(request: BuildRequest): Promise<BuildResult> {
     if (existsSync(path.join(request.modelDir, 'tests'))) {
       request.onProgress?.({ step: 'tests', lines });
       const pytest = (await run('tests', [environment.python, '-c', 'import pytest'])).exitCode === 0;
-      const command = manifest.test_command ?? (pytest ? [environment.python, '-m', 'pytest', '-q', '-p', 'no:cacheprovider', 'tests'] : [environment.python, '-m', 'unittest', 'discover', '-s', 'tests', '-v']);
+      const command =
+        manifest.test_command ??
+        (pytest
+          ? [environment.python, '-m', 'pytest', '-q', '-p', 'no:cacheprovider', 'tests']
+          : [environment.python, '-m', 'unittest', 'discover', '-s', 'tests', '-v']);
       section(`running the tests: ${command.join(' ')}`);
       // Metrics the tests log must not count as the build's: they go to a file of their own.
       const result = await run('tests', command, { REFIT_METRICS_FILE: path.join(outputDir, 'test-metrics.jsonl') });
       checkStopped(result, request, 'the tests');
       if (result.exitCode !== 0) {
-        throw new RefitError(ErrorTypes.TestsFailed, scrub(`the model's tests failed (exit ${result.exitCode}), so it was not built; the end of the build log:\n${logTail(logFile, 12)}`));
+        throw new RefitError(
+          ErrorTypes.TestsFailed,
+          scrub(`the model's tests failed (exit ${result.exitCode}), so it was not built; the end of the build log:\n${logTail(logFile, 12)}`),
+        );
       }
       tests = 'passed';
     }
@@ -207,21 +217,41 @@ export async function runBuild(request: BuildRequest): Promise<BuildResult> {
     // Only the build step logs the metrics that count, so only it gets the source's variables (e.g. MLFLOW_RUN_ID).
     const metricEnv = (await request.metricSource?.prepareBuild?.({ buildId: request.buildId, modelId: request.modelId })) ?? {};
     for (const key of ['MLFLOW_TRACKING_PASSWORD', 'MLFLOW_TRACKING_TOKEN']) if (metricEnv[key]) secretValues.push(metricEnv[key]);
-    const buildCommand = [environment.python, '-m', 'refit_sdk.build', '--model-dir', request.modelDir, '--main-dir', request.spec.main_dir, '--artifact-dir', artifactDir];
+    const buildCommand = [
+      environment.python,
+      '-m',
+      'refit_sdk.build',
+      '--model-dir',
+      request.modelDir,
+      '--main-dir',
+      request.spec.main_dir,
+      '--artifact-dir',
+      artifactDir,
+    ];
     if (manifest.model_class) buildCommand.push('--model-class', manifest.model_class);
     section('building (training) the model');
     const result = await run('build', buildCommand, metricEnv);
     checkStopped(result, request, 'the build');
     if (result.exitCode !== 0) {
-      const reported = readFileSync(logFile, 'utf8').split('\n').filter((line) => line.startsWith('refit-build-error: ')).at(-1);
-      const oom = result.killed && limits.description.some((line) => line.startsWith('memory'))
-        ? ' It was killed, most likely for going over its memory limit; ask for more memory in build_spec.resources.'
-        : result.killed ? ' It was killed by a signal.' : '';
+      const reported = readFileSync(logFile, 'utf8')
+        .split('\n')
+        .filter((line) => line.startsWith('refit-build-error: '))
+        .at(-1);
+      const oom =
+        result.killed && limits.description.some((line) => line.startsWith('memory'))
+          ? ' It was killed, most likely for going over its memory limit; ask for more memory in build_spec.resources.'
+          : result.killed
+            ? ' It was killed by a signal.'
+            : '';
       const reason = reported ? reported.slice('refit-build-error: '.length) : `the end of the build log:\n${logTail(logFile, 12)}`;
       throw new RefitError(ErrorTypes.BuildFailed, scrub(`the build failed (exit ${result.exitCode}).${oom} ${reason}`));
     }
     // The build made these: a link in their place would lead the worker to a file of its choosing.
-    if (!lstatSync(artifactDir).isDirectory() || !existsSync(path.join(artifactDir, 'model.json')) || !lstatSync(path.join(artifactDir, 'model.json')).isFile()) {
+    if (
+      !lstatSync(artifactDir).isDirectory() ||
+      !existsSync(path.join(artifactDir, 'model.json')) ||
+      !lstatSync(path.join(artifactDir, 'model.json')).isFile()
+    ) {
       throw new RefitError(ErrorTypes.BuildFailed, 'the build finished but wrote no model artifact (artifact/model.json)');
     }
     const buildResult: BuildResult = {
@@ -251,4 +281,3 @@ function checkStopped(result: LoggedRunResult, request: BuildRequest, what: stri
     throw new RefitError(ErrorTypes.BuildFailed, `${what} took longer than the build timeout (${Math.round(request.timeoutMs / 1000)} s) and was stopped`);
   }
 }
-

@@ -34,7 +34,9 @@ export async function resolveThreshold(condition: Condition, sources: ThresholdS
   if (condition.type === 'DeployedBuildMetric') {
     const championValue = metricValue(sources.champion?.metrics, condition.metric_name);
     if (!sources.champion || championValue === undefined) {
-      const why = sources.champion ? `the serving build ${sources.champion.buildId} has no recorded ${condition.metric_name}` : 'no build of this model is serving yet';
+      const why = sources.champion
+        ? `the serving build ${sources.champion.buildId} has no recorded ${condition.metric_name}`
+        : 'no build of this model is serving yet';
       return { kind: 'first_build', why };
     }
     return { kind: 'value', value: championValue, source: 'serving_build', servingBuildId: sources.champion.buildId };
@@ -42,7 +44,12 @@ export async function resolveThreshold(condition: Condition, sources: ThresholdS
   const threshold = parseThreshold(condition.threshold);
   if ('error' in threshold) throw new RefitError(ErrorTypes.InvalidDefinition, `deployment_condition.threshold ${threshold.error}`);
   if (threshold.kind === 'static') return { kind: 'value', value: threshold.value, source: 'static' };
-  const computed = await sqlValue({ openAnalytics: sources.openAnalytics, sql: threshold.query, what: 'the dynamic threshold', timeoutMs: sources.queryTimeoutMs });
+  const computed = await sqlValue({
+    openAnalytics: sources.openAnalytics,
+    sql: threshold.query,
+    what: 'the dynamic threshold',
+    timeoutMs: sources.queryTimeoutMs,
+  });
   return { kind: 'value', value: computed.value, source: 'sql', query: threshold.query, store: computed.store };
 }
 
@@ -55,13 +62,21 @@ export async function evaluateCondition(options: { condition: Condition; metrics
   if (!condition) return { passed: true, reason: 'no deployment condition: every successful build is deployed', threshold_source: 'none' };
   const value = metricValue(metrics, condition.metric_name);
   if (value === undefined) {
-    throw new RefitError(ErrorTypes.MetricNotFound, `the build logged no metric "${condition.metric_name}"; it logged: ${Object.keys(metrics).join(', ') || 'nothing'}`);
+    throw new RefitError(
+      ErrorTypes.MetricNotFound,
+      `the build logged no metric "${condition.metric_name}"; it logged: ${Object.keys(metrics).join(', ') || 'nothing'}`,
+    );
   }
   const base = { metric_name: condition.metric_name, value, direction: condition.direction };
   const threshold = await resolveThreshold(condition, options);
   if (threshold.kind === 'none') return { passed: true, reason: 'no deployment condition: every successful build is deployed', threshold_source: 'none' };
   if (threshold.kind === 'first_build') {
-    return { ...base, passed: true, threshold_source: 'serving_build', reason: `${threshold.why}, so the first build passes (${condition.metric_name} ${value})` };
+    return {
+      ...base,
+      passed: true,
+      threshold_source: 'serving_build',
+      reason: `${threshold.why}, so the first build passes (${condition.metric_name} ${value})`,
+    };
   }
   const passed = beats(value, threshold.value, condition.direction);
   if (threshold.source === 'serving_build') {
@@ -92,8 +107,10 @@ export async function describeCondition(condition: Condition, sources: Threshold
   const threshold = await resolveThreshold(condition, sources);
   if (threshold.kind === 'none') return 'deploy every successful build (no deployment condition)';
   if (threshold.kind === 'first_build') return `deploy the build whatever its ${condition.metric_name}: ${threshold.why}`;
-  if (threshold.source === 'serving_build') return `deploy if ${condition.metric_name} is ${word} ${threshold.value}, the serving build ${threshold.servingBuildId}'s`;
-  if (threshold.source === 'sql') return `deploy if ${condition.metric_name} is ${word} ${threshold.value}, what the SQL threshold returns now on ${threshold.store}`;
+  if (threshold.source === 'serving_build')
+    return `deploy if ${condition.metric_name} is ${word} ${threshold.value}, the serving build ${threshold.servingBuildId}'s`;
+  if (threshold.source === 'sql')
+    return `deploy if ${condition.metric_name} is ${word} ${threshold.value}, what the SQL threshold returns now on ${threshold.store}`;
   return `deploy if ${condition.metric_name} is ${word} ${threshold.value}`;
 }
 

@@ -1,7 +1,5 @@
 import type { CanaryTarget, DeploymentRequest } from '../../shared/deployment.js';
 
-
-
 export interface ServingVariation {
   buildId: string;
   metrics: Record<string, number>;

@@ -59,8 +59,12 @@ export async function remoteHead(request: Omit<CloneRequest, 'destination' | 'su
   const asClone: CloneRequest = { ...request, subdirectory: '', destination: '' };
   try {
     const output = await gitWith(process.cwd(), asClone).listRemote(['--heads', request.repository, `refs/heads/${request.branch}`]);
-    const commit = output.split('\n').find((line) => line.endsWith(`refs/heads/${request.branch}`))?.split('\t')[0];
-    if (!commit) throw new RefitError(ErrorTypes.GitBranchNotFound, `cannot read ${request.repository}: the branch "${request.branch}" does not exist; check git_branch`);
+    const commit = output
+      .split('\n')
+      .find((line) => line.endsWith(`refs/heads/${request.branch}`))
+      ?.split('\t')[0];
+    if (!commit)
+      throw new RefitError(ErrorTypes.GitBranchNotFound, `cannot read ${request.repository}: the branch "${request.branch}" does not exist; check git_branch`);
     return commit;
   } catch (err) {
     throw classifyGitError(err, asClone);
@@ -110,7 +114,9 @@ function classifyGitError(err: unknown, request: CloneRequest): Error {
   const raw = err instanceof Error ? err.message : String(err);
   const message = scrubToken(raw, request.token).trim();
   const where = `${request.repository} (branch ${request.branch})`;
-  if (/Authentication failed|could not read Username|terminal prompts disabled|Invalid username or password|returned error: 40[13]|HTTP 40[13]/i.test(message)) {
+  if (
+    /Authentication failed|could not read Username|terminal prompts disabled|Invalid username or password|returned error: 40[13]|HTTP 40[13]/i.test(message)
+  ) {
     const fix = request.token
       ? `the token in secret "${request.tokenSecretName}" was refused: check it has read access and set it again with \`refit secrets set ${request.tokenSecretName}\``
       : 'the repository needs credentials: store a token with `refit secrets set <name>` and name it in git_access_token_secret';

@@ -16,7 +16,10 @@ export const DEFAULT_GIT_POLICY: GitPolicy = { allowFile: false, allowHttpHosts:
 export function gitPolicyFromEnvironment(env: NodeJS.ProcessEnv = process.env): GitPolicy {
   return {
     allowFile: /^(1|true|yes)$/i.test(env.REFIT_GIT_ALLOW_FILE ?? ''),
-    allowHttpHosts: (env.REFIT_GIT_ALLOW_HTTP_HOSTS ?? '').split(',').map((host) => host.trim().toLowerCase()).filter(Boolean),
+    allowHttpHosts: (env.REFIT_GIT_ALLOW_HTTP_HOSTS ?? '')
+      .split(',')
+      .map((host) => host.trim().toLowerCase())
+      .filter(Boolean),
   };
 }
 
@@ -27,7 +30,7 @@ export function allowedGitLocation(gitUri: string, policy: GitPolicy): GitLocati
   if (location.scheme === 'file' && !policy.allowFile) {
     throw new RefitError(
       ErrorTypes.InvalidDefinition,
-      'git_uri: file:// repositories are on the worker\'s own disk, which definitions may not read unless the worker\'s operator allows it (REFIT_GIT_ALLOW_FILE=true)',
+      "git_uri: file:// repositories are on the worker's own disk, which definitions may not read unless the worker's operator allows it (REFIT_GIT_ALLOW_FILE=true)",
     );
   }
   if (location.scheme === 'http' && !isLoopbackHost(location.host) && !policy.allowHttpHosts.includes(location.host)) {
@@ -50,7 +53,7 @@ export async function gitToken(
   if (location.scheme !== 'https' && location.scheme !== 'http') {
     throw new RefitError(
       ErrorTypes.InvalidDefinition,
-      `git_access_token_secret is sent as an HTTP header, so it works with https:// repositories only; ${location.scheme === 'file' ? 'a file:// repository needs none' : 'over ssh, git uses the worker\'s ssh keys'}: remove it or use an https:// git_uri`,
+      `git_access_token_secret is sent as an HTTP header, so it works with https:// repositories only; ${location.scheme === 'file' ? 'a file:// repository needs none' : "over ssh, git uses the worker's ssh keys"}: remove it or use an https:// git_uri`,
     );
   }
   return useSecret(secrets, secretName, { ...whom, field: 'git_access_token_secret', destination: location.repository });

@@ -19,7 +19,7 @@ export interface MetricSource {
 
 /** Metrics the model code logged with refit_sdk.log_metric, one JSON object per line. */
 export class LocalMetricSource implements MetricSource {
-  readonly description = 'the build\'s metrics file (refit_sdk.log_metric)';
+  readonly description = "the build's metrics file (refit_sdk.log_metric)";
 
   howToLog(name: string): string {
     return `refit_sdk.log_metric("${name}", value) during build()`;
@@ -29,7 +29,7 @@ export class LocalMetricSource implements MetricSource {
     if (!existsSync(build.metricsFile)) return {};
     const metrics: Record<string, number> = {};
     // The build wrote this file: it is read as a file of its own, never through a link it made.
-    for (const line of readOwnFile(build.metricsFile, 16 * 1024 * 1024, 'the build\'s metrics file').split('\n')) {
+    for (const line of readOwnFile(build.metricsFile, 16 * 1024 * 1024, "the build's metrics file").split('\n')) {
       if (!line.trim()) continue;
       try {
         const record = JSON.parse(line) as { name?: unknown; value?: unknown };

@@ -68,7 +68,9 @@ export class MlflowMetricSource implements MetricSource {
     try {
       url = new URL(options.trackingUri);
     } catch {
-      throw new Error(`MLflow trackingUri "${withoutUserInfo(options.trackingUri)}" is not a URL: give the tracking server's address, e.g. http://mlflow.internal:5000`);
+      throw new Error(
+        `MLflow trackingUri "${withoutUserInfo(options.trackingUri)}" is not a URL: give the tracking server's address, e.g. http://mlflow.internal:5000`,
+      );
     }
     // Credentials in the address work like MLFLOW_TRACKING_USERNAME/PASSWORD; explicit options win.
     const username = options.username ?? (url.username ? decoded(url.username) : undefined);
@@ -80,10 +82,14 @@ export class MlflowMetricSource implements MetricSource {
     url.hash = '';
     this.#baseUrl = url.href.replace(/\/+$/, '');
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new Error(`MLflow trackingUri "${this.#baseUrl}" is not an http(s) address: Refit reads metrics from a tracking server, e.g. http://mlflow.internal:5000`);
+      throw new Error(
+        `MLflow trackingUri "${this.#baseUrl}" is not an http(s) address: Refit reads metrics from a tracking server, e.g. http://mlflow.internal:5000`,
+      );
     }
     if (Boolean(username) !== Boolean(password)) {
-      throw new Error(`MLflow ${username ? 'username is set without a password' : 'password is set without a username'}: set both MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, or use MLFLOW_TRACKING_TOKEN`);
+      throw new Error(
+        `MLflow ${username ? 'username is set without a password' : 'password is set without a username'}: set both MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, or use MLFLOW_TRACKING_TOKEN`,
+      );
     }
     this.#experimentName = options.experimentName ?? 'refit';
     this.#timeoutMs = options.requestTimeoutMs ?? 30_000;
@@ -101,8 +107,8 @@ export class MlflowMetricSource implements MetricSource {
 
   /** Creates (or, for a retried build, finds) the build's run and returns the variables that make mlflow.log_metric log into it. */
   async prepareBuild(build: { buildId: string; modelId: string }): Promise<Record<string, string>> {
-    const experimentId = await this.#findExperiment() ?? await this.#createExperiment();
-    const run = await this.#findRun(experimentId, build.buildId) ?? await this.#createRun(experimentId, build);
+    const experimentId = (await this.#findExperiment()) ?? (await this.#createExperiment());
+    const run = (await this.#findRun(experimentId, build.buildId)) ?? (await this.#createRun(experimentId, build));
     return {
       MLFLOW_TRACKING_URI: this.#baseUrl,
       MLFLOW_EXPERIMENT_ID: experimentId,
@@ -153,7 +159,10 @@ export class MlflowMetricSource implements MetricSource {
       // Another worker created it a moment ago: use theirs.
       if (!(err instanceof MlflowApiError && err.errorCode === 'RESOURCE_ALREADY_EXISTS')) throw err;
       const existing = await this.#findExperiment();
-      if (!existing) throw new Error(`the MLflow tracking server at ${this.#baseUrl} says experiment "${this.#experimentName}" exists, yet cannot find it by name`, { cause: err });
+      if (!existing)
+        throw new Error(`the MLflow tracking server at ${this.#baseUrl} says experiment "${this.#experimentName}" exists, yet cannot find it by name`, {
+          cause: err,
+        });
       return existing;
     }
   }
@@ -162,26 +171,36 @@ export class MlflowMetricSource implements MetricSource {
   async #findRun(experimentId: string, buildId: string): Promise<Run | undefined> {
     // MLflow's filter language has no escape for a quote inside a value; Refit's build ids never hold one.
     if (/['"\\]/.test(buildId)) throw new Error(`build id ${JSON.stringify(buildId)} holds a quote or backslash, which an MLflow search filter cannot express`);
-    const answer = await this.#call('POST', 'runs/search', {
-      experiment_ids: [experimentId],
-      filter: `tags.\`${BUILD_ID_TAG}\` = '${buildId}'`,
-      run_view_type: 'ACTIVE_ONLY',
-      order_by: ['attributes.start_time ASC'],
-      max_results: 1,
-    }, SearchRunsAnswer);
+    const answer = await this.#call(
+      'POST',
+      'runs/search',
+      {
+        experiment_ids: [experimentId],
+        filter: `tags.\`${BUILD_ID_TAG}\` = '${buildId}'`,
+        run_view_type: 'ACTIVE_ONLY',
+        order_by: ['attributes.start_time ASC'],
+        max_results: 1,
+      },
+      SearchRunsAnswer,
+    );
     return answer.runs?.[0];
   }
 
   async #createRun(experimentId: string, build: { buildId: string; modelId: string }): Promise<Run> {
-    const answer = await this.#call('POST', 'runs/create', {
-      experiment_id: experimentId,
-      run_name: `refit build ${build.buildId}`,
-      start_time: Date.now(),
-      tags: [
-        { key: BUILD_ID_TAG, value: build.buildId },
-        { key: MODEL_ID_TAG, value: build.modelId },
-      ],
-    }, CreateRunAnswer);
+    const answer = await this.#call(
+      'POST',
+      'runs/create',
+      {
+        experiment_id: experimentId,
+        run_name: `refit build ${build.buildId}`,
+        start_time: Date.now(),
+        tags: [
+          { key: BUILD_ID_TAG, value: build.buildId },
+          { key: MODEL_ID_TAG, value: build.modelId },
+        ],
+      },
+      CreateRunAnswer,
+    );
     return answer.run;
   }
 
@@ -203,7 +222,10 @@ export class MlflowMetricSource implements MetricSource {
       text = await response.text();
     } catch (err) {
       // Transient as far as Refit can tell: a plain Error, so the activity is retried.
-      throw new Error(`cannot reach the MLflow tracking server at ${this.#baseUrl} (${what}: ${networkReason(err, this.#timeoutMs)}): check that it is running and that the tracking URI is right`, { cause: err });
+      throw new Error(
+        `cannot reach the MLflow tracking server at ${this.#baseUrl} (${what}: ${networkReason(err, this.#timeoutMs)}): check that it is running and that the tracking URI is right`,
+        { cause: err },
+      );
     }
     const json = parseJson(text);
     if (!response.ok) {
@@ -215,8 +237,13 @@ export class MlflowMetricSource implements MetricSource {
     const parsed = schema.safeParse(json);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      const detail = json === undefined ? `not JSON: ${excerpt(text)}` : `JSON without the expected ${issue?.path.join('.') || 'shape'} (${issue?.message}): ${excerpt(text)}`;
-      throw new Error(`the MLflow tracking server at ${this.#baseUrl} gave a malformed answer to ${what}, ${detail}; is the tracking URI the server's base address (not a UI or proxy page)?`);
+      const detail =
+        json === undefined
+          ? `not JSON: ${excerpt(text)}`
+          : `JSON without the expected ${issue?.path.join('.') || 'shape'} (${issue?.message}): ${excerpt(text)}`;
+      throw new Error(
+        `the MLflow tracking server at ${this.#baseUrl} gave a malformed answer to ${what}, ${detail}; is the tracking URI the server's base address (not a UI or proxy page)?`,
+      );
     }
     return parsed.data;
   }
@@ -225,7 +252,7 @@ export class MlflowMetricSource implements MetricSource {
     const answer = ErrorAnswer.safeParse(json);
     const errorCode = answer.success ? answer.data.error_code : undefined;
     // A page (a proxy's, or a web server's 404) says nothing useful in a line: name it instead of quoting it.
-    const said = answer.success && answer.data.message ? excerpt(answer.data.message) : /^\s*</.test(text) ? 'an HTML page, not MLflow\'s JSON' : excerpt(text);
+    const said = answer.success && answer.data.message ? excerpt(answer.data.message) : /^\s*</.test(text) ? "an HTML page, not MLflow's JSON" : excerpt(text);
     const hint =
       status === 401
         ? this.#authorization
@@ -234,7 +261,7 @@ export class MlflowMetricSource implements MetricSource {
         : status === 403
           ? `the account Refit uses may not do this: grant it access to experiment "${this.#experimentName}"`
           : status === 404 && !errorCode
-            ? 'no MLflow REST API there: is the tracking URI the server\'s base address?'
+            ? "no MLflow REST API there: is the tracking URI the server's base address?"
             : undefined;
     return new MlflowApiError(
       `the MLflow tracking server at ${this.#baseUrl} answered ${what} with HTTP ${status}${errorCode ? ` ${errorCode}` : ''} (${said})${hint ? `; ${hint}` : ''}`,

@@ -59,11 +59,14 @@ export async function sendNotification(
   }
   headers['idempotency-key'] = idempotencyKey;
   const target = notification.type === 'SlackNotification' || typeof notification.url !== 'string' ? '(stored webhook)' : originOf(url);
-  const response = await postWebhook({ url, method, headers, body, timeoutMs: options.timeoutMs ?? 10_000, policy: options.policy, shownAs: target }).catch((err: unknown) => {
-    if (err instanceof RefitError) throw err;
-    throw new Error(`the ${notification.type} to ${target} could not be sent: ${(err as Error).message}`);
-  });
-  if (response.status < 200 || response.status > 299) throw new Error(`the ${notification.type} to ${target} was answered ${response.status} ${response.statusText}`);
+  const response = await postWebhook({ url, method, headers, body, timeoutMs: options.timeoutMs ?? 10_000, policy: options.policy, shownAs: target }).catch(
+    (err: unknown) => {
+      if (err instanceof RefitError) throw err;
+      throw new Error(`the ${notification.type} to ${target} could not be sent: ${(err as Error).message}`);
+    },
+  );
+  if (response.status < 200 || response.status > 299)
+    throw new Error(`the ${notification.type} to ${target} was answered ${response.status} ${response.statusText}`);
   return { status: response.status, target };
 }
 
@@ -82,7 +85,12 @@ function slackMessage(event: RunEvent) {
     text: `${title}: ${event.reason}`,
     blocks: [
       { type: 'section', text: { type: 'mrkdwn', text: `*${title}*\n${event.reason}` } },
-      { type: 'context', elements: [{ type: 'mrkdwn', text: `build \`${event.build_id}\` · commit \`${event.git_commit.slice(0, 12) || 'n/a'}\` · <${event.run_url}|run in Temporal>` }] },
+      {
+        type: 'context',
+        elements: [
+          { type: 'mrkdwn', text: `build \`${event.build_id}\` · commit \`${event.git_commit.slice(0, 12) || 'n/a'}\` · <${event.run_url}|run in Temporal>` },
+        ],
+      },
     ],
   };
 }

@@ -82,13 +82,15 @@ export async function postWebhook(request: WebhookRequest): Promise<WebhookRespo
         `the webhook at ${request.shownAs} answered ${response.status}, which would turn the ${request.method} into a GET without its body, so the notification was not delivered: point the URL at the final address`,
       );
     }
-    if (redirects >= MAX_REDIRECTS) throw new RefitError(ErrorTypes.InvalidDefinition, `the webhook at ${request.shownAs} redirected more than ${MAX_REDIRECTS} times`);
+    if (redirects >= MAX_REDIRECTS)
+      throw new RefitError(ErrorTypes.InvalidDefinition, `the webhook at ${request.shownAs} redirected more than ${MAX_REDIRECTS} times`);
     url = next;
   }
 }
 
 function checkDestination(url: URL, policy: WebhookPolicy, shownAs: string): void {
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new RefitError(ErrorTypes.InvalidDefinition, `the webhook at ${shownAs} is not an http(s) URL`);
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw new RefitError(ErrorTypes.InvalidDefinition, `the webhook at ${shownAs} is not an http(s) URL`);
   if (policy.allowLinkLocal) return;
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
   const why = METADATA_NAMES.has(host) ? 'a cloud metadata service' : forbiddenAddress(host);
@@ -120,13 +122,13 @@ function send(url: URL, request: WebhookRequest, policy: WebhookPolicy): Promise
     const outgoing = transport.request(url, { method: request.method, headers: request.headers, lookup, timeout: request.timeoutMs }, (response) => {
       // The body is not needed; reading it lets the connection close cleanly.
       response.resume();
-      response.on('end', () =>
-        resolve({ status: response.statusCode ?? 0, statusText: response.statusMessage ?? '', location: response.headers.location }),
-      );
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, statusText: response.statusMessage ?? '', location: response.headers.location }));
       response.on('error', reject);
     });
     outgoing.on('timeout', () => outgoing.destroy(new Error(`no answer within ${request.timeoutMs} ms`)));
-    outgoing.on('error', (err) => reject(err instanceof RefitError ? err : (err as Error & { cause?: unknown }).cause instanceof RefitError ? (err as { cause: RefitError }).cause : err));
+    outgoing.on('error', (err) =>
+      reject(err instanceof RefitError ? err : (err as Error & { cause?: unknown }).cause instanceof RefitError ? (err as { cause: RefitError }).cause : err),
+    );
     if (request.body !== undefined) outgoing.write(request.body);
     outgoing.end();
   });

@@ -57,9 +57,33 @@ export interface Sandbox {
 
 /** System folders every confined process needs to run programs; /etc only in the parts programs read. */
 const ETC_READ = [
-  'alternatives', 'ssl', 'ca-certificates', 'ca-certificates.conf', 'resolv.conf', 'hosts', 'nsswitch.conf', 'host.conf', 'gai.conf',
-  'ld.so.cache', 'ld.so.conf', 'ld.so.conf.d', 'localtime', 'timezone', 'mime.types', 'protocols', 'services', 'pip.conf', 'python3', 'python3.11',
-  'fonts', 'magic', 'mailcap', 'os-release', 'debian_version', 'lsb-release', 'issue',
+  'alternatives',
+  'ssl',
+  'ca-certificates',
+  'ca-certificates.conf',
+  'resolv.conf',
+  'hosts',
+  'nsswitch.conf',
+  'host.conf',
+  'gai.conf',
+  'ld.so.cache',
+  'ld.so.conf',
+  'ld.so.conf.d',
+  'localtime',
+  'timezone',
+  'mime.types',
+  'protocols',
+  'services',
+  'pip.conf',
+  'python3',
+  'python3.11',
+  'fonts',
+  'magic',
+  'mailcap',
+  'os-release',
+  'debian_version',
+  'lsb-release',
+  'issue',
 ];
 
 /** Whether bubblewrap works, asked once per worker and settings (the answer does not change while it runs). */
@@ -106,12 +130,41 @@ function bubblewrap(settings: SandboxSettings, workDir: string): Sandbox {
       : `confined: a bubblewrap sandbox (own user and process namespaces, only its own folders)`,
     confined: true,
     wrap(command, args, options) {
-      const bwrap = [...systemMounts(), ...identity, '--proc', '/proc', '--dev', '/dev', '--perms', '1777', '--tmpfs', '/dev/shm', '--perms', '1777', '--tmpfs', '/tmp'];
+      const bwrap = [
+        ...systemMounts(),
+        ...identity,
+        '--proc',
+        '/proc',
+        '--dev',
+        '/dev',
+        '--perms',
+        '1777',
+        '--tmpfs',
+        '/dev/shm',
+        '--perms',
+        '1777',
+        '--tmpfs',
+        '/tmp',
+      ];
       bwrap.push(...mountArgs(options.mounts));
-      bwrap.push('--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', '--hostname', 'refit-sandbox', '--chdir', options.cwd, '--setenv', 'HOME', SANDBOX_HOME);
+      bwrap.push(
+        '--unshare-pid',
+        '--unshare-ipc',
+        '--unshare-uts',
+        '--unshare-cgroup-try',
+        '--hostname',
+        'refit-sandbox',
+        '--chdir',
+        options.cwd,
+        '--setenv',
+        'HOME',
+        SANDBOX_HOME,
+      );
       if (!options.keepWithParent) bwrap.push('--die-with-parent', '--new-session');
       if (!root) bwrap.push('--unshare-user');
-      const inner = root ? ['/usr/bin/setpriv', `--reuid=${settings.uid}`, `--regid=${settings.gid}`, '--clear-groups', '--', command, ...args] : [command, ...args];
+      const inner = root
+        ? ['/usr/bin/setpriv', `--reuid=${settings.uid}`, `--regid=${settings.gid}`, '--clear-groups', '--', command, ...args]
+        : [command, ...args];
       return { command: settings.bwrap, args: [...bwrap, '--', ...inner] };
     },
     handOver(dir) {

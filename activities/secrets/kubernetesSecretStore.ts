@@ -31,7 +31,8 @@ export class KubernetesSecretStore implements SecretStore {
 
   async read(name: string): Promise<{ value: string; scope: SecretScope }> {
     const secret = await this.fetch(name);
-    if (!secret) throw new RefitError(ErrorTypes.SecretNotFound, `secret "${name}" is not in the ${this.description}: ${missingSecretHelp(name, this.options.namespace)}`);
+    if (!secret)
+      throw new RefitError(ErrorTypes.SecretNotFound, `secret "${name}" is not in the ${this.description}: ${missingSecretHelp(name, this.options.namespace)}`);
     return { value: this.valueOf(secret, name), scope: scopeOf(secret) };
   }
 
@@ -47,7 +48,8 @@ export class KubernetesSecretStore implements SecretStore {
 
   async setScope(name: string, scope: SecretScope): Promise<void> {
     const existing = await this.fetch(name);
-    if (!existing) throw new RefitError(ErrorTypes.SecretNotFound, `secret "${name}" is not in the ${this.description}: add it with \`refit secrets set ${name}\``);
+    if (!existing)
+      throw new RefitError(ErrorTypes.SecretNotFound, `secret "${name}" is not in the ${this.description}: add it with \`refit secrets set ${name}\``);
     this.checkHolds(existing, name);
     this.checkOurs(existing, name, 'scope');
     await this.core.patchNamespacedSecret(
@@ -60,9 +62,13 @@ export class KubernetesSecretStore implements SecretStore {
     this.checkHolds(secret, name);
     const found = valueKeyOf(secret);
     if ('error' in found) {
-      throw new RefitError(ErrorTypes.SecretNotFound, `the Secret "${secret.metadata?.name}" (secret "${name}" in the ${this.description}) ${found.error}: ${missingSecretHelp(name, this.options.namespace)}`);
+      throw new RefitError(
+        ErrorTypes.SecretNotFound,
+        `the Secret "${secret.metadata?.name}" (secret "${name}" in the ${this.description}) ${found.error}: ${missingSecretHelp(name, this.options.namespace)}`,
+      );
     }
-    const value = secret.data?.[found.key] !== undefined ? Buffer.from(secret.data[found.key]!, 'base64').toString('utf8') : (secret.stringData?.[found.key] ?? '');
+    const value =
+      secret.data?.[found.key] !== undefined ? Buffer.from(secret.data[found.key]!, 'base64').toString('utf8') : (secret.stringData?.[found.key] ?? '');
     return value.replace(/\r?\n$/, '');
   }
 
@@ -92,7 +98,10 @@ export class KubernetesSecretStore implements SecretStore {
 
   async list(): Promise<string[]> {
     const { items } = await this.core.listNamespacedSecret({ namespace: this.options.namespace, labelSelector: `${LABELS.secret}=true` });
-    return items.map((secret) => secret.metadata?.annotations?.[ANNOTATIONS.secretName] ?? secret.metadata?.name ?? '').filter(Boolean).sort();
+    return items
+      .map((secret) => secret.metadata?.annotations?.[ANNOTATIONS.secretName] ?? secret.metadata?.name ?? '')
+      .filter(Boolean)
+      .sort();
   }
 
   async delete(name: string): Promise<boolean> {
@@ -129,7 +138,10 @@ export class KubernetesSecretStore implements SecretStore {
   private checkHolds(secret: V1Secret, name: string): void {
     const holds = secret.metadata?.annotations?.[ANNOTATIONS.secretName];
     if (holds && holds !== name) {
-      throw new RefitError(ErrorTypes.SecretNotFound, `the Secret "${secret.metadata?.name}" in the ${this.description} holds secret "${holds}", not "${name}": rename one of them`);
+      throw new RefitError(
+        ErrorTypes.SecretNotFound,
+        `the Secret "${secret.metadata?.name}" in the ${this.description} holds secret "${holds}", not "${name}": rename one of them`,
+      );
     }
   }
 

@@ -14,7 +14,12 @@ export interface EnvVarsFor {
  * secret from the store once its scope allows it. `onSecret` hears every secret value, so callers can keep
  * them out of logs and messages.
  */
-export async function resolveEnvVars(entries: string[], secrets: SecretStore, whom: EnvVarsFor, onSecret: (value: string) => void = () => undefined): Promise<Record<string, string>> {
+export async function resolveEnvVars(
+  entries: string[],
+  secrets: SecretStore,
+  whom: EnvVarsFor,
+  onSecret: (value: string) => void = () => undefined,
+): Promise<Record<string, string>> {
   const env: Record<string, string> = {};
   for (const entry of entries) {
     const equals = entry.indexOf('=');

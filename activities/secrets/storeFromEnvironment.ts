@@ -13,4 +13,3 @@ export function secretStoreFromEnvironment(home: string, env: NodeJS.ProcessEnv 
   const kubeConfig = kubeConfigFromEnvironment();
   return new KubernetesSecretStore({ kubeConfig, namespace: env.REFIT_SECRETS_NAMESPACE || kubeNamespace(kubeConfig, env) });
 }
-

@@ -21,7 +21,13 @@ export function createConditionActivities(deps: ActivityDependencies) {
   }
 
   return {
-    async checkDeploymentCondition(input: { condition: Condition; metrics: Record<string, number>; modelId: string; variation: string; environment: string }): Promise<ConditionOutcome> {
+    async checkDeploymentCondition(input: {
+      condition: Condition;
+      metrics: Record<string, number>;
+      modelId: string;
+      variation: string;
+      environment: string;
+    }): Promise<ConditionOutcome> {
       return withHeartbeat(async () =>
         evaluateCondition({
           condition: input.condition,
@@ -33,20 +39,31 @@ export function createConditionActivities(deps: ActivityDependencies) {
       );
     },
 
-    async evaluateRolloutGuard(input: { guard: NonNullable<Automation['action']['rollout']>['guard']; buildId: string; metrics: Record<string, number> }): Promise<ConditionOutcome> {
+    async evaluateRolloutGuard(input: {
+      guard: NonNullable<Automation['action']['rollout']>['guard'];
+      buildId: string;
+      metrics: Record<string, number>;
+    }): Promise<ConditionOutcome> {
       return withHeartbeat(() => evaluateGuard({ ...input, openAnalytics: deps.openAnalytics, queryTimeoutMs }));
     },
 
     /** The threshold a run would compare with now, and where it comes from (for `refit plan --run`). */
     async planCondition(input: { condition: Condition; modelId: string; variation: string; environment: string }): Promise<string> {
       return withHeartbeat(async () =>
-        describeCondition(input.condition, { openAnalytics: deps.openAnalytics, champion: await championOf(input.modelId, input.environment, input.variation), queryTimeoutMs }),
+        describeCondition(input.condition, {
+          openAnalytics: deps.openAnalytics,
+          champion: await championOf(input.modelId, input.environment, input.variation),
+          queryTimeoutMs,
+        }),
       );
     },
 
     /** The value of a metric trigger's SQL on the analytics store. */
     async evaluateMetricTrigger(input: { sqlQuery: string }): Promise<number> {
-      return withHeartbeat(async () => (await sqlValue({ openAnalytics: deps.openAnalytics, sql: input.sqlQuery, what: "the metric trigger's query", timeoutMs: queryTimeoutMs })).value);
+      return withHeartbeat(
+        async () =>
+          (await sqlValue({ openAnalytics: deps.openAnalytics, sql: input.sqlQuery, what: "the metric trigger's query", timeoutMs: queryTimeoutMs })).value,
+      );
     },
   };
 }

@@ -15,7 +15,10 @@ export function createRunActivities(deps: ActivityDependencies) {
       return ids;
     },
 
-    async sendRunNotification(input: { notification: NonNullable<AutomationModel['on_error']>; event: Omit<RunEvent, 'run_url' | 'workflow_id'> }): Promise<Delivery> {
+    async sendRunNotification(input: {
+      notification: NonNullable<AutomationModel['on_error']>;
+      event: Omit<RunEvent, 'run_url' | 'workflow_id'>;
+    }): Promise<Delivery> {
       const { workflowExecution, workflowNamespace } = Context.current().info;
       const workflowId = workflowExecution?.workflowId ?? '';
       const runUrl = deps.webUiUrl

@@ -43,12 +43,22 @@ export async function cloneFigure(stack: BenchStack, options: CloneOptions): Pro
   };
   const refit = () =>
     measure(path.join(workDir, 'refit'), async () => {
-      await cloneRepository({ repository: repository.url, subdirectory: repository.subdirectory, branch: 'main', token: stack.git.token, tokenSecretName: 'git_token', destination: path.join(workDir, 'refit') });
+      await cloneRepository({
+        repository: repository.url,
+        subdirectory: repository.subdirectory,
+        branch: 'main',
+        token: stack.git.token,
+        tokenSecretName: 'git_token',
+        destination: path.join(workDir, 'refit'),
+      });
     });
   const plain = () =>
     measure(path.join(workDir, 'plain'), async () => {
       // The same token, given the same way (an HTTP header through git's environment).
-      await run('git', ['clone', '--quiet', '--branch', 'main', repository.url, path.join(workDir, 'plain')], { env: gitEnvironment(stack.git.token), maxBuffer: 1 << 20 });
+      await run('git', ['clone', '--quiet', '--branch', 'main', repository.url, path.join(workDir, 'plain')], {
+        env: gitEnvironment(stack.git.token),
+        maxBuffer: 1 << 20,
+      });
     });
 
   const trials = { refit: [] as CloneTrial[], plain: [] as CloneTrial[] };
@@ -79,18 +89,33 @@ export async function cloneFigure(stack: BenchStack, options: CloneOptions): Pro
       {
         title: 'Time',
         rows: [
-          { label: "Refit's cloneRepository (shallow, partial, sparse)", unit: 'ms', values: values(trials.refit, (trial) => trial.ms), baseline: { label: plainLabel, values: values(trials.plain, (trial) => trial.ms) } },
+          {
+            label: "Refit's cloneRepository (shallow, partial, sparse)",
+            unit: 'ms',
+            values: values(trials.refit, (trial) => trial.ms),
+            baseline: { label: plainLabel, values: values(trials.plain, (trial) => trial.ms) },
+          },
           { label: plainLabel, unit: 'ms', values: values(trials.plain, (trial) => trial.ms) },
         ],
       },
       {
         title: 'Bytes on disk and HTTP requests (counts, not speeds)',
         rows: [
-          { label: "Refit's cloneRepository: clone folder", unit: 'MiB', values: values(trials.refit, (trial) => trial.bytes / MiB), baseline: { label: plainLabel, values: values(trials.plain, (trial) => trial.bytes / MiB) } },
+          {
+            label: "Refit's cloneRepository: clone folder",
+            unit: 'MiB',
+            values: values(trials.refit, (trial) => trial.bytes / MiB),
+            baseline: { label: plainLabel, values: values(trials.plain, (trial) => trial.bytes / MiB) },
+          },
           { label: `${plainLabel}: clone folder`, unit: 'MiB', values: values(trials.plain, (trial) => trial.bytes / MiB) },
           { label: "Refit's cloneRepository: of which .git", unit: 'MiB', values: values(trials.refit, (trial) => trial.gitBytes / MiB) },
           { label: `${plainLabel}: of which .git`, unit: 'MiB', values: values(trials.plain, (trial) => trial.gitBytes / MiB) },
-          { label: "Refit's cloneRepository: HTTP requests", unit: 'count', values: values(trials.refit, (trial) => trial.requests), baseline: { label: plainLabel, values: values(trials.plain, (trial) => trial.requests) } },
+          {
+            label: "Refit's cloneRepository: HTTP requests",
+            unit: 'count',
+            values: values(trials.refit, (trial) => trial.requests),
+            baseline: { label: plainLabel, values: values(trials.plain, (trial) => trial.requests) },
+          },
           { label: `${plainLabel}: HTTP requests`, unit: 'count', values: values(trials.plain, (trial) => trial.requests) },
         ],
       },
@@ -109,4 +134,3 @@ function bytesIn(dir: string): number {
   }
   return total;
 }
-

@@ -26,14 +26,22 @@ export const FIGURES = {
   trigger: (stack, { quick }) => triggerLatency(stack, { manualRuns: quick ? 3 : 10, scheduledRuns: quick ? 3 : 8, intervalSeconds: 5 }),
   clone: (stack, { quick }) =>
     cloneFigure(stack, {
-      shape: quick ? { commits: 300, largeFiles: 2, largeFileMiB: 2, largeFileVersions: 2 } : { commits: 3000, largeFiles: 4, largeFileMiB: 8, largeFileVersions: 4 },
+      shape: quick
+        ? { commits: 300, largeFiles: 2, largeFileMiB: 2, largeFileVersions: 2 }
+        : { commits: 3000, largeFiles: 4, largeFileMiB: 8, largeFileVersions: 4 },
       repetitions: quick ? 2 : 5,
     }),
   threshold: (stack, { quick }) =>
     thresholdFigure(stack, {
       sizes: quick
-        ? [{ rows: 100_000, repetitions: 2 }, { rows: 1_000_000, repetitions: 2 }]
-        : [{ rows: 1_000_000, repetitions: 5 }, { rows: 10_000_000, repetitions: 3 }],
+        ? [
+            { rows: 100_000, repetitions: 2 },
+            { rows: 1_000_000, repetitions: 2 },
+          ]
+        : [
+            { rows: 1_000_000, repetitions: 5 },
+            { rows: 10_000_000, repetitions: 3 },
+          ],
     }),
   registration: (stack, { quick, budget }) =>
     registration(stack, {
@@ -46,7 +54,11 @@ export const FIGURES = {
   throughput: (stack, { quick, budget }) =>
     throughput(stack, {
       sizes: quick
-        ? [{ n: 1, minimum: 2, wanted: 2 }, { n: 10, minimum: 1, wanted: 1 }, { n: 100, minimum: 1, wanted: 1 }]
+        ? [
+            { n: 1, minimum: 2, wanted: 2 },
+            { n: 10, minimum: 1, wanted: 1 },
+            { n: 100, minimum: 1, wanted: 1 },
+          ]
         : [
             { n: 1, minimum: 3, wanted: 5 },
             { n: 10, minimum: 2, wanted: 3 },

@@ -94,25 +94,53 @@ function report(
   const barePerStep = bare.totalMs.map((ms) => ms / steps);
   const shareOf = (step: Step) => refit.steps.map((shares) => shares.find((share) => share.activity === step));
   const perRun: Measurement[] = [
-    { label: 'BuildDeploy on Temporal (client start → result)', unit: 'ms', values: refit.totalMs, baseline: { label: '(b) same activities called directly', values: directTotal } },
+    {
+      label: 'BuildDeploy on Temporal (client start → result)',
+      unit: 'ms',
+      values: refit.totalMs,
+      baseline: { label: '(b) same activities called directly', values: directTotal },
+    },
     { label: '(b) same activities called directly', unit: 'ms', values: directTotal },
     { label: `(a) bare workflow, ${steps} no-op activities`, unit: 'ms', values: bare.totalMs },
     { label: 'added per run: BuildDeploy − direct', unit: 'ms', values: added, baseline: { label: '(a) bare workflow', values: bare.totalMs } },
-    { label: `added per step: (BuildDeploy − direct) / ${steps}`, unit: 'ms', values: added.map((ms) => ms / steps), baseline: { label: '(a) bare workflow per step', values: barePerStep } },
+    {
+      label: `added per step: (BuildDeploy − direct) / ${steps}`,
+      unit: 'ms',
+      values: added.map((ms) => ms / steps),
+      baseline: { label: '(a) bare workflow per step', values: barePerStep },
+    },
     { label: '(a) bare workflow per step', unit: 'ms', values: barePerStep },
   ];
   const perStep: Measurement[] = STEPS.map((step) => {
     const wall = shareOf(step).map((share) => share?.wallMs ?? Number.NaN);
     const directMs = directRuns.map((run) => run.stepMs[step]);
-    return { label: `${step}: on Temporal − direct`, unit: 'ms', values: pairedDifferences(wall, directMs), note: `direct call median ${summarize(directMs).median.toFixed(1)} ms` };
+    return {
+      label: `${step}: on Temporal − direct`,
+      unit: 'ms',
+      values: pairedDifferences(wall, directMs),
+      note: `direct call median ${summarize(directMs).median.toFixed(1)} ms`,
+    };
   });
   type Share = ReturnType<typeof stepShares>[number];
   const sumOver = (runs: Share[][], pick: (share: Share) => number) => runs.map((shares) => shares.reduce((sum, share) => sum + pick(share), 0));
-  const executionMinusDirect = pairedDifferences(sumOver(refit.steps, (share) => share.executionMs), directTotal);
+  const executionMinusDirect = pairedDifferences(
+    sumOver(refit.steps, (share) => share.executionMs),
+    directTotal,
+  );
   const inBare = (label: string, pick: (share: Share) => number) => ({ label: `${label} in the bare workflow`, values: sumOver(bare.steps, pick) });
   const whereItGoes: Measurement[] = [
-    { label: 'workflow tasks (previous step done → next scheduled), all steps', unit: 'ms', values: sumOver(refit.steps, (share) => share.workflowTaskMs), baseline: inBare('the same', (share) => share.workflowTaskMs) },
-    { label: 'dispatch (scheduled → picked up by the worker), all steps', unit: 'ms', values: sumOver(refit.steps, (share) => share.dispatchMs), baseline: inBare('the same', (share) => share.dispatchMs) },
+    {
+      label: 'workflow tasks (previous step done → next scheduled), all steps',
+      unit: 'ms',
+      values: sumOver(refit.steps, (share) => share.workflowTaskMs),
+      baseline: inBare('the same', (share) => share.workflowTaskMs),
+    },
+    {
+      label: 'dispatch (scheduled → picked up by the worker), all steps',
+      unit: 'ms',
+      values: sumOver(refit.steps, (share) => share.dispatchMs),
+      baseline: inBare('the same', (share) => share.dispatchMs),
+    },
     { label: 'workflow tasks in the bare workflow', unit: 'ms', values: sumOver(bare.steps, (share) => share.workflowTaskMs) },
     { label: 'dispatch in the bare workflow', unit: 'ms', values: sumOver(bare.steps, (share) => share.dispatchMs) },
     { label: 'activity execution on the worker − direct calls', unit: 'ms', values: executionMinusDirect },
@@ -129,11 +157,11 @@ function report(
       `${steps} activities doing nothing, routed the same way, and (b) the same activity functions (createActivities with the same ` +
       `dependencies) called in the same order in the bench process, each inside @temporalio/testing's MockActivityEnvironment ` +
       `because they read Temporal's activity Context. ${options.repetitions} repetitions after ${options.warmups} warm-up, the three ` +
-      'variants back to back in rotating order; per-step times come from the run\'s history.',
+      "variants back to back in rotating order; per-step times come from the run's history.",
     tables: [
       { title: 'Per run', rows: perRun },
-      { title: 'Per step: added latency (the step\'s share of the run on Temporal − the same call made directly)', rows: perStep },
-      { title: 'Where the added time goes (sums over the run\'s steps, from its history)', rows: whereItGoes },
+      { title: "Per step: added latency (the step's share of the run on Temporal − the same call made directly)", rows: perStep },
+      { title: "Where the added time goes (sums over the run's steps, from its history)", rows: whereItGoes },
     ],
     notes: [waitsNote(refit.steps, bare.steps)],
     details: { steps: STEPS },
@@ -148,7 +176,7 @@ function waitsNote(refit: ReturnType<typeof stepShares>[], bare: ReturnType<type
     `Median wait per step, dispatch / workflow task: BuildDeploy ${perStep(refit, (share) => share.dispatchMs)} / ` +
     `${perStep(refit, (share) => share.workflowTaskMs)} ms, bare workflow ${perStep(bare, (share) => share.dispatchMs)} / ` +
     `${perStep(bare, (share) => share.workflowTaskMs)} ms. Activities that return at once settle, after the first two runs on a ` +
-    'worker, into waits of tens of ms at both (steps that take some time do not), so (a) bounds Temporal\'s own share from above ' +
+    "worker, into waits of tens of ms at both (steps that take some time do not), so (a) bounds Temporal's own share from above " +
     'and (b) is the baseline to read the added latency against.'
   );
 }

@@ -33,7 +33,16 @@ export async function registration(stack: BenchStack, options: RegistrationOptio
 }
 
 async function measure(stack: BenchStack, { client, rpc }: CountedServer, options: RegistrationOptions): Promise<Omit<FigureResult, 'durationS'>> {
-  const m = { validateMs: [] as number[], firstS: [] as number[], againS: [] as number[], firstRpcs: [] as number[], againRpcs: [] as number[], rawRpcs: [] as number[], firstPerAutomationMs: [] as number[], rawPerAutomationMs: [] as number[] };
+  const m = {
+    validateMs: [] as number[],
+    firstS: [] as number[],
+    againS: [] as number[],
+    firstRpcs: [] as number[],
+    againRpcs: [] as number[],
+    rawRpcs: [] as number[],
+    firstPerAutomationMs: [] as number[],
+    rawPerAutomationMs: [] as number[],
+  };
   const rpcMethods: Record<string, Record<string, number>> = {};
   let repetitions = 0;
   let slowestMs = 0;
@@ -63,7 +72,8 @@ async function measure(stack: BenchStack, { client, rpc }: CountedServer, option
     // What Temporal itself takes for the same kind of schedules: one create each, no check of what exists.
     const sample = automations.slice(0, options.plainCreates);
     const raw = await measured(rpc, async () => {
-      for (const automation of sample) await client.schedule.create({ scheduleId: `${scheduleIdOf(automation.name)}-plain`, ...desiredSchedule(automation, TASK_QUEUE) });
+      for (const automation of sample)
+        await client.schedule.create({ scheduleId: `${scheduleIdOf(automation.name)}-plain`, ...desiredSchedule(automation, TASK_QUEUE) });
     });
     m.firstPerAutomationMs.push(first.ms / options.automations);
     m.rawPerAutomationMs.push(raw.ms / sample.length);
@@ -88,7 +98,12 @@ async function measure(stack: BenchStack, { client, rpc }: CountedServer, option
         rows: [
           { label: `first registration of ${n} automations (registerAutomations)`, unit: 's', values: m.firstS },
           { label: `re-registration of the ${n}, unchanged`, unit: 's', values: m.againS, baseline: { label: 'first registration', values: m.firstS } },
-          { label: 'first registration, per automation', unit: 'ms', values: m.firstPerAutomationMs, baseline: { label: rawLabel, values: m.rawPerAutomationMs } },
+          {
+            label: 'first registration, per automation',
+            unit: 'ms',
+            values: m.firstPerAutomationMs,
+            baseline: { label: rawLabel, values: m.rawPerAutomationMs },
+          },
           { label: rawLabel, unit: 'ms', values: m.rawPerAutomationMs },
           { label: `validating the ${n} definitions (zod, in process)`, unit: 'ms', values: m.validateMs },
         ],
@@ -102,7 +117,11 @@ async function measure(stack: BenchStack, { client, rpc }: CountedServer, option
         ],
       },
     ],
-    notes: [`gRPC calls of the last repetition, by method: ${Object.entries(rpcMethods).map(([what, calls]) => `${what}: ${JSON.stringify(calls)}`).join('; ')}`],
+    notes: [
+      `gRPC calls of the last repetition, by method: ${Object.entries(rpcMethods)
+        .map(([what, calls]) => `${what}: ${JSON.stringify(calls)}`)
+        .join('; ')}`,
+    ],
   };
 }
 

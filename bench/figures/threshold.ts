@@ -122,7 +122,7 @@ export async function thresholdFigure(stack: BenchStack, options: ThresholdOptio
       'Inference logs (ts over 30 days, model_id of four models, score, latency_ms) generated once per bench run as a CSV file, loaded ' +
       'into a DuckDB file and a PostgreSQL table (defaults, no index). Each threshold query runs the way a condition check runs it: ' +
       'openAnalyticsStore(url).queryNumber(sql), then close (DuckDB opens the file afresh; PostgreSQL connects afresh). The baseline is a ' +
-      'plain Node script (a process of its own, as a user\'s script would be) that streams the same CSV and computes the same aggregate. ' +
+      "plain Node script (a process of its own, as a user's script would be) that streams the same CSV and computes the same aggregate. " +
       'Engines run back to back in rotating order.',
     tables,
     notes,

@@ -114,15 +114,27 @@ function report(trials: Trial[], options: ThroughputOptions, skipped: string[]):
     title: '3. Throughput and memory',
     method:
       'N near-no-op BuildDeploy runs (the run of figure 1) started at once (all start requests in flight together) on one worker in ' +
-      'a process of its own, with the SDK\'s default concurrency limits; runs/s = N / (first start request → last result). The worker\'s ' +
+      "a process of its own, with the SDK's default concurrency limits; runs/s = N / (first start request → last result). The worker's " +
       'RSS is sampled from /proc every 200 ms and its kernel peak (VmHWM, reset after a warm-up run) read at the end; the process tree ' +
       '(git and Python children included) is sampled too. A fresh worker per trial.',
     tables: [
-      { title: 'Runs completed per second', rows: rows((trial) => trial.runsPerSecond, 'runs/s', { label: `N = ${first} (median)`, value: baselineThroughput }) },
-      { title: 'Worker peak RSS (the worker process alone)', rows: rows((trial) => trial.peakRssMiB, 'MiB', { label: `N = ${first} (median)`, value: baselinePeak }) },
+      {
+        title: 'Runs completed per second',
+        rows: rows((trial) => trial.runsPerSecond, 'runs/s', { label: `N = ${first} (median)`, value: baselineThroughput }),
+      },
+      {
+        title: 'Worker peak RSS (the worker process alone)',
+        rows: rows((trial) => trial.peakRssMiB, 'MiB', { label: `N = ${first} (median)`, value: baselinePeak }),
+      },
       { title: 'Worker peak RSS above its idle RSS, per run in flight', rows: rows((trial) => (trial.peakRssMiB - trial.idleRssMiB) / trial.n, 'MiB') },
-      { title: 'Peak RSS of the worker\'s whole process tree (with git and Python children)', rows: rows((trial) => trial.peakTreeRssMiB, 'MiB') },
-      { title: 'Idle worker RSS (after one warm-up run) and failed runs', rows: [...rows((trial) => trial.idleRssMiB, 'MiB').map((row) => ({ ...row, label: `${row.label}: idle RSS` })), ...rows((trial) => trial.failed, 'count').map((row) => ({ ...row, label: `${row.label}: failed runs` }))] },
+      { title: "Peak RSS of the worker's whole process tree (with git and Python children)", rows: rows((trial) => trial.peakTreeRssMiB, 'MiB') },
+      {
+        title: 'Idle worker RSS (after one warm-up run) and failed runs',
+        rows: [
+          ...rows((trial) => trial.idleRssMiB, 'MiB').map((row) => ({ ...row, label: `${row.label}: idle RSS` })),
+          ...rows((trial) => trial.failed, 'count').map((row) => ({ ...row, label: `${row.label}: failed runs` })),
+        ],
+      },
     ],
     notes: skipped.length ? [`Trials left out to stay within the bench's time budget: ${skipped.join('; ')}.`] : [],
     details: { trials },

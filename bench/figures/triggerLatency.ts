@@ -48,7 +48,11 @@ export async function triggerLatency(stack: BenchStack, options: TriggerLatencyO
     }
 
     const scheduled = await scheduledLatencies(stack, worker.taskQueue, options, directLatency, stampOf);
-    const label = { manual: 'refit run (runDefinition) → build process start', schedule: 'schedule fire time → build process start', direct: 'direct calls → build process start' };
+    const label = {
+      manual: 'refit run (runDefinition) → build process start',
+      schedule: 'schedule fire time → build process start',
+      direct: 'direct calls → build process start',
+    };
     return {
       id: 'trigger_latency',
       title: '2. Trigger latency',
@@ -66,7 +70,7 @@ export async function triggerLatency(stack: BenchStack, options: TriggerLatencyO
             { label: `${label.direct} (paired with refit run)`, unit: 'ms', values: manualDirect },
             { label: label.schedule, unit: 'ms', values: scheduled.latency, baseline: { label: label.direct, values: scheduled.direct } },
             { label: `${label.direct} (paired with the schedule)`, unit: 'ms', values: scheduled.direct },
-            { label: 'of which: fire time → workflow started (the schedule\'s own delay)', unit: 'ms', values: scheduled.fireToStart },
+            { label: "of which: fire time → workflow started (the schedule's own delay)", unit: 'ms', values: scheduled.fireToStart },
             { label: 'schedule runs skipped or missing', unit: 'count', values: [scheduled.missing] },
           ],
         },
@@ -125,7 +129,12 @@ async function scheduledLatencies(
   } finally {
     await schedule.delete();
   }
-  return { latency: latency.slice(0, options.scheduledRuns), direct: direct.slice(0, options.scheduledRuns), fireToStart: fireToStart.slice(0, options.scheduledRuns), missing };
+  return {
+    latency: latency.slice(0, options.scheduledRuns),
+    direct: direct.slice(0, options.scheduledRuns),
+    fireToStart: fireToStart.slice(0, options.scheduledRuns),
+    missing,
+  };
 }
 
 /** Temporal appends the scheduled time to the schedule's workflow id: refit-<name>-2026-11-27T12:00:05Z. */

@@ -46,11 +46,17 @@ export function directRunner(stack: BenchStack) {
 
       await step('claimWorkspace', () => activities.claimWorkspace({ buildId }));
       if (until === 'claimWorkspace') return finish();
-      const clone = await step('cloneModelRepository', () => activities.cloneModelRepository({ buildId, buildSpec, automation: automation.name, modelId: automation.model_id }));
+      const clone = await step('cloneModelRepository', () =>
+        activities.cloneModelRepository({ buildId, buildSpec, automation: automation.name, modelId: automation.model_id }),
+      );
       if (until === 'cloneModelRepository') return finish();
-      const built = await step('buildModel', () => activities.buildModel({ buildId, automation: automation.name, modelId: automation.model_id, modelDir: clone.modelDir, buildSpec }));
+      const built = await step('buildModel', () =>
+        activities.buildModel({ buildId, automation: automation.name, modelId: automation.model_id, modelDir: clone.modelDir, buildSpec }),
+      );
       if (until === 'buildModel') return finish();
-      const metrics = await step('collectMetrics', () => activities.collectMetrics({ buildId, metricsFile: built.metricsFile, metricName: condition?.metric_name }));
+      const metrics = await step('collectMetrics', () =>
+        activities.collectMetrics({ buildId, metricsFile: built.metricsFile, metricName: condition?.metric_name }),
+      );
       if (until === 'collectMetrics') return finish();
       const outcome = await step('checkDeploymentCondition', () =>
         activities.checkDeploymentCondition({ condition, metrics, modelId: automation.model_id, variation: deploymentSpec.variation_name, environment: '' }),

@@ -30,7 +30,8 @@ export function timelineOf(history: History): RunTimeline {
     if (event.workflowExecutionStartedEventAttributes) startedAt = at(event);
     if (event.workflowExecutionCompletedEventAttributes || event.workflowExecutionFailedEventAttributes) closedAt = at(event);
     const scheduled = event.activityTaskScheduledEventAttributes;
-    if (scheduled) steps.set(id, { activity: scheduled.activityType?.name ?? '?', scheduledAt: at(event), startedAt: Number.NaN, completedAt: Number.NaN, attempt: 0 });
+    if (scheduled)
+      steps.set(id, { activity: scheduled.activityType?.name ?? '?', scheduledAt: at(event), startedAt: Number.NaN, completedAt: Number.NaN, attempt: 0 });
     const started = event.activityTaskStartedEventAttributes;
     if (started) {
       const step = steps.get(String(started.scheduledEventId));

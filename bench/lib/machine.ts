@@ -33,7 +33,9 @@ async function firstLine(command: string, args: string[]): Promise<string> {
 function cpuModel(): string {
   const fromNode = os.cpus()[0]?.model?.trim();
   if (fromNode) return fromNode;
-  const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((entry) => entry.startsWith('model name'));
+  const line = readFileSync('/proc/cpuinfo', 'utf8')
+    .split('\n')
+    .find((entry) => entry.startsWith('model name'));
   return line?.split(':')[1]?.trim() ?? 'unknown';
 }
 

@@ -47,5 +47,15 @@ export async function loadIntoPostgres(csv: string, url: string, postgresBin: st
     `DROP TABLE IF EXISTS ${table}`,
     `CREATE TABLE ${table} (ts timestamp NOT NULL, model_id text NOT NULL, score double precision NOT NULL, latency_ms double precision NOT NULL)`,
   ];
-  await run(psql, [url, '-v', 'ON_ERROR_STOP=1', '-q', ...sql.flatMap((statement) => ['-c', statement]), '-c', `\\copy ${table} FROM '${csv}' WITH (FORMAT csv, HEADER true)`, '-c', `ANALYZE ${table}`]);
+  await run(psql, [
+    url,
+    '-v',
+    'ON_ERROR_STOP=1',
+    '-q',
+    ...sql.flatMap((statement) => ['-c', statement]),
+    '-c',
+    `\\copy ${table} FROM '${csv}' WITH (FORMAT csv, HEADER true)`,
+    '-c',
+    `ANALYZE ${table}`,
+  ]);
 }

@@ -13,13 +13,26 @@ export async function registerCommand(paths: string[], options: { prune?: boolea
     return EXIT.failed;
   }
   return withRefitClient(async (refit) => {
-    const registrations = await refit.register(loaded.automations.map((entry) => entry.automation), { prune: options.prune });
+    const registrations = await refit.register(
+      loaded.automations.map((entry) => entry.automation),
+      { prune: options.prune },
+    );
     if (options.json) {
       console.log(JSON.stringify(registrations, null, 2));
       return;
     }
-    const marks = { created: paint('green', 'created'), updated: paint('yellow', 'updated'), unchanged: paint('dim', 'unchanged'), deleted: paint('red', 'deleted') };
-    console.log(table(['automation', 'schedule', 'change'], registrations.map((entry) => [entry.name, entry.scheduleId, marks[entry.change]])));
+    const marks = {
+      created: paint('green', 'created'),
+      updated: paint('yellow', 'updated'),
+      unchanged: paint('dim', 'unchanged'),
+      deleted: paint('red', 'deleted'),
+    };
+    console.log(
+      table(
+        ['automation', 'schedule', 'change'],
+        registrations.map((entry) => [entry.name, entry.scheduleId, marks[entry.change]]),
+      ),
+    );
   });
 }
 
@@ -27,7 +40,13 @@ export async function listCommand(options: { json?: boolean }): Promise<number> 
   return withRefitClient(async (refit) => {
     const automations = await refit.list();
     if (options.json) {
-      console.log(JSON.stringify(automations.map(({ automation, ...state }) => ({ ...state, model_id: automation.model_id, trigger: describeTrigger(automation) })), null, 2));
+      console.log(
+        JSON.stringify(
+          automations.map(({ automation, ...state }) => ({ ...state, model_id: automation.model_id, trigger: describeTrigger(automation) })),
+          null,
+          2,
+        ),
+      );
       return;
     }
     if (!automations.length) {
@@ -37,7 +56,13 @@ export async function listCommand(options: { json?: boolean }): Promise<number> 
     console.log(
       table(
         ['automation', 'model', 'trigger', 'state', 'next run'],
-        automations.map((state) => [state.name, state.automation.model_id, describeTrigger(state.automation), state.paused ? paint('yellow', 'paused') : 'active', when(state.nextRuns[0])]),
+        automations.map((state) => [
+          state.name,
+          state.automation.model_id,
+          describeTrigger(state.automation),
+          state.paused ? paint('yellow', 'paused') : 'active',
+          when(state.nextRuns[0]),
+        ]),
       ),
     );
   });
@@ -94,6 +119,8 @@ export async function backfillCommand(name: string, options: { start: string; en
   }
   return withRefitClient(async (refit) => {
     await refit.backfill(name, start, end);
-    console.log(`backfilling ${name}: the runs its schedule would have started from ${when(start)} to ${when(end)} are starting (\`refit history ${name}\` lists them)`);
+    console.log(
+      `backfilling ${name}: the runs its schedule would have started from ${when(start)} to ${when(end)} are starting (\`refit history ${name}\` lists them)`,
+    );
   });
 }

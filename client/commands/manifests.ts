@@ -88,6 +88,11 @@ export async function manifestsCommand(targets: string[], options: { allowCode?:
     console.error(`refit: no automations in ${targets.join(', ')}`);
     return EXIT.failed;
   }
-  process.stdout.write(renderManifests(result.automations.map((loaded) => loaded.automation), manifestOptionsFromEnvironment()));
+  process.stdout.write(
+    renderManifests(
+      result.automations.map((loaded) => loaded.automation),
+      manifestOptionsFromEnvironment(),
+    ),
+  );
   return EXIT.ok;
 }

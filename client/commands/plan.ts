@@ -20,7 +20,9 @@ export async function planCommand(paths: string[], options: { prune?: boolean; r
   return withRefitClient(async (refit) => {
     const changes = await planRegistration(refit.client, automations, { taskQueue: refit.taskQueue, prune: options.prune });
     const runs: PlanRunResult[] = [];
-    if (options.run) for (const automation of automations) runs.push(await planRun(refit.client, refit.taskQueue, automation, await refit.servingHostQueue(automation.model_id)));
+    if (options.run)
+      for (const automation of automations)
+        runs.push(await planRun(refit.client, refit.taskQueue, automation, await refit.servingHostQueue(automation.model_id)));
     if (options.json) {
       console.log(JSON.stringify({ changes, runs }, null, 2));
       return;
@@ -42,7 +44,9 @@ function colorDiff(diff: string): string {
   return diff
     .split('\n')
     .slice(2) // the "Index:" and separator lines say nothing here
-    .map((line) => (line.startsWith('+') && !line.startsWith('+++') ? paint('green', line) : line.startsWith('-') && !line.startsWith('---') ? paint('red', line) : line))
+    .map((line) =>
+      line.startsWith('+') && !line.startsWith('+++') ? paint('green', line) : line.startsWith('-') && !line.startsWith('---') ? paint('red', line) : line,
+    )
     .join('\n');
 }
 

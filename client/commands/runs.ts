@@ -14,7 +14,7 @@ const STEP_WORDS: Record<RunStatus['step'], string> = {
   starting: 'starting',
   cloning: 'cloning the repository',
   building: 'building (dependencies, tests, training)',
-  collecting_metrics: 'reading the build\'s metrics',
+  collecting_metrics: "reading the build's metrics",
   checking_condition: 'checking the deployment condition',
   awaiting_approval: 'waiting for approval (refit approve / refit reject)',
   waiting_for_promotion: 'waiting for another run of this model to finish deploying',
@@ -31,7 +31,10 @@ const STEP_WORDS: Record<RunStatus['step'], string> = {
  * file without registering it. With --wait it follows the run step by step and exits 0 when the run
  * finished (deployed or not; --expect-deploy makes "not deployed" exit 10), 1 when it failed.
  */
-export async function runCommand(name: string, options: { wait?: boolean; json?: boolean; file?: string; expectDeploy?: boolean; force?: boolean }): Promise<number> {
+export async function runCommand(
+  name: string,
+  options: { wait?: boolean; json?: boolean; file?: string; expectDeploy?: boolean; force?: boolean },
+): Promise<number> {
   let definition: AutomationModel | undefined;
   if (options.file) {
     const loaded = await loadDefinitions([options.file]);
@@ -47,7 +50,10 @@ export async function runCommand(name: string, options: { wait?: boolean; json?:
     try {
       handle = definition
         ? await refit.runDefinition(definition)
-        : await refit.run(name, { force: options.force, onWait: (running) => console.error(`waiting for ${running.join(', ')} to finish first (the overlap policy buffers runs)`) });
+        : await refit.run(name, {
+            force: options.force,
+            onWait: (running) => console.error(`waiting for ${running.join(', ')} to finish first (the overlap policy buffers runs)`),
+          });
     } catch (err) {
       if (!(err instanceof RunRefusedError)) throw err;
       console.error(`refit: ${err.message}`);
@@ -118,7 +124,13 @@ export async function historyCommand(name: string | undefined, options: { limit?
           run.buildId ?? '',
           run.commit?.slice(0, 10) ?? '',
           run.status,
-          run.approval === 'pending' && run.status === 'RUNNING' ? paint('yellow', 'awaiting approval') : run.deployed === undefined ? '' : run.deployed ? paint('green', 'yes') : 'no',
+          run.approval === 'pending' && run.status === 'RUNNING'
+            ? paint('yellow', 'awaiting approval')
+            : run.deployed === undefined
+              ? ''
+              : run.deployed
+                ? paint('green', 'yes')
+                : 'no',
           clip(run.reason ?? '', 100),
         ]),
       ),
@@ -166,7 +178,11 @@ export async function rollbackCommand(name: string, options: { to?: string; by?:
     try {
       const result = await refit.rollback(name, { toBuildId: options.to, by, reason: options.reason });
       if (options.json) console.log(JSON.stringify(result, null, 2));
-      else for (const entry of result.rolled_back) console.log(`rolled back ${name}: variation ${entry.variation}${entry.environment ? ` in ${entry.environment}` : ''} serves ${entry.to} again (was ${entry.from})`);
+      else
+        for (const entry of result.rolled_back)
+          console.log(
+            `rolled back ${name}: variation ${entry.variation}${entry.environment ? ` in ${entry.environment}` : ''} serves ${entry.to} again (was ${entry.from})`,
+          );
     } catch (err) {
       if (!(err instanceof WorkflowFailedError)) throw err;
       console.error(`refit: ${err.cause?.message ?? err.message}`);

@@ -23,9 +23,7 @@ export function logMetric(name: string, value: number, step?: number): void {
  */
 export function logMetrics(metrics: Record<string, number> | Map<string, number>, step?: number): void {
   if (metrics === null || typeof metrics !== 'object' || Array.isArray(metrics)) {
-    throw new Error(
-      `logMetrics() takes an object of metric name to value, got ${typeName(metrics)}: use logMetric(name, value) for a single metric`,
-    );
+    throw new Error(`logMetrics() takes an object of metric name to value, got ${typeName(metrics)}: use logMetric(name, value) for a single metric`);
   }
   const entries = metrics instanceof Map ? [...metrics.entries()] : Object.entries(metrics);
   append(entries.map(([name, value]) => metricLine(name, value, step)));

@@ -32,17 +32,25 @@ export const CanaryRollout = z
   .strictObject({
     strategy: z.literal('canary'),
     /** Percent of traffic the new build takes at each step; the last must be 100. */
-    steps: z.array(z.number({ error: 'must be a percentage' }).int({ error: 'must be a whole percentage' }).min(1).max(100)).min(1).default([10, 50, 100]),
+    steps: z
+      .array(z.number({ error: 'must be a percentage' }).int({ error: 'must be a whole percentage' }).min(1).max(100))
+      .min(1)
+      .default([10, 50, 100]),
     /** How long each step serves before its guard is checked. */
     interval: Interval.default('10m'),
     guard: z.discriminatedUnion('type', [BuildMetric, LiveMetric]),
   })
-  .superRefine((rollout, ctx) => {
-    if (rollout.steps.at(-1) !== 100) ctx.addIssue({ code: 'custom', path: ['steps'], message: 'the last step must be 100 (the new build takes all traffic)' });
-    rollout.steps.forEach((step, index) => {
-      if (index > 0 && step <= rollout.steps[index - 1]!) ctx.addIssue({ code: 'custom', path: ['steps', index], message: `${step} is not more than the step before it (${rollout.steps[index - 1]})` });
-    });
-  }, { when: (payload) => Array.isArray((payload.value as { steps?: unknown })?.steps) });
+  .superRefine(
+    (rollout, ctx) => {
+      if (rollout.steps.at(-1) !== 100)
+        ctx.addIssue({ code: 'custom', path: ['steps'], message: 'the last step must be 100 (the new build takes all traffic)' });
+      rollout.steps.forEach((step, index) => {
+        if (index > 0 && step <= rollout.steps[index - 1]!)
+          ctx.addIssue({ code: 'custom', path: ['steps', index], message: `${step} is not more than the step before it (${rollout.steps[index - 1]})` });
+      });
+    },
+    { when: (payload) => Array.isArray((payload.value as { steps?: unknown })?.steps) },
+  );
 
 /** Build the model from git, check its metric, deploy it. QwakBuildDeploy is the seed's name for it. */
 export const BuildDeploy = z.strictObject({

@@ -34,11 +34,9 @@ const GitUri = z.string({ error: 'must be a repository URL string' }).superRefin
 });
 
 // git check-ref-format's rules.
-const GitBranch = z
-  .string()
-  .regex(/^(?!\/|.*\/$|.*\/\/|.*\.\.|.*@\{|.*\.lock$)(?!.*\p{Cc})[^\s~^:?*[\\]+$/u, {
-    error: (issue) => `"${String(issue.input)}" is not a valid git branch name`,
-  });
+const GitBranch = z.string().regex(/^(?!\/|.*\/$|.*\/\/|.*\.\.|.*@\{|.*\.lock$)(?!.*\p{Cc})[^\s~^:?*[\\]+$/u, {
+  error: (issue) => `"${String(issue.input)}" is not a valid git branch name`,
+});
 
 // Docker image reference: [registry[:port]/]name[:tag][@digest]
 const ImageReference = z.string().regex(/^[a-z0-9]+([._\-/:][a-zA-Z0-9]+)*(:[\w.-]{1,128})?(@sha256:[a-f0-9]{64})?$/, {
@@ -51,7 +49,10 @@ export const BuildSpecifications = z.strictObject({
   git_access_token_secret: SecretName.optional(),
   git_branch: GitBranch.default('main'),
   main_dir: RelativePath.default('main'),
-  tags: z.array(z.string().regex(/^[\w.:/-]{1,128}$/, { error: (issue) => `"${String(issue.input)}" is not a tag (letters, digits, "_", ".", ":", "/", "-")` })).max(50, { error: 'may hold at most 50 tags' }).default([]),
+  tags: z
+    .array(z.string().regex(/^[\w.:/-]{1,128}$/, { error: (issue) => `"${String(issue.input)}" is not a tag (letters, digits, "_", ".", ":", "/", "-")` }))
+    .max(50, { error: 'may hold at most 50 tags' })
+    .default([]),
   env_vars: EnvVars.default([]),
   resources: Resources.optional(),
   assumed_iam_role: IamRoleArn.optional(),
@@ -60,7 +61,9 @@ export const BuildSpecifications = z.strictObject({
   parameters: z
     .record(
       z.string().regex(/^[A-Za-z_][\w.-]*$/, { error: (issue) => `"${String(issue.input)}" is not a parameter name` }),
-      z.union([z.string().max(4096, { error: 'must be at most 4096 characters' }), z.number(), z.boolean()], { error: 'must be a string, a number or a boolean' }),
+      z.union([z.string().max(4096, { error: 'must be at most 4096 characters' }), z.number(), z.boolean()], {
+        error: 'must be a string, a number or a boolean',
+      }),
       { error: 'must map names to strings, numbers or booleans' },
     )
     .refine((parameters) => Object.keys(parameters).length <= 200, { error: 'may hold at most 200 parameters' })

@@ -2,19 +2,14 @@ import { z } from 'zod';
 import { formatMemory, parseMemory } from '../memory.js';
 
 /** Lower-case letters, digits, "-" and "_" (the seed's own example name has underscores), 1 to 63 long. */
-export const Identifier = z
-  .string()
-  .regex(/^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$/, {
-    error: (issue) =>
-      `"${String(issue.input)}" must be 1-63 lower-case letters, digits, "-" or "_", starting and ending with a letter or digit`,
-  });
+export const Identifier = z.string().regex(/^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$/, {
+  error: (issue) => `"${String(issue.input)}" must be 1-63 lower-case letters, digits, "-" or "_", starting and ending with a letter or digit`,
+});
 
 /** An A/B variation's name: the seed's example uses "B", so upper case is allowed here. */
-export const VariationName = z
-  .string()
-  .regex(/^[A-Za-z0-9]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?$/, {
-    error: (issue) => `"${String(issue.input)}" must be 1-63 letters, digits, "-" or "_", starting and ending with a letter or digit`,
-  });
+export const VariationName = z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?$/, {
+  error: (issue) => `"${String(issue.input)}" must be 1-63 letters, digits, "-" or "_", starting and ending with a letter or digit`,
+});
 
 /** The name of a secret in the secret store. Never the secret's value. */
 export const SecretName = z
@@ -68,7 +63,8 @@ export const MAX_ENV_ENTRY_LENGTH = 32 * 1024;
  * module on the search path) or change where Refit's helpers look. The few interpreter settings that only
  * tune behaviour are allowed.
  */
-const STEERING_KEY = /^(REFIT_\w*|LD_\w*|DYLD_\w*|PATH|PYTHON\w*|VIRTUAL_ENV|NODE_OPTIONS|NODE_PATH|BASH_ENV|ENV|SHELLOPTS|BASHOPTS|PS4|IFS|GIT_\w*|PERL5?LIB|PERL5OPT|RUBYOPT|RUBYLIB|JAVA_TOOL_OPTIONS|_JAVA_OPTIONS|GCONV_PATH|MALLOC_\w*)$/i;
+const STEERING_KEY =
+  /^(REFIT_\w*|LD_\w*|DYLD_\w*|PATH|PYTHON\w*|VIRTUAL_ENV|NODE_OPTIONS|NODE_PATH|BASH_ENV|ENV|SHELLOPTS|BASHOPTS|PS4|IFS|GIT_\w*|PERL5?LIB|PERL5OPT|RUBYOPT|RUBYLIB|JAVA_TOOL_OPTIONS|_JAVA_OPTIONS|GCONV_PATH|MALLOC_\w*)$/i;
 const HARMLESS_PYTHON_KEY = /^PYTHON(HASHSEED|UNBUFFERED|DONTWRITEBYTECODE|IOENCODING|UTF8|FAULTHANDLER)$/;
 
 /** Why a variable may not be set by a definition, or undefined when it may. */
@@ -93,40 +89,49 @@ export const SECRET_VALUE_PREFIX = 'secret:';
  * from the secret store when the build or deployment runs; a literal value under a key that names a
  * credential (…_TOKEN, …_PASSWORD) is refused, so no secret is ever written into a definition.
  */
-export const EnvVars = z.array(z.string({ error: 'each entry must be a "KEY=value" string' }).max(MAX_ENV_ENTRY_LENGTH, { error: `must be at most ${MAX_ENV_ENTRY_LENGTH} characters` })).max(MAX_ENV_VARS, { error: `may hold at most ${MAX_ENV_VARS} variables` }).superRefine((entries, ctx) => {
-  const seen = new Map<string, number>();
-  entries.forEach((entry, index) => {
-    const equals = entry.indexOf('=');
-    if (equals === -1) {
-      ctx.addIssue({ code: 'custom', path: [index], message: `"${entry}" has no "=": write "KEY=value"` });
-      return;
-    }
-    const key = entry.slice(0, equals);
-    const value = entry.slice(equals + 1);
-    const steering = steeringKeyProblem(key);
-    if (!ENV_KEY.test(key)) {
-      ctx.addIssue({ code: 'custom', path: [index], message: `"${key}" is not a valid variable name (letters, digits and "_", not starting with a digit)` });
-    } else if (steering) {
-      ctx.addIssue({ code: 'custom', path: [index], message: steering });
-    } else if (seen.has(key)) {
-      ctx.addIssue({ code: 'custom', path: [index], message: `"${key}" is set twice (first at [${seen.get(key)}])` });
-    } else {
-      seen.set(key, index);
-    }
-    if (value.startsWith(SECRET_VALUE_PREFIX)) {
-      const parsed = SecretName.safeParse(value.slice(SECRET_VALUE_PREFIX.length));
-      if (!parsed.success) ctx.addIssue({ code: 'custom', path: [index], message: `${key}: ${parsed.error.issues[0]!.message}` });
-    } else if (SECRET_LIKE_KEY.test(key) && value !== '') {
-      ctx.addIssue({
-        code: 'custom',
-        path: [index],
-        message: `"${key}" names a credential but holds a literal value: store it with \`refit secrets set <name>\` and write "${key}=secret:<name>"`,
-      });
-    } else if (looksLikeATokenValue(value)) {
-      ctx.addIssue({ code: 'custom', path: [index], message: `the value of "${key}" looks like a token: store it as a secret and write "${key}=secret:<name>"` });
-    }
+export const EnvVars = z
+  .array(
+    z.string({ error: 'each entry must be a "KEY=value" string' }).max(MAX_ENV_ENTRY_LENGTH, { error: `must be at most ${MAX_ENV_ENTRY_LENGTH} characters` }),
+  )
+  .max(MAX_ENV_VARS, { error: `may hold at most ${MAX_ENV_VARS} variables` })
+  .superRefine((entries, ctx) => {
+    const seen = new Map<string, number>();
+    entries.forEach((entry, index) => {
+      const equals = entry.indexOf('=');
+      if (equals === -1) {
+        ctx.addIssue({ code: 'custom', path: [index], message: `"${entry}" has no "=": write "KEY=value"` });
+        return;
+      }
+      const key = entry.slice(0, equals);
+      const value = entry.slice(equals + 1);
+      const steering = steeringKeyProblem(key);
+      if (!ENV_KEY.test(key)) {
+        ctx.addIssue({ code: 'custom', path: [index], message: `"${key}" is not a valid variable name (letters, digits and "_", not starting with a digit)` });
+      } else if (steering) {
+        ctx.addIssue({ code: 'custom', path: [index], message: steering });
+      } else if (seen.has(key)) {
+        ctx.addIssue({ code: 'custom', path: [index], message: `"${key}" is set twice (first at [${seen.get(key)}])` });
+      } else {
+        seen.set(key, index);
+      }
+      if (value.startsWith(SECRET_VALUE_PREFIX)) {
+        const parsed = SecretName.safeParse(value.slice(SECRET_VALUE_PREFIX.length));
+        if (!parsed.success) ctx.addIssue({ code: 'custom', path: [index], message: `${key}: ${parsed.error.issues[0]!.message}` });
+      } else if (SECRET_LIKE_KEY.test(key) && value !== '') {
+        ctx.addIssue({
+          code: 'custom',
+          path: [index],
+          message: `"${key}" names a credential but holds a literal value: store it with \`refit secrets set <name>\` and write "${key}=secret:<name>"`,
+        });
+      } else if (looksLikeATokenValue(value)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [index],
+          message: `the value of "${key}" looks like a token: store it as a secret and write "${key}=secret:<name>"`,
+        });
+      }
+    });
   });
-});
 
 /** A relative path inside the repository: no leading "/", no "..". */
 export const RelativePath = z

@@ -28,15 +28,18 @@ export const AutoScalingConfig = z
     cool_down_period: boundedInt(86_400, { min: 0, what: 'seconds (a day)' }).default(300),
     triggers: z.array(AutoScalingPrometheusTrigger).min(1, { error: 'needs at least one trigger' }).max(10, { error: 'may hold at most 10 triggers' }),
   })
-  .superRefine((config, ctx) => {
-    if (config.min_replica_count > config.max_replica_count) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['min_replica_count'],
-        message: `${config.min_replica_count} is more than max_replica_count (${config.max_replica_count})`,
-      });
-    }
-  }, { when: (payload) => bothAre(payload.value, ['min_replica_count', 'max_replica_count'], Number.isInteger) });
+  .superRefine(
+    (config, ctx) => {
+      if (config.min_replica_count > config.max_replica_count) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['min_replica_count'],
+          message: `${config.min_replica_count} is more than max_replica_count (${config.max_replica_count})`,
+        });
+      }
+    },
+    { when: (payload) => bothAre(payload.value, ['min_replica_count', 'max_replica_count'], Number.isInteger) },
+  );
 
 /** How a build that passed its condition is served. */
 export const DeploymentSpecifications = z
@@ -56,13 +59,16 @@ export const DeploymentSpecifications = z
     env_vars: EnvVars.default([]),
     auto_scale_config: AutoScalingConfig.optional(),
   })
-  .superRefine((spec, ctx) => {
-    const seen = new Set<string>();
-    spec.environments.forEach((environment, index) => {
-      if (seen.has(environment)) ctx.addIssue({ code: 'custom', path: ['environments', index], message: `"${environment}" is listed twice` });
-      seen.add(environment);
-    });
-  }, { when: (payload) => bothAre(payload.value, ['environments'], Array.isArray) });
+  .superRefine(
+    (spec, ctx) => {
+      const seen = new Set<string>();
+      spec.environments.forEach((environment, index) => {
+        if (seen.has(environment)) ctx.addIssue({ code: 'custom', path: ['environments', index], message: `"${environment}" is listed twice` });
+        seen.add(environment);
+      });
+    },
+    { when: (payload) => bothAre(payload.value, ['environments'], Array.isArray) },
+  );
 
 /** Cross-field checks run even when other fields have errors, as long as the fields they read are sound. */
 function bothAre(value: unknown, keys: string[], test: (field: unknown) => boolean): boolean {

@@ -13,19 +13,25 @@ function httpUrl(text: string): URL | undefined {
   }
 }
 
-const HttpUrl = z.string().max(2048, { error: 'must be at most 2048 characters' }).refine((text) => httpUrl(text) !== undefined, {
-  error: (issue) => `"${String(issue.input)}" is not an http(s) URL`,
-});
+const HttpUrl = z
+  .string()
+  .max(2048, { error: 'must be at most 2048 characters' })
+  .refine((text) => httpUrl(text) !== undefined, {
+    error: (issue) => `"${String(issue.input)}" is not an http(s) URL`,
+  });
 
 /** An http(s) URL without a credential in it (password, or a token in the query). */
-const PlainUrl = z.string().max(2048, { error: 'must be at most 2048 characters' }).superRefine((text, ctx) => {
-  const url = httpUrl(text);
-  if (!url) {
-    ctx.addIssue({ code: 'custom', message: 'is not an http(s) URL' });
-  } else if (url.password || /[?&](token|key|secret|sig|signature)=/i.test(url.search)) {
-    ctx.addIssue({ code: 'custom', message: 'this URL carries a credential: store it with `refit secrets set <name>` and write { secret: <name> } instead' });
-  }
-});
+const PlainUrl = z
+  .string()
+  .max(2048, { error: 'must be at most 2048 characters' })
+  .superRefine((text, ctx) => {
+    const url = httpUrl(text);
+    if (!url) {
+      ctx.addIssue({ code: 'custom', message: 'is not an http(s) URL' });
+    } else if (url.password || /[?&](token|key|secret|sig|signature)=/i.test(url.search)) {
+      ctx.addIssue({ code: 'custom', message: 'this URL carries a credential: store it with `refit secrets set <name>` and write { secret: <name> } instead' });
+    }
+  });
 
 /** Slack's incoming-webhook URLs embed their token, so only a secret reference is accepted for them. */
 const SlackWebhook = z.union([SecretReference, HttpUrl], { error: 'must be { secret: <name> } naming the stored webhook URL' }).superRefine((webhook, ctx) => {
@@ -49,7 +55,12 @@ export const CustomWebhook = z.strictObject({
   url: z.union([SecretReference, PlainUrl], { error: 'must be an http(s) URL or { secret: <name> }' }),
   http_method: z.enum(['GET', 'POST', 'PUT', 'PATCH'], { error: 'must be GET, POST, PUT or PATCH' }).default('POST'),
   headers: z
-    .record(z.string().regex(/^[A-Za-z0-9-]{1,128}$/, { error: 'is not an HTTP header name' }), z.union([z.string().max(8192, { error: 'must be at most 8192 characters' }), SecretReference], { error: 'must be a string, or { secret: <name> } for a credential' }))
+    .record(
+      z.string().regex(/^[A-Za-z0-9-]{1,128}$/, { error: 'is not an HTTP header name' }),
+      z.union([z.string().max(8192, { error: 'must be at most 8192 characters' }), SecretReference], {
+        error: 'must be a string, or { secret: <name> } for a credential',
+      }),
+    )
     .refine((headers) => Object.keys(headers).length <= 50, { error: 'may hold at most 50 headers' })
     .default({})
     .superRefine((headers, ctx) => {

@@ -20,7 +20,9 @@ export const Interval = z.string({ error: 'must be an interval string such as "1
 
 /** What a schedule does when a run is due while the previous one still runs (Temporal's overlap policies). */
 export const OVERLAP_POLICIES = ['skip', 'buffer_one', 'buffer_all', 'cancel_other', 'terminate_other', 'allow_all'] as const;
-export const OverlapPolicy = z.enum(OVERLAP_POLICIES, { error: (issue) => `"${String(issue.input)}" is not an overlap policy: one of ${OVERLAP_POLICIES.join(', ')}` });
+export const OverlapPolicy = z.enum(OVERLAP_POLICIES, {
+  error: (issue) => `"${String(issue.input)}" is not an overlap policy: one of ${OVERLAP_POLICIES.join(', ')}`,
+});
 
 /** Runs on a cron expression or at a fixed interval; cron times are read in `timezone` (UTC by default, as in the seed). */
 export const ScheduledTrigger = z
@@ -34,13 +36,16 @@ export const ScheduledTrigger = z
     /** How late a missed run (the server was down) may still start; later ones are skipped. */
     catchup_window: Interval.default('1h'),
   })
-  .superRefine((trigger, ctx) => {
-    if (trigger.cron === undefined && trigger.interval === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['cron'], message: 'a ScheduledTrigger needs either cron ("0 0 * * 0") or interval ("6h")' });
-    } else if (trigger.cron !== undefined && trigger.interval !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['interval'], message: 'give either cron or interval, not both' });
-    }
-  }, { when: (payload) => typeof payload.value === 'object' && payload.value !== null });
+  .superRefine(
+    (trigger, ctx) => {
+      if (trigger.cron === undefined && trigger.interval === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['cron'], message: 'a ScheduledTrigger needs either cron ("0 0 * * 0") or interval ("6h")' });
+      } else if (trigger.cron !== undefined && trigger.interval !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['interval'], message: 'give either cron or interval, not both' });
+      }
+    },
+    { when: (payload) => typeof payload.value === 'object' && payload.value !== null },
+  );
 
 /** One read-only query over the model-analytics store (comments and string literals may hold anything). */
 export const SqlQuery = z

@@ -64,7 +64,14 @@ describe('reading REFIT_ANALYTICS_URL', () => {
     const message = (error as Error).message;
     expect(message).toContain('REFIT_ANALYTICS_URL');
     expect(message).toContain(why);
-    for (const form of ['duckdb:/abs/path.duckdb', 'duckdb:///abs/path.duckdb', 'duckdb:relative/path.duckdb', 'duckdb::memory:', 'postgres://', 'postgresql://']) {
+    for (const form of [
+      'duckdb:/abs/path.duckdb',
+      'duckdb:///abs/path.duckdb',
+      'duckdb:relative/path.duckdb',
+      'duckdb::memory:',
+      'postgres://',
+      'postgresql://',
+    ]) {
       expect(message).toContain(form);
     }
     expect(message).not.toContain('hunter2-secret');

@@ -69,20 +69,42 @@ export function thresholdQueryCases(store: () => AnalyticsStore, dialect: { slow
   });
 
   it('rejects a query that returns two rows, and says to aggregate or add LIMIT 1', async () => {
-    await expectRejected(`SELECT score FROM inference_log WHERE model = 'churn' ORDER BY score LIMIT 2`, 'several_rows', /returned (at least )?2 rows/, 'LIMIT 1');
+    await expectRejected(
+      `SELECT score FROM inference_log WHERE model = 'churn' ORDER BY score LIMIT 2`,
+      'several_rows',
+      /returned (at least )?2 rows/,
+      'LIMIT 1',
+    );
   });
 
   it('rejects a query that returns two columns, naming them', async () => {
-    await expectRejected(`SELECT avg(score) AS mean, max(score) AS top FROM inference_log`, 'several_columns', 'returned 2 columns (mean, top)', 'exactly one numeric column');
+    await expectRejected(
+      `SELECT avg(score) AS mean, max(score) AS top FROM inference_log`,
+      'several_columns',
+      'returned 2 columns (mean, top)',
+      'exactly one numeric column',
+    );
   });
 
   it('rejects a text column even when its text reads as a number, without showing the value', async () => {
-    const error = await expectRejected(`SELECT CAST(0.5 AS VARCHAR) AS accuracy FROM inference_log LIMIT 1`, 'not_a_number', 'column "accuracy"', 'not a numeric type', 'its value is not shown', 'CAST(');
+    const error = await expectRejected(
+      `SELECT CAST(0.5 AS VARCHAR) AS accuracy FROM inference_log LIMIT 1`,
+      'not_a_number',
+      'column "accuracy"',
+      'not a numeric type',
+      'its value is not shown',
+      'CAST(',
+    );
     expect(error.message).not.toContain('0.5');
   });
 
   it('never shows a value from the data in an error, only which column or type failed', async () => {
-    const error = await expectRejected(`SELECT CAST(model || '-sekrit' AS DOUBLE PRECISION) FROM inference_log LIMIT 1`, 'failed', /could not be converted/, 'the value is not shown');
+    const error = await expectRejected(
+      `SELECT CAST(model || '-sekrit' AS DOUBLE PRECISION) FROM inference_log LIMIT 1`,
+      'failed',
+      /could not be converted/,
+      'the value is not shown',
+    );
     expect(error.message).not.toMatch(/churn-sekrit|fraud-sekrit/);
   });
 

@@ -17,7 +17,10 @@ const exampleModel = path.join(packageRoot(), 'examples', 'model-repo', 'models'
 function writeModel(root: string, name: string, body: string, files: Record<string, string> = {}): string {
   const dir = path.join(root, name);
   mkdirSync(path.join(dir, 'main'), { recursive: true });
-  writeFileSync(path.join(dir, 'main', 'model.py'), `import os\nfrom refit_sdk import RefitModel, log_metric\n\nclass Model(RefitModel):\n${body}\n    def predict(self, rows):\n        return [0 for _ in rows]\n`);
+  writeFileSync(
+    path.join(dir, 'main', 'model.py'),
+    `import os\nfrom refit_sdk import RefitModel, log_metric\n\nclass Model(RefitModel):\n${body}\n    def predict(self, rows):\n        return [0 for _ in rows]\n`,
+  );
   for (const [file, content] of Object.entries(files)) {
     mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
     writeFileSync(path.join(dir, file), content);
@@ -37,7 +40,12 @@ describe('runBuild', () => {
 
   let count = 0;
   const request = (modelDir: string, spec: Record<string, unknown> = {}, overrides: Partial<BuildRequest> = {}): BuildRequest => {
-    const validated = validateAutomation({ name: 'b', model_id: 'm', trigger: { type: 'NoneTrigger' }, action: { build_spec: { git_uri: 'https://example.com/r.git', ...spec } } });
+    const validated = validateAutomation({
+      name: 'b',
+      model_id: 'm',
+      trigger: { type: 'NoneTrigger' },
+      action: { build_spec: { git_uri: 'https://example.com/r.git', ...spec } },
+    });
     if (!validated.ok) throw new Error(JSON.stringify(validated.errors));
     const buildId = `build-${++count}`;
     return {
@@ -72,7 +80,10 @@ describe('runBuild', () => {
     const result = await runBuild(request(exampleModel, {}, { venvCacheDir: TEST_VENV_CACHE }));
     expect(result.tests).toBe('passed');
     expect(existsSync(path.join(result.artifactDir, 'model.pkl'))).toBe(true);
-    const metrics = readFileSync(result.metricsFile, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    const metrics = readFileSync(result.metricsFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     expect(metrics.find((metric) => metric.name === 'f1_score').value).toBe(GOOD_F1);
     const log = readFileSync(result.logFile, 'utf8');
     expect(log).toMatch(/== running the tests: .*\n[\s\S]*OK\n[\s\S]*== building \(training\) the model/);
@@ -118,7 +129,8 @@ describe('runBuild', () => {
     expect(await runBuild(wanted)).toEqual(first);
   });
 
-  const hungry = '    def build(self):\n        hoard = bytearray(600 * 1024 * 1024)\n        hoard[::4096] = b"x" * len(hoard[::4096])\n        log_metric("size", len(hoard))\n';
+  const hungry =
+    '    def build(self):\n        hoard = bytearray(600 * 1024 * 1024)\n        hoard[::4096] = b"x" * len(hoard[::4096])\n        log_metric("size", len(hoard))\n';
   const small = { resources: { type: 'CpuResources', cpu_fraction: 1, memory: '200Mi' } };
 
   // This host lets Refit create cgroups, so the build is really killed at its limit.
@@ -126,12 +138,19 @@ describe('runBuild', () => {
     const error = await runBuild(request(writeModel(root, 'hungry', hungry), small)).catch((err: unknown) => err);
     expect((error as RefitError).type).toBe(ErrorTypes.BuildFailed);
     expect((error as Error).message).toMatch(/killed, most likely for going over its memory limit; ask for more memory in build_spec.resources/);
-    const fits = await runBuild(request(writeModel(root, 'modest', '    def build(self):\n        log_metric("size", len(bytearray(50 * 1024 * 1024)))\n'), small));
-    expect(fits.limits).toEqual([`memory limited to 200 MiB (cgroup ${cgroupLayout()!.kind})`, `CPU limited to 1 core(s) (cgroup ${cgroupLayout()!.kind} CPU quota)`]);
+    const fits = await runBuild(
+      request(writeModel(root, 'modest', '    def build(self):\n        log_metric("size", len(bytearray(50 * 1024 * 1024)))\n'), small),
+    );
+    expect(fits.limits).toEqual([
+      `memory limited to 200 MiB (cgroup ${cgroupLayout()!.kind})`,
+      `CPU limited to 1 core(s) (cgroup ${cgroupLayout()!.kind} CPU quota)`,
+    ]);
   });
 
   it('enforces memory without cgroups too (RLIMIT_DATA): the allocation fails inside the build', async () => {
-    const error = await runBuild(request(writeModel(root, 'hungry-rlimit', hungry), small, { cgroupRoot: path.join(root, 'no-cgroups') })).catch((err: unknown) => err);
+    const error = await runBuild(request(writeModel(root, 'hungry-rlimit', hungry), small, { cgroupRoot: path.join(root, 'no-cgroups') })).catch(
+      (err: unknown) => err,
+    );
     expect((error as RefitError).type).toBe(ErrorTypes.BuildFailed);
     expect((error as Error).message).toMatch(/build\(\) raised MemoryError/);
   });

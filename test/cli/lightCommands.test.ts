@@ -18,16 +18,22 @@ async function modulesLoadedBy(...args: string[]): Promise<string[]> {
   const log = path.join(dir, `${args[0]}.log`);
   const hook = path.join(dir, 'hook.mjs');
   const register = path.join(dir, 'register.mjs');
-  writeFileSync(hook, `import { appendFileSync } from 'node:fs';\nexport async function resolve(specifier, context, next) {\n  const result = await next(specifier, context);\n  appendFileSync(${JSON.stringify(log)}, result.url + '\\n');\n  return result;\n}\n`);
+  writeFileSync(
+    hook,
+    `import { appendFileSync } from 'node:fs';\nexport async function resolve(specifier, context, next) {\n  const result = await next(specifier, context);\n  appendFileSync(${JSON.stringify(log)}, result.url + '\\n');\n  return result;\n}\n`,
+  );
   writeFileSync(register, `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(hook).href)});\n`);
   await run(process.execPath, ['--import', register, path.join(packageRoot(), 'dist', 'client', 'cli.js'), ...args], { cwd: packageRoot() });
   return readFileSync(log, 'utf8').trim().split('\n');
 }
 
 describe('light commands', () => {
-  it.each([['schema'], ['validate', 'examples/seed.yaml']])('refit %s loads neither the Temporal worker nor Kubernetes, DuckDB or PostgreSQL', async (...args) => {
-    const loaded = await modulesLoadedBy(...args);
-    expect(loaded.length).toBeGreaterThan(10);
-    expect(loaded.filter((url) => /@temporalio\/(worker|core-bridge)|@kubernetes|@duckdb|node_modules\/pg\//.test(url))).toEqual([]);
-  });
+  it.each([['schema'], ['validate', 'examples/seed.yaml']])(
+    'refit %s loads neither the Temporal worker nor Kubernetes, DuckDB or PostgreSQL',
+    async (...args) => {
+      const loaded = await modulesLoadedBy(...args);
+      expect(loaded.length).toBeGreaterThan(10);
+      expect(loaded.filter((url) => /@temporalio\/(worker|core-bridge)|@kubernetes|@duckdb|node_modules\/pg\//.test(url))).toEqual([]);
+    },
+  );
 });

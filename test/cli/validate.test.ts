@@ -38,7 +38,9 @@ describe('refit validate', () => {
         'test/fixtures/definitions/several.yaml:24:79  error  action.deployment_spec.auto_scale_config.triggers[0].query_spec.time_period: must be greater than 0',
         'test/fixtures/definitions/several.yaml:22:7  error  action.deployment_spec.auto_scale_config.min_replica_count: 4 is more than max_replica_count (2)',
         'test/fixtures/definitions/throws.ts  error  could not load this module: Error: this definition file fails on import',
-        expect.stringMatching(/^test\/fixtures\/definitions\/typed\.ts \(wrong\) {2}error {2}action\.deployment_condition\.threshold: must be a string: write "0\.4" in quotes/),
+        expect.stringMatching(
+          /^test\/fixtures\/definitions\/typed\.ts \(wrong\) {2}error {2}action\.deployment_condition\.threshold: must be a string: write "0\.4" in quotes/,
+        ),
       ]),
     );
     expect(errors).toHaveLength(7);

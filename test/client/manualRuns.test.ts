@@ -22,7 +22,8 @@ describe('manual runs and the overlap policy', () => {
 
   /** Waits until visibility lists the run as running, as a second `refit run` would look for it. */
   async function listedAsRunning(name: string, workflowId: string): Promise<void> {
-    for (let tries = 0; tries < 100 && !(await refit.runningBuilds(name)).includes(workflowId); tries++) await new Promise((resolve) => setTimeout(resolve, 100));
+    for (let tries = 0; tries < 100 && !(await refit.runningBuilds(name)).includes(workflowId); tries++)
+      await new Promise((resolve) => setTimeout(resolve, 100));
   }
 
   it('refuses a second run while one is in progress under skip (the default), and starts one with --force', async () => {
@@ -31,7 +32,9 @@ describe('manual runs and the overlap policy', () => {
     await waitForStatus(first, (status) => status.step === 'building', 120_000);
     await listedAsRunning('skipper', first.workflowId);
     await expect(refit.run('skipper')).rejects.toThrow(RunRefusedError);
-    await expect(refit.run('skipper')).rejects.toThrow(/has a run in progress \(.*\) and its overlap policy is skip, so no run was started: .*refit run --force/);
+    await expect(refit.run('skipper')).rejects.toThrow(
+      /has a run in progress \(.*\) and its overlap policy is skip, so no run was started: .*refit run --force/,
+    );
     const forced = await refit.run('skipper', { force: true });
     expect(forced.workflowId).not.toBe(first.workflowId);
     const [one, two] = await Promise.all([first.result(), forced.result()]);

@@ -77,7 +77,11 @@ describe('refit plan', () => {
     const after = await schedule.describe();
     expect(after.info.lastUpdatedAt).toEqual(before.info.lastUpdatedAt);
     expect((after.action.args as [{ automation: unknown }])[0].automation).toEqual(registered);
-    const target = new LocalDeploymentTarget({ deploymentsRoot: path.join(fixture.home, 'deployments'), sdkPythonPath: path.join(packageRoot(), 'sdk', 'python'), secrets: null as never });
+    const target = new LocalDeploymentTarget({
+      deploymentsRoot: path.join(fixture.home, 'deployments'),
+      sdkPythonPath: path.join(packageRoot(), 'sdk', 'python'),
+      secrets: null as never,
+    });
     expect(await target.status('plan', '')).toBeUndefined();
     expect((await refit.history('planned')).length).toBe(0);
   });

@@ -19,7 +19,8 @@ describe('registering automations as Temporal Schedules', () => {
     server = await connectToTestServer();
   });
   afterAll(async () => {
-    for await (const schedule of server.client.schedule.list()) if (schedule.scheduleId.endsWith(suffix)) await server.client.schedule.getHandle(schedule.scheduleId).delete();
+    for await (const schedule of server.client.schedule.list())
+      if (schedule.scheduleId.endsWith(suffix)) await server.client.schedule.getHandle(schedule.scheduleId).delete();
     await server?.close();
   });
 
@@ -58,7 +59,10 @@ describe('registering automations as Temporal Schedules', () => {
   });
 
   it('updates a changed definition in place, and an interval replacing a cron clears the cron', async () => {
-    const changed = automation((input) => (input.trigger = { type: 'ScheduledTrigger', cron: '30 4 * * 1-5', timezone: 'Europe/Berlin', overlap_policy: 'buffer_one', catchup_window: '10m' }));
+    const changed = automation(
+      (input) =>
+        (input.trigger = { type: 'ScheduledTrigger', cron: '30 4 * * 1-5', timezone: 'Europe/Berlin', overlap_policy: 'buffer_one', catchup_window: '10m' }),
+    );
     expect((await register([changed]))[0]!.change).toBe('updated');
     let described = await describeSchedule(changed.name);
     expect(described.spec.calendars).toHaveLength(1);

@@ -61,7 +61,8 @@ describe('schedules start real runs', () => {
     const description = await fixture.server.client.schedule.getHandle(scheduleIdOf('every-few-seconds')).describe();
     expect(description.info.numActionsSkippedOverlap).toBeGreaterThan(0);
     const closed = (await refit.history('every-few-seconds', 100)).filter((record) => record.closedAt).reverse();
-    for (let index = 1; index < closed.length; index++) expect(closed[index]!.startedAt.getTime()).toBeGreaterThanOrEqual(closed[index - 1]!.closedAt!.getTime());
+    for (let index = 1; index < closed.length; index++)
+      expect(closed[index]!.startedAt.getTime()).toBeGreaterThanOrEqual(closed[index - 1]!.closedAt!.getTime());
     expect(closed.every((record) => record.status === 'COMPLETED' && record.deployed === true)).toBe(true);
   }, 600_000);
 
@@ -123,7 +124,10 @@ describe('schedules start real runs', () => {
     expect(build).toMatchObject({ deployed: true, trigger: { kind: 'metric', detail: 'precision_drop = 0.8' } });
     await recordLatestHistory(fixture.server.client, WorkflowTypes.metricTriggerCheck, fixture.taskQueue, 'metric-trigger-check');
     const checks = [];
-    for await (const execution of fixture.server.client.workflow.list({ query: `WorkflowType = '${WorkflowTypes.metricTriggerCheck}' AND RefitAutomation = 'drift'` })) checks.push(execution);
+    for await (const execution of fixture.server.client.workflow.list({
+      query: `WorkflowType = '${WorkflowTypes.metricTriggerCheck}' AND RefitAutomation = 'drift'`,
+    }))
+      checks.push(execution);
     expect(checks.length).toBeGreaterThanOrEqual(1);
   });
 
@@ -151,13 +155,22 @@ describe('schedules start real runs', () => {
     });
     const file = path.join(fixture.home, 'strict.yaml');
 
-    writeFileSync(file, toYaml(fixture.automation((input) => {
-      input.name = 'strict';
-      input.action.deployment_condition.threshold = '0.999';
-    })));
+    writeFileSync(
+      file,
+      toYaml(
+        fixture.automation((input) => {
+          input.name = 'strict';
+          input.action.deployment_condition.threshold = '0.999';
+        }),
+      ),
+    );
     const missed = await refitCli('run', 'strict', '--file', file, '--wait', '--json', '--expect-deploy');
     expect(missed.code).toBe(10);
-    expect(JSON.parse(missed.stdout)).toMatchObject({ status: 'completed', deployed: false, reason: expect.stringMatching(/is not above the threshold 0\.999$/) });
+    expect(JSON.parse(missed.stdout)).toMatchObject({
+      status: 'completed',
+      deployed: false,
+      reason: expect.stringMatching(/is not above the threshold 0\.999$/),
+    });
     const failing = await refitCli('run', 'strict', '--file', path.join(fixture.home, 'absent.yaml'), '--wait');
     expect(failing.code).toBe(1);
   });

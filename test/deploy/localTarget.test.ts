@@ -23,11 +23,26 @@ describe('the local deployment target', () => {
     root = mkdtempSync(path.join(os.tmpdir(), 'refit-local-target-'));
     const secrets = new LocalSecretStore(path.join(root, 'secrets'));
     target = new LocalDeploymentTarget({ deploymentsRoot: path.join(root, 'deployments'), sdkPythonPath: sdk, secrets });
-    const spec = validateAutomation({ name: 'a', model_id: 'm', trigger: { type: 'NoneTrigger' }, action: { build_spec: { git_uri: 'https://example.com/r.git' } } });
+    const spec = validateAutomation({
+      name: 'a',
+      model_id: 'm',
+      trigger: { type: 'NoneTrigger' },
+      action: { build_spec: { git_uri: 'https://example.com/r.git' } },
+    });
     if (!spec.ok) throw new Error('invalid');
     build = await runBuild({
-      buildId: 'b1', automation: 'a', modelId: 'bc', modelDir: exampleModel, spec: spec.automation.action.build_spec, buildDir: path.join(root, 'builds', 'b1'),
-      secrets, venvCacheDir: TEST_VENV_CACHE, python: 'python3', sdkPythonPath: sdk, timeoutMs: 600_000, sandbox: sandboxSettingsFromEnvironment(),
+      buildId: 'b1',
+      automation: 'a',
+      modelId: 'bc',
+      modelDir: exampleModel,
+      spec: spec.automation.action.build_spec,
+      buildDir: path.join(root, 'builds', 'b1'),
+      secrets,
+      venvCacheDir: TEST_VENV_CACHE,
+      python: 'python3',
+      sdkPythonPath: sdk,
+      timeoutMs: 600_000,
+      sandbox: sandboxSettingsFromEnvironment(),
     });
   });
   afterAll(async () => {
@@ -36,9 +51,26 @@ describe('the local deployment target', () => {
   });
 
   const request = (buildId: string, spec: Record<string, unknown> = {}, artifactDir = build.artifactDir): DeploymentRequest => {
-    const validated = validateAutomation({ name: 'a', model_id: 'bc', trigger: { type: 'NoneTrigger' }, action: { build_spec: { git_uri: 'https://example.com/r.git' }, deployment_spec: { number_of_pods: 2, cpu_fraction: 1, memory: '1Gi', deployment_process_timeout_limit: 30, ...spec } } });
+    const validated = validateAutomation({
+      name: 'a',
+      model_id: 'bc',
+      trigger: { type: 'NoneTrigger' },
+      action: {
+        build_spec: { git_uri: 'https://example.com/r.git' },
+        deployment_spec: { number_of_pods: 2, cpu_fraction: 1, memory: '1Gi', deployment_process_timeout_limit: 30, ...spec },
+      },
+    });
     if (!validated.ok) throw new Error(JSON.stringify(validated.errors));
-    return { automation: 'a', modelId: 'bc', buildId, environment: '', spec: validated.automation.action.deployment_spec, artifactDir, python: path.join(TEST_VENV_CACHE, path.basename(build.environment.dir), 'bin', 'python'), metrics: { f1_score: 0.9 } };
+    return {
+      automation: 'a',
+      modelId: 'bc',
+      buildId,
+      environment: '',
+      spec: validated.automation.action.deployment_spec,
+      artifactDir,
+      python: path.join(TEST_VENV_CACHE, path.basename(build.environment.dir), 'bin', 'python'),
+      metrics: { f1_score: 0.9 },
+    };
   };
 
   it('serves a build on number_of_pods processes behind one address, and applying it again changes nothing', async () => {
@@ -62,7 +94,9 @@ describe('the local deployment target', () => {
     writeFileSync(path.join(broken, 'model.pkl'), 'not a pickle');
     const error = await target.apply(request('b2', {}, broken)).catch((err: unknown) => err);
     expect((error as RefitError).type).toBe(ErrorTypes.DeploymentFailed);
-    expect((error as Error).message).toMatch(/^build b2 of bc was not deployed \(rolled back: build b1 keeps serving variation "default"\): the model server exited before it was ready/);
+    expect((error as Error).message).toMatch(
+      /^build b2 of bc was not deployed \(rolled back: build b1 keeps serving variation "default"\): the model server exited before it was ready/,
+    );
     const status = await target.status('bc', '');
     expect(status!.variations.default!.buildId).toBe('b1');
     expect((await predict(status!.url!, 'bc')).build).toBe('b1');

@@ -3,7 +3,15 @@ import { choosePods, chooseVariation } from '../../activities/deploy/local/routi
 import type { ModelServingState, VariationState } from '../../activities/deploy/local/servingState.js';
 
 const variation = (pods: number): VariationState =>
-  ({ buildId: 'b', artifactDir: '', python: '', metrics: {}, deployedAt: '', history: [], pods: Array.from({ length: pods }, (_, i) => ({ pid: i, port: 1000 + i })) }) as unknown as VariationState;
+  ({
+    buildId: 'b',
+    artifactDir: '',
+    python: '',
+    metrics: {},
+    deployedAt: '',
+    history: [],
+    pods: Array.from({ length: pods }, (_, i) => ({ pid: i, port: 1000 + i })),
+  }) as unknown as VariationState;
 
 const state = (variations: Record<string, number>, weights?: Record<string, number>): ModelServingState => ({
   modelId: 'm',

@@ -76,7 +76,12 @@ describe('cloneRepository against a git server that demands a token', () => {
     ['no token', { token: undefined }, ErrorTypes.GitAuthenticationFailed, /needs credentials/],
     ['an unknown branch', { branch: 'nope' }, ErrorTypes.GitBranchNotFound, /branch "nope" does not exist; check git_branch/],
     ['an unknown repository', { repository: 'REPLACE/absent.git' }, ErrorTypes.GitRepositoryNotFound, /does not exist .*check git_uri/],
-    ['a missing sub-directory', { subdirectory: 'models/absent' }, ErrorTypes.ModelFolderNotFound, /"models\/absent" .* does not exist on branch main at commit/],
+    [
+      'a missing sub-directory',
+      { subdirectory: 'models/absent' },
+      ErrorTypes.ModelFolderNotFound,
+      /"models\/absent" .* does not exist on branch main at commit/,
+    ],
   ])('fails without retry on %s, saying what to fix', async (_what, overrides, type, message) => {
     const wanted = request(overrides as Partial<Parameters<typeof cloneRepository>[0]>);
     if (wanted.repository.startsWith('REPLACE')) wanted.repository = `${server.url}/absent.git`;

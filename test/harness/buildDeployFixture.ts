@@ -112,14 +112,22 @@ export async function startFixture(label: string, dependencies: Parameters<typeo
 
 /** Sends two rows of 30 features to a served model and returns its predictions. */
 export async function predict(url: string, modelId: string): Promise<{ status: number; data: unknown; variation: string | null; build: string | null }> {
-  const row = [17.99, 10.38, 122.8, 1001.0, 0.1184, 0.2776, 0.3001, 0.1471, 0.2419, 0.07871, 1.095, 0.9053, 8.589, 153.4, 0.006399, 0.04904, 0.05373, 0.01587, 0.03003, 0.006193, 25.38, 17.33, 184.6, 2019.0, 0.1622, 0.6656, 0.7119, 0.2654, 0.4601, 0.1189];
+  const row = [
+    17.99, 10.38, 122.8, 1001.0, 0.1184, 0.2776, 0.3001, 0.1471, 0.2419, 0.07871, 1.095, 0.9053, 8.589, 153.4, 0.006399, 0.04904, 0.05373, 0.01587, 0.03003,
+    0.006193, 25.38, 17.33, 184.6, 2019.0, 0.1622, 0.6656, 0.7119, 0.2654, 0.4601, 0.1189,
+  ];
   const response = await fetch(`${url}/v2/models/${modelId}/infer`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ inputs: [{ name: 'features', shape: [2, 30], datatype: 'FP64', data: [row, row.map((value) => value / 2)] }] }),
   });
   const body = (await response.json()) as { outputs?: { data: unknown }[] };
-  return { status: response.status, data: body.outputs?.[0]?.data, variation: response.headers.get('x-refit-variation'), build: response.headers.get('x-refit-build-id') };
+  return {
+    status: response.status,
+    data: body.outputs?.[0]?.data,
+    variation: response.headers.get('x-refit-variation'),
+    build: response.headers.get('x-refit-build-id'),
+  };
 }
 
 /**

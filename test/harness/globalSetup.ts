@@ -31,8 +31,7 @@ export default async function globalSetup(): Promise<void> {
   writeFileSync(workflowBundlePath, bundle.code);
   publishRunState({ address: server.address, namespace: server.namespace, workflowBundlePath, stateDir });
   console.log(
-    `\nrefit tests: Temporal dev server at ${server.address} (pid ${server.pid}), workflows bundled, ` +
-      `${Date.now() - started} ms; state in ${stateDir}`,
+    `\nrefit tests: Temporal dev server at ${server.address} (pid ${server.pid}), workflows bundled, ` + `${Date.now() - started} ms; state in ${stateDir}`,
   );
 }
 

@@ -76,48 +76,73 @@ export async function startKubernetes(): Promise<TestKubernetes> {
     const etcdUrl = `http://127.0.0.1:${etcdPort}`;
     const peerUrl = `http://127.0.0.1:${etcdPeerPort}`;
     // etcd's tether removes the folder: it is started first and stopped last.
-    servers.push(startServer(dir, bin, 'etcd', [
-      '--name=refit-test', `--data-dir=${path.join(dir, 'etcd')}`,
-      `--listen-client-urls=${etcdUrl}`, `--advertise-client-urls=${etcdUrl}`,
-      `--listen-peer-urls=${peerUrl}`, `--initial-advertise-peer-urls=${peerUrl}`, `--initial-cluster=refit-test=${peerUrl}`,
-      // A throwaway store: durability only costs time.
-      '--unsafe-no-fsync=true', '--log-level=warn',
-    ], keep ? undefined : dir));
+    servers.push(
+      startServer(
+        dir,
+        bin,
+        'etcd',
+        [
+          '--name=refit-test',
+          `--data-dir=${path.join(dir, 'etcd')}`,
+          `--listen-client-urls=${etcdUrl}`,
+          `--advertise-client-urls=${etcdUrl}`,
+          `--listen-peer-urls=${peerUrl}`,
+          `--initial-advertise-peer-urls=${peerUrl}`,
+          `--initial-cluster=refit-test=${peerUrl}`,
+          // A throwaway store: durability only costs time.
+          '--unsafe-no-fsync=true',
+          '--log-level=warn',
+        ],
+        keep ? undefined : dir,
+      ),
+    );
     await waitUntilServing(servers[0]!, () => probe(`${etcdUrl}/health`));
 
-    servers.push(startServer(dir, bin, 'kube-apiserver', [
-      `--etcd-servers=${etcdUrl}`,
-      '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1', `--secure-port=${apiPort}`,
-      `--cert-dir=${path.join(dir, 'kube-apiserver')}`,
-      `--tls-cert-file=${pki.apiServer.cert}`, `--tls-private-key-file=${pki.apiServer.key}`,
-      `--client-ca-file=${pki.ca.cert}`,
-      // RBAC, as in a real cluster: the test user is in system:masters, the controllers have their bootstrap roles.
-      '--authorization-mode=RBAC',
-      '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-      `--service-account-key-file=${pki.serviceAccount.publicKey}`, `--service-account-signing-key-file=${pki.serviceAccount.key}`,
-      '--service-cluster-ip-range=10.0.0.0/24',
-      // The `kubernetes` Service's endpoints would be 127.0.0.1, which Endpoints validation refuses, in a loop.
-      '--endpoint-reconciler-type=none',
-      // As in envtest: it refuses pods until their namespace's `default` service account exists, so a fresh
-      // namespace's first rollout would wait on a controller. The other default plugins stay on.
-      '--disable-admission-plugins=ServiceAccount',
-      '--allow-privileged=true', '--profiling=false',
-    ]));
+    servers.push(
+      startServer(dir, bin, 'kube-apiserver', [
+        `--etcd-servers=${etcdUrl}`,
+        '--bind-address=127.0.0.1',
+        '--advertise-address=127.0.0.1',
+        `--secure-port=${apiPort}`,
+        `--cert-dir=${path.join(dir, 'kube-apiserver')}`,
+        `--tls-cert-file=${pki.apiServer.cert}`,
+        `--tls-private-key-file=${pki.apiServer.key}`,
+        `--client-ca-file=${pki.ca.cert}`,
+        // RBAC, as in a real cluster: the test user is in system:masters, the controllers have their bootstrap roles.
+        '--authorization-mode=RBAC',
+        '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+        `--service-account-key-file=${pki.serviceAccount.publicKey}`,
+        `--service-account-signing-key-file=${pki.serviceAccount.key}`,
+        '--service-cluster-ip-range=10.0.0.0/24',
+        // The `kubernetes` Service's endpoints would be 127.0.0.1, which Endpoints validation refuses, in a loop.
+        '--endpoint-reconciler-type=none',
+        // As in envtest: it refuses pods until their namespace's `default` service account exists, so a fresh
+        // namespace's first rollout would wait on a controller. The other default plugins stay on.
+        '--disable-admission-plugins=ServiceAccount',
+        '--allow-privileged=true',
+        '--profiling=false',
+      ]),
+    );
     const admin = { name: 'refit-test-admin', ...pki.admin };
     await waitUntilServing(servers[1]!, () => probe(`${server}/readyz`, { ca: pki.ca.cert, ...admin }));
 
     const controllerManagerKubeconfig = path.join(dir, 'kube-controller-manager.kubeconfig');
     const controllerManager = { name: 'system:kube-controller-manager', ...pki.controllerManager };
     writeFileSync(controllerManagerKubeconfig, kubeConfigFor(server, pki.ca.cert, controllerManager).exportConfig());
-    servers.push(startServer(dir, bin, 'kube-controller-manager', [
-      `--kubeconfig=${controllerManagerKubeconfig}`,
-      '--bind-address=127.0.0.1', `--secure-port=${controllerManagerPort}`, `--cert-dir=${path.join(dir, 'kube-controller-manager')}`,
-      '--leader-elect=false',
-      `--controllers=${CONTROLLERS.join(',')}`,
-      // Each controller acts as its own service account with its bootstrap RBAC role, as kubeadm sets it up.
-      '--use-service-account-credentials=true',
-      `--service-account-private-key-file=${pki.serviceAccount.key}`, `--root-ca-file=${pki.ca.cert}`,
-    ]));
+    servers.push(
+      startServer(dir, bin, 'kube-controller-manager', [
+        `--kubeconfig=${controllerManagerKubeconfig}`,
+        '--bind-address=127.0.0.1',
+        `--secure-port=${controllerManagerPort}`,
+        `--cert-dir=${path.join(dir, 'kube-controller-manager')}`,
+        '--leader-elect=false',
+        `--controllers=${CONTROLLERS.join(',')}`,
+        // Each controller acts as its own service account with its bootstrap RBAC role, as kubeadm sets it up.
+        '--use-service-account-credentials=true',
+        `--service-account-private-key-file=${pki.serviceAccount.key}`,
+        `--root-ca-file=${pki.ca.cert}`,
+      ]),
+    );
     // It serves /healthz with a certificate it made itself; only the answer matters here.
     await waitUntilServing(servers[2]!, () => probe(`https://127.0.0.1:${controllerManagerPort}/healthz`, { insecure: true }));
 
@@ -138,7 +163,10 @@ function testEnvBinDir(): Promise<string> {
   return runInstaller('install-k8s-test-env.sh', 'these tests need a Kubernetes control plane', ['--check']);
 }
 
-interface KeyPair { cert: string; key: string }
+interface KeyPair {
+  cert: string;
+  key: string;
+}
 
 /** A CA and what is signed by it, plus the service-account signing key pair; file paths in `dir`. */
 async function createPki(dir: string) {
@@ -147,7 +175,8 @@ async function createPki(dir: string) {
   const file = (name: string) => path.join(pkiDir, name);
   const openssl = (args: string[]) =>
     run('openssl', args).catch((err: Error & { code?: string; stderr?: string }) => {
-      if (err.code === 'ENOENT') throw new Error('the `openssl` command is needed to sign the test control plane\'s certificates: install it (Debian: `apt-get install openssl`)');
+      if (err.code === 'ENOENT')
+        throw new Error("the `openssl` command is needed to sign the test control plane's certificates: install it (Debian: `apt-get install openssl`)");
       throw new Error(`openssl ${args[0]} failed: ${err.stderr?.trim() || err.message}`);
     });
   const newKey = (name: string): string => {
@@ -158,14 +187,46 @@ async function createPki(dir: string) {
   };
   writeFileSync(file('openssl.cnf'), OPENSSL_CONFIG);
   const ca = { key: newKey('ca'), cert: file('ca.crt') };
-  await openssl(['req', '-x509', '-new', '-key', ca.key, '-subj', '/CN=refit-test-ca', '-days', '2',
-    '-config', file('openssl.cnf'), '-extensions', 'ca', '-out', ca.cert]);
+  await openssl([
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    ca.key,
+    '-subj',
+    '/CN=refit-test-ca',
+    '-days',
+    '2',
+    '-config',
+    file('openssl.cnf'),
+    '-extensions',
+    'ca',
+    '-out',
+    ca.cert,
+  ]);
   const issue = async (name: string, subject: string, profile: 'server' | 'client'): Promise<KeyPair> => {
     const pair = { key: newKey(name), cert: file(`${name}.crt`) };
     await openssl(['req', '-new', '-key', pair.key, '-subj', subject, '-config', file('openssl.cnf'), '-out', file(`${name}.csr`)]);
-    await openssl(['x509', '-req', '-in', file(`${name}.csr`), '-CA', ca.cert, '-CAkey', ca.key,
-      '-set_serial', `0x${randomBytes(16).toString('hex')}`, '-days', '2',
-      '-extfile', file('openssl.cnf'), '-extensions', profile, '-out', pair.cert]);
+    await openssl([
+      'x509',
+      '-req',
+      '-in',
+      file(`${name}.csr`),
+      '-CA',
+      ca.cert,
+      '-CAkey',
+      ca.key,
+      '-set_serial',
+      `0x${randomBytes(16).toString('hex')}`,
+      '-days',
+      '2',
+      '-extfile',
+      file('openssl.cnf'),
+      '-extensions',
+      profile,
+      '-out',
+      pair.cert,
+    ]);
     return pair;
   };
   const [apiServer, admin, controllerManager] = await Promise.all([
@@ -215,7 +276,6 @@ function startServer(dir: string, bin: string, name: string, args: string[], rem
   const tether = spawnTethered(logFile, path.join(bin, name), args, { cwd: dir, removeOnExit });
   return { name, log, tether };
 }
-
 
 async function stopServer(server: Server): Promise<void> {
   if (!hasExited(server.tether)) {
@@ -278,13 +338,15 @@ async function installCrds(kubeConfig: KubeConfig, crdDir: string): Promise<void
     .flatMap((name) => parseAllDocuments(readFileSync(path.join(crdDir, name), 'utf8')).map((doc) => doc.toJS() as V1CustomResourceDefinition))
     .filter((crd) => crd?.kind === 'CustomResourceDefinition');
   const server = kubeConfig.getCurrentCluster()!.server;
-  await Promise.all(crds.map(async (crd) => {
-    const url = `${server}/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata!.name}?fieldManager=refit-test-harness&force=true`;
-    const options: https.RequestOptions = { method: 'PATCH', headers: { 'Content-Type': 'application/apply-patch+yaml' } };
-    await kubeConfig.applyToHTTPSOptions(options);
-    const { status, body } = await request(url, options, JSON.stringify(crd));
-    if (status !== 200 && status !== 201) throw new Error(`applying the CRD ${crd.metadata!.name} failed with ${status}: ${body}`);
-  }));
+  await Promise.all(
+    crds.map(async (crd) => {
+      const url = `${server}/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata!.name}?fieldManager=refit-test-harness&force=true`;
+      const options: https.RequestOptions = { method: 'PATCH', headers: { 'Content-Type': 'application/apply-patch+yaml' } };
+      await kubeConfig.applyToHTTPSOptions(options);
+      const { status, body } = await request(url, options, JSON.stringify(crd));
+      if (status !== 200 && status !== 201) throw new Error(`applying the CRD ${crd.metadata!.name} failed with ${status}: ${body}`);
+    }),
+  );
   const extensions = kubeConfig.makeApiClient(ApiextensionsV1Api);
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (const crd of crds) {
@@ -292,7 +354,8 @@ async function installCrds(kubeConfig: KubeConfig, crdDir: string): Promise<void
     for (;;) {
       const current = await extensions.readCustomResourceDefinition({ name });
       if (current.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) break;
-      if (Date.now() > deadline) throw new Error(`the CRD ${name} was not Established within ${START_TIMEOUT_MS} ms: ${JSON.stringify(current.status?.conditions)}`);
+      if (Date.now() > deadline)
+        throw new Error(`the CRD ${name} was not Established within ${START_TIMEOUT_MS} ms: ${JSON.stringify(current.status?.conditions)}`);
       await sleep(100);
     }
   }

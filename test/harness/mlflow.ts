@@ -38,12 +38,17 @@ export async function startMlflow(options: MlflowServerOptions = {}): Promise<Te
     const auth = options.basicAuth ? authSettings(dir, options.basicAuth) : undefined;
     const args = [
       'server',
-      '--host', '127.0.0.1',
-      '--port', String(port),
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
       // One worker: this machine has two cores, and the tests send a handful of requests.
-      '--workers', '1',
-      '--backend-store-uri', `sqlite:///${path.join(dir, 'mlflow.db')}`,
-      '--artifacts-destination', path.join(dir, 'artifacts'),
+      '--workers',
+      '1',
+      '--backend-store-uri',
+      `sqlite:///${path.join(dir, 'mlflow.db')}`,
+      '--artifacts-destination',
+      path.join(dir, 'artifacts'),
       ...(auth ? ['--app-name', 'basic-auth'] : []),
     ];
     // The log goes to the test run's own folder, not the throwaway one: the tether removes that as soon as
@@ -80,15 +85,19 @@ function mlflowExecutable(): Promise<string> {
 /** The auth app's settings file: its user store in the throwaway folder, the given user as admin. */
 function authSettings(dir: string, user: { username: string; password: string }): { configFile: string; header: string } {
   const configFile = path.join(dir, 'basic_auth.ini');
-  writeFileSync(configFile, [
-    '[mlflow]',
-    'default_permission = READ',
-    `database_uri = sqlite:///${path.join(dir, 'basic_auth.db')}`,
-    `admin_username = ${user.username}`,
-    `admin_password = ${user.password}`,
-    'authorization_function = mlflow.server.auth:authenticate_request_basic_auth',
-    '',
-  ].join('\n'), { mode: 0o600 });
+  writeFileSync(
+    configFile,
+    [
+      '[mlflow]',
+      'default_permission = READ',
+      `database_uri = sqlite:///${path.join(dir, 'basic_auth.db')}`,
+      `admin_username = ${user.username}`,
+      `admin_password = ${user.password}`,
+      'authorization_function = mlflow.server.auth:authenticate_request_basic_auth',
+      '',
+    ].join('\n'),
+    { mode: 0o600 },
+  );
   return { configFile, header: `Basic ${Buffer.from(`${user.username}:${user.password}`).toString('base64')}` };
 }
 
@@ -96,7 +105,6 @@ function authSettings(dir: string, user: { username: string; password: string })
 function withoutMlflowSettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(env).filter(([key]) => !key.startsWith('MLFLOW_')));
 }
-
 
 /** Ready means the tracking API answers, not just that the port is open. */
 async function waitUntilAnswering(trackingUri: string, authorization: string | undefined, tether: ChildProcess, log: () => string): Promise<void> {
@@ -128,4 +136,3 @@ async function stopServer(tether: ChildProcess): Promise<void> {
   await gone;
   clearTimeout(timer);
 }
-

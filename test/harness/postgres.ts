@@ -39,8 +39,11 @@ export async function startPostgres(): Promise<TestPostgres> {
   try {
     if (runAs) chownSync(dir, runAs.uid, runAs.gid);
     // Local (socket) logins are trusted so the harness can set up; TCP logins, the ones tests use, need the password.
-    await run(path.join(bin, 'initdb'), ['-D', dataDir, '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256',
-      '-E', 'UTF8', '--locale=C', '--no-sync'], { cwd: dir, ...runAs }).catch((err: Error & { stderr?: string }) => {
+    await run(
+      path.join(bin, 'initdb'),
+      ['-D', dataDir, '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8', '--locale=C', '--no-sync'],
+      { cwd: dir, ...runAs },
+    ).catch((err: Error & { stderr?: string }) => {
       throw new Error(`initdb failed: ${err.stderr?.trim() || err.message}`);
     });
     const port = await freePort();
@@ -107,7 +110,6 @@ async function asAdmin<T>(socketDir: string, port: number, use: (client: pg.Clie
   }
 }
 
-
 async function waitUntilAccepting(socketDir: string, port: number, tether: ChildProcess, logFile: string): Promise<void> {
   const deadline = Date.now() + START_TIMEOUT_MS;
   let lastError = '';
@@ -151,4 +153,3 @@ function readFileIfAny(file: string): string {
     return '';
   }
 }
-

@@ -19,7 +19,9 @@ export async function recordHistory(client: Client, workflowId: string, name: st
 export async function recordLatestHistory(client: Client, workflowType: string, taskQueue: string, name: string): Promise<void> {
   if (!process.env.REFIT_RECORD_HISTORIES) return;
   for (let tries = 0; tries < 50; tries++) {
-    for await (const execution of client.workflow.list({ query: `WorkflowType = '${workflowType}' AND TaskQueue = '${taskQueue}' AND ExecutionStatus != 'Running'` })) {
+    for await (const execution of client.workflow.list({
+      query: `WorkflowType = '${workflowType}' AND TaskQueue = '${taskQueue}' AND ExecutionStatus != 'Running'`,
+    })) {
       return recordHistory(client, execution.workflowId, name);
     }
     await new Promise((resolve) => setTimeout(resolve, 200));

@@ -16,14 +16,21 @@ export async function runHistories(client: Client, workflowId: string, runId?: s
 }
 
 /** Of one activity type, over the run and its children: times scheduled, the attempt of each start, completions. */
-export async function activityAttempts(client: Client, workflowId: string, activity: string): Promise<{ scheduled: number; attempts: number[]; completed: number }> {
+export async function activityAttempts(
+  client: Client,
+  workflowId: string,
+  activity: string,
+): Promise<{ scheduled: number; attempts: number[]; completed: number }> {
   const total = { scheduled: 0, attempts: [] as number[], completed: 0 };
   for (const history of await runHistories(client, workflowId)) {
     const events = history.events ?? [];
-    const scheduled = new Set(events.filter((event) => event.activityTaskScheduledEventAttributes?.activityType?.name === activity).map((event) => String(event.eventId)));
+    const scheduled = new Set(
+      events.filter((event) => event.activityTaskScheduledEventAttributes?.activityType?.name === activity).map((event) => String(event.eventId)),
+    );
     total.scheduled += scheduled.size;
     for (const event of events) {
-      if (scheduled.has(String(event.activityTaskStartedEventAttributes?.scheduledEventId))) total.attempts.push(event.activityTaskStartedEventAttributes!.attempt ?? 1);
+      if (scheduled.has(String(event.activityTaskStartedEventAttributes?.scheduledEventId)))
+        total.attempts.push(event.activityTaskStartedEventAttributes!.attempt ?? 1);
       if (scheduled.has(String(event.activityTaskCompletedEventAttributes?.scheduledEventId))) total.completed += 1;
     }
   }

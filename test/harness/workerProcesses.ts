@@ -11,7 +11,14 @@ export interface WorkerProcess {
 }
 
 /** Starts test/harness/workerProcess.js on a task queue and resolves once it polls. */
-export async function startWorkerProcess(options: { taskQueue: string; home: string; venvCache: string; grace?: string; logFile: string; address?: string }): Promise<WorkerProcess> {
+export async function startWorkerProcess(options: {
+  taskQueue: string;
+  home: string;
+  venvCache: string;
+  grace?: string;
+  logFile: string;
+  address?: string;
+}): Promise<WorkerProcess> {
   const state = readRunState();
   const log = openSync(options.logFile, 'a');
   const child = spawn(process.execPath, [path.join(packageRoot(), 'dist', 'test', 'harness', 'workerProcess.js')], {

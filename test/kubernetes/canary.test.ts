@@ -63,8 +63,14 @@ describe('canary rollouts on the Kubernetes target', () => {
     const started = await target().startCanary(request('scorer-2'), 10);
     expect(started).toMatchObject({ buildId: 'scorer-2', previousBuildId: 'scorer-1', changed: true, notes: [] });
 
-    expect((await weights()).raw).toEqual([['scorer-default', 90], ['scorer-default-canary', 10]]);
-    expect((await weights()).header).toEqual([['scorer-default', 90], ['scorer-default-canary', 10]]);
+    expect((await weights()).raw).toEqual([
+      ['scorer-default', 90],
+      ['scorer-default-canary', 10],
+    ]);
+    expect((await weights()).header).toEqual([
+      ['scorer-default', 90],
+      ['scorer-default-canary', 10],
+    ]);
     const canary = await deployment('scorer-default-canary');
     expect(canary.status?.readyReplicas).toBe(1);
     expect(canary.spec?.template.spec?.containers[0]?.image).toBe(`${IMAGES}/scorer:scorer-2`);
@@ -82,7 +88,10 @@ describe('canary rollouts on the Kubernetes target', () => {
     expect((await target().status('scorer', ''))?.variations.default?.buildId).toBe('scorer-1');
 
     await target().setCanaryWeight(canaryOf('scorer-2'), 50);
-    expect((await weights()).raw).toEqual([['scorer-default', 50], ['scorer-default-canary', 50]]);
+    expect((await weights()).raw).toEqual([
+      ['scorer-default', 50],
+      ['scorer-default-canary', 50],
+    ]);
     expect((await deployment('scorer-default-canary')).metadata?.generation).toBe(canary.metadata?.generation);
 
     // The guard fails at 50%.
@@ -108,7 +117,10 @@ describe('canary rollouts on the Kubernetes target', () => {
     await target().setCanaryWeight(canaryOf('scorer-3'), 50);
     expect((await weights()).percent).toEqual({ 'scorer-default': 50, 'scorer-default-canary': 50 });
     await target().setCanaryWeight(canaryOf('scorer-3'), 100);
-    expect((await weights()).raw).toEqual([['scorer-default', 0], ['scorer-default-canary', 100]]);
+    expect((await weights()).raw).toEqual([
+      ['scorer-default', 0],
+      ['scorer-default-canary', 100],
+    ]);
     const canaryTemplate = (await deployment('scorer-default-canary')).spec!.template;
 
     const promoted = await target().promoteCanary(canaryOf('scorer-3'));
@@ -118,7 +130,11 @@ describe('canary rollouts on the Kubernetes target', () => {
     expect(stable.spec?.template.spec?.containers).toEqual(canaryTemplate.spec?.containers);
     expect(stable.spec?.template.metadata?.annotations).toEqual(canaryTemplate.metadata?.annotations);
     expect(stable.spec?.template.spec?.containers[0]?.resources?.requests).toEqual({ cpu: '1', memory: '2Gi' });
-    expect(stable.spec?.template.metadata?.labels).toMatchObject({ 'refit.dev/model': 'scorer', 'refit.dev/variation': 'default', 'refit.dev/build': 'scorer-3' });
+    expect(stable.spec?.template.metadata?.labels).toMatchObject({
+      'refit.dev/model': 'scorer',
+      'refit.dev/variation': 'default',
+      'refit.dev/build': 'scorer-3',
+    });
     expect(stable.spec?.template.spec?.serviceAccountName).toBe('scorer-default');
     expect(stable.status).toMatchObject({ updatedReplicas: 1, availableReplicas: 1 });
     await canaryObjectsGone();
@@ -134,7 +150,7 @@ describe('canary rollouts on the Kubernetes target', () => {
     expect((await weights()).raw).toEqual([['scorer-default', 1]]);
   });
 
-  it('removes a canary that does not become ready in time and fails, the variation\'s build untouched', async () => {
+  it("removes a canary that does not become ready in time and fails, the variation's build untouched", async () => {
     const stableBefore = await deployment('scorer-default');
     const routeBefore = await route();
     cluster.kubelet.runs = (pod) => pod.metadata?.labels?.['refit.dev/build'] !== 'scorer-4';
@@ -157,7 +173,7 @@ describe('canary rollouts on the Kubernetes target', () => {
     });
   });
 
-  it('puts the variation\'s build back and removes the canary when the promoted build does not roll out in time', async () => {
+  it("puts the variation's build back and removes the canary when the promoted build does not roll out in time", async () => {
     await target().startCanary(request('scorer-6', { deployment_process_timeout_limit: 3 }), 100);
     // The canary's pods run; the same build's pods in the variation's Deployment never become ready.
     cluster.kubelet.runs = (pod) => pod.metadata?.labels?.['refit.dev/build'] !== 'scorer-6' || Boolean(pod.metadata?.labels?.['refit.dev/canary-of']);
@@ -177,13 +193,15 @@ describe('canary rollouts on the Kubernetes target', () => {
     expect((await target().status('scorer', ''))?.variations.default?.buildId).toBe('scorer-3');
   });
 
-  it('splits only the canary\'s variation\'s share when the model has A/B variations, and keeps it through a deploy of the other', async () => {
+  it("splits only the canary's variation's share when the model has A/B variations, and keeps it through a deploy of the other", async () => {
     const ab = (buildId: string, variation_name: string) => deployRequest('ranker', buildId, spec({ number_of_pods: 1, variation_name }));
     await target().apply(ab('ranker-a1', 'A'));
     await target().apply(ab('ranker-b1', 'B'));
     await target().startCanary(ab('ranker-b2', 'B'), 10);
     const read = async () => {
-      const rules = (await cluster.objects.read<Route>({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'ranker', namespace } })).spec.rules;
+      const rules = (
+        await cluster.objects.read<Route>({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'ranker', namespace } })
+      ).spec.rules;
       return rules.map((rule) => rule.backendRefs.map((ref) => `${ref.name}:${ref.weight}`).join(' '));
     };
     const split = ['ranker-a:1', 'ranker-b:90 ranker-b-canary:10', 'ranker-a:100 ranker-b:90 ranker-b-canary:10'];

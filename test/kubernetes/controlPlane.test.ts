@@ -108,11 +108,15 @@ describe('the test Kubernetes control plane', () => {
         scaleTargetRef: { name: 'churn-model' },
         minReplicaCount: 1,
         maxReplicaCount: 5,
-        triggers: [{ type: 'prometheus', metadata: { serverAddress: 'http://prometheus.monitoring.svc:9090', query: 'sum(rate(requests_total[1m]))', threshold: '50' } }],
+        triggers: [
+          { type: 'prometheus', metadata: { serverAddress: 'http://prometheus.monitoring.svc:9090', query: 'sum(rate(requests_total[1m]))', threshold: '50' } },
+        ],
       },
     } as KubernetesObject);
     const scaledObject = await objects.read<KubernetesObject & { spec?: any }>({
-      apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject', metadata: { name: 'churn-model', namespace },
+      apiVersion: 'keda.sh/v1alpha1',
+      kind: 'ScaledObject',
+      metadata: { name: 'churn-model', namespace },
     });
     expect(scaledObject.spec).toMatchObject({ scaleTargetRef: { name: 'churn-model' }, maxReplicaCount: 5, triggers: [{ type: 'prometheus' }] });
 
@@ -123,12 +127,21 @@ describe('the test Kubernetes control plane', () => {
       spec: {
         parentRefs: [{ name: 'refit-gateway' }],
         hostnames: ['churn.example.com'],
-        rules: [{ backendRefs: [{ name: 'churn-model-a', port, weight: weights[0] }, { name: 'churn-model-b', port, weight: weights[1] }] }],
+        rules: [
+          {
+            backendRefs: [
+              { name: 'churn-model-a', port, weight: weights[0] },
+              { name: 'churn-model-b', port, weight: weights[1] },
+            ],
+          },
+        ],
       },
     });
     await apply(route([90, 10]) as KubernetesObject);
     const stored = await objects.read<KubernetesObject & { spec?: any }>({
-      apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'churn-model', namespace },
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      metadata: { name: 'churn-model', namespace },
     });
     expect(stored.spec.rules[0].backendRefs.map((ref: { name: string; weight: number }) => [ref.name, ref.weight])).toEqual([
       ['churn-model-a', 90],

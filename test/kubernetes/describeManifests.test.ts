@@ -23,7 +23,8 @@ async function refit(args: string[], env: Record<string, string> = {}): Promise<
   }
 }
 
-const objectsIn = (yaml: string) => parseAllDocuments(yaml).map((document) => document.toJS() as { kind: string; metadata: { name: string; namespace: string }; spec: any });
+const objectsIn = (yaml: string) =>
+  parseAllDocuments(yaml).map((document) => document.toJS() as { kind: string; metadata: { name: string; namespace: string }; spec: any });
 
 describe('refit describe --manifests', () => {
   const work = mkdtempSync(path.join(os.tmpdir(), 'refit-manifests-'));
@@ -33,7 +34,9 @@ describe('refit describe --manifests', () => {
     const { code, stdout, stderr } = await refit(['describe', '--manifests', 'examples/seed.yaml']);
     expect(stderr).toBe('');
     expect(code).toBe(0);
-    expect(stdout).toMatch(/^# The Kubernetes objects a deploy would apply .*Nothing was applied and no cluster was read\.\n# <build-id> stands for the id of the build each run makes/);
+    expect(stdout).toMatch(
+      /^# The Kubernetes objects a deploy would apply .*Nothing was applied and no cluster was read\.\n# <build-id> stands for the id of the build each run makes/,
+    );
     expect(stdout).not.toMatch(/&a\d|\*a\d/);
     const objects = objectsIn(stdout);
     expect(objects.map((object) => `${object.kind}/${object.metadata.namespace}/${object.metadata.name}`)).toEqual([
@@ -49,7 +52,7 @@ describe('refit describe --manifests', () => {
     expect(deployment.spec.template.metadata.labels).toMatchObject({ 'refit.dev/variation': 'B', 'refit.dev/build': '<build-id>' });
   });
 
-  it('shows an A/B test\'s HTTPRoute and a ScaledObject, in each environment\'s namespace, with the worker\'s settings', async () => {
+  it("shows an A/B test's HTTPRoute and a ScaledObject, in each environment's namespace, with the worker's settings", async () => {
     const automation = (variation: string, extra: string) => `
 name: churn-${variation.toLowerCase()}
 model_id: churn
@@ -63,9 +66,16 @@ ${extra}`;
     writeFileSync(path.join(work, 'a.yaml'), automation('A', ''));
     writeFileSync(
       path.join(work, 'b.yaml'),
-      automation('B', '    auto_scale_config: { max_replica_count: 5, triggers: [{ query_spec: { aggregation_type: p95, metric_type: latency, time_period: 2 }, threshold: 250 }] }'),
+      automation(
+        'B',
+        '    auto_scale_config: { max_replica_count: 5, triggers: [{ query_spec: { aggregation_type: p95, metric_type: latency, time_period: 2 }, threshold: 250 }] }',
+      ),
     );
-    const { code, stdout } = await refit(['describe', '--manifests', work], { REFIT_IMAGE_REPOSITORY: 'ghcr.io/acme/models', REFIT_PROMETHEUS_URL: 'http://prom:9090', REFIT_GATEWAY: 'gateways/public' });
+    const { code, stdout } = await refit(['describe', '--manifests', work], {
+      REFIT_IMAGE_REPOSITORY: 'ghcr.io/acme/models',
+      REFIT_PROMETHEUS_URL: 'http://prom:9090',
+      REFIT_GATEWAY: 'gateways/public',
+    });
     expect(code).toBe(0);
     const objects = objectsIn(stdout);
     expect(objects.every((object) => object.metadata.namespace === 'staging')).toBe(true);

@@ -16,7 +16,8 @@ describe('autoscaling without KEDA', () => {
   let target: KubernetesDeploymentTarget;
   let autoscaling: AutoscalingV2Api;
 
-  const request = (modelId: string, fields: Record<string, unknown>): DeploymentRequest => deployRequest(modelId, `${modelId}-1`, spec({ number_of_pods: 2, ...fields }));
+  const request = (modelId: string, fields: Record<string, unknown>): DeploymentRequest =>
+    deployRequest(modelId, `${modelId}-1`, spec({ number_of_pods: 2, ...fields }));
   const trigger = (metric_type: string, threshold: number) => ({ query_spec: { metric_type, aggregation_type: 'avg', time_period: 5 }, threshold });
 
   beforeAll(async () => {
@@ -39,7 +40,9 @@ describe('autoscaling without KEDA', () => {
 
   it('makes a HorizontalPodAutoscaler for cpu and memory triggers', async () => {
     const result = await target.apply(
-      request('churn', { auto_scale_config: { min_replica_count: 2, max_replica_count: 6, cool_down_period: 600, triggers: [trigger('cpu', 0.75), trigger('memory', 1536)] } }),
+      request('churn', {
+        auto_scale_config: { min_replica_count: 2, max_replica_count: 6, cool_down_period: 600, triggers: [trigger('cpu', 0.75), trigger('memory', 1536)] },
+      }),
     );
     expect(result.notes).toEqual([expect.stringMatching(/^KEDA is not installed: auto_scale_config became a HorizontalPodAutoscaler/)]);
     const hpa = await autoscaling.readNamespacedHorizontalPodAutoscaler({ name: 'churn-default', namespace });
@@ -63,7 +66,9 @@ describe('autoscaling without KEDA', () => {
   it('refuses a latency trigger before touching anything, saying to install KEDA', async () => {
     await expect(target.apply(request('fraud', { auto_scale_config: { max_replica_count: 4, triggers: [trigger('latency', 200)] } }))).rejects.toMatchObject({
       type: ErrorTypes.DeploymentFailed,
-      message: expect.stringMatching(/^auto_scale_config\.triggers\[0\] \(latency\) needs KEDA, and the cluster has no ScaledObject resource \(keda\.sh\/v1alpha1\): install KEDA/),
+      message: expect.stringMatching(
+        /^auto_scale_config\.triggers\[0\] \(latency\) needs KEDA, and the cluster has no ScaledObject resource \(keda\.sh\/v1alpha1\): install KEDA/,
+      ),
     });
     await expect(cluster.apps.readNamespacedDeployment({ name: 'fraud-default', namespace })).rejects.toMatchObject({ code: 404 });
   });

@@ -39,7 +39,7 @@ describe('the Kubernetes secret store', () => {
     await kubernetes?.stop();
   });
 
-  it('stores, reads, lists and deletes secrets as labelled Secrets, the seed\'s underscore names included', async () => {
+  it("stores, reads, lists and deletes secrets as labelled Secrets, the seed's underscore names included", async () => {
     await store.set('token_secret_name', 's3cr3t-value');
     const secret = await core.readNamespacedSecret({ name: 'token-secret-name', namespace });
     expect(secret.metadata?.labels).toMatchObject({ 'refit.dev/secret': 'true', 'app.kubernetes.io/managed-by': 'refit' });
@@ -68,11 +68,17 @@ describe('the Kubernetes secret store', () => {
     expect((error as Error).message).not.toContain('not-shown-anywhere');
   });
 
-  it('keeps a secret\'s scope in its annotations, set with the value or on its own', async () => {
+  it("keeps a secret's scope in its annotations, set with the value or on its own", async () => {
     await store.set('scoped_token', 'scoped-value', { hosts: ['github.com', 'ghe.corp:8443'], automations: ['churn-weekly'] });
     const secret = await core.readNamespacedSecret({ name: 'scoped-token', namespace });
-    expect(secret.metadata?.annotations).toMatchObject({ 'refit.dev/secret-hosts': 'github.com,ghe.corp:8443', 'refit.dev/secret-automations': 'churn-weekly' });
-    expect(await store.read('scoped_token')).toEqual({ value: 'scoped-value', scope: { hosts: ['github.com', 'ghe.corp:8443'], automations: ['churn-weekly'] } });
+    expect(secret.metadata?.annotations).toMatchObject({
+      'refit.dev/secret-hosts': 'github.com,ghe.corp:8443',
+      'refit.dev/secret-automations': 'churn-weekly',
+    });
+    expect(await store.read('scoped_token')).toEqual({
+      value: 'scoped-value',
+      scope: { hosts: ['github.com', 'ghe.corp:8443'], automations: ['churn-weekly'] },
+    });
     // A new value keeps the scope; a new scope keeps the value.
     await store.set('scoped_token', 'rotated');
     expect((await store.read('scoped_token')).scope.hosts).toEqual(['github.com', 'ghe.corp:8443']);
@@ -81,14 +87,17 @@ describe('the Kubernetes secret store', () => {
     // A Secret made with kubectl has no scope until it is annotated (Refit does not change it).
     await kubectlSecret('plain-secret', { value: 'x' });
     expect(await store.scopeOf('plain-secret')).toEqual({ hosts: [], automations: [] });
-    await expect(store.setScope('plain-secret', { hosts: ['a.example'], automations: [] })).rejects.toThrow(/was not made by Refit, so Refit does not scope it/);
+    await expect(store.setScope('plain-secret', { hosts: ['a.example'], automations: [] })).rejects.toThrow(
+      /was not made by Refit, so Refit does not scope it/,
+    );
     await store.delete('scoped_token');
   });
 
   it('says how to create a missing secret', async () => {
     await expect(store.get('absent_token')).rejects.toMatchObject({
       type: ErrorTypes.SecretNotFound,
-      message: 'secret "absent_token" is not in the Kubernetes secret store (namespace refit-secrets): create it with `kubectl create secret generic absent-token --namespace refit-secrets --from-literal=value=...`',
+      message:
+        'secret "absent_token" is not in the Kubernetes secret store (namespace refit-secrets): create it with `kubectl create secret generic absent-token --namespace refit-secrets --from-literal=value=...`',
     });
   });
 
@@ -105,11 +114,13 @@ describe('the Kubernetes secret store', () => {
 
       const options = { home, sdkPythonPath: '/nonexistent', secrets: fromCluster };
       expect(deploymentTargetFromEnvironment(options, {}).name).toBe('local');
-      expect(deploymentTargetFromEnvironment(options, { REFIT_DEPLOY_TARGET: 'kubernetes', REFIT_IMAGE_REPOSITORY: 'ghcr.io/acme/models' }).name).toBe('kubernetes');
-      expect(() => deploymentTargetFromEnvironment(options, { REFIT_DEPLOY_TARGET: 'kubernetes' })).toThrow(/needs REFIT_IMAGE_REPOSITORY/);
-      expect(() => deploymentTargetFromEnvironment(options, { REFIT_DEPLOY_TARGET: 'kubernetes', REFIT_IMAGE_REPOSITORY: 'x', REFIT_KUBE_ENVIRONMENTS: 'clusters' })).toThrow(
-        'REFIT_KUBE_ENVIRONMENTS must be namespaces or contexts, not "clusters"',
+      expect(deploymentTargetFromEnvironment(options, { REFIT_DEPLOY_TARGET: 'kubernetes', REFIT_IMAGE_REPOSITORY: 'ghcr.io/acme/models' }).name).toBe(
+        'kubernetes',
       );
+      expect(() => deploymentTargetFromEnvironment(options, { REFIT_DEPLOY_TARGET: 'kubernetes' })).toThrow(/needs REFIT_IMAGE_REPOSITORY/);
+      expect(() =>
+        deploymentTargetFromEnvironment(options, { REFIT_DEPLOY_TARGET: 'kubernetes', REFIT_IMAGE_REPOSITORY: 'x', REFIT_KUBE_ENVIRONMENTS: 'clusters' }),
+      ).toThrow('REFIT_KUBE_ENVIRONMENTS must be namespaces or contexts, not "clusters"');
     } finally {
       if (kubeconfigBefore === undefined) delete process.env.KUBECONFIG;
       else process.env.KUBECONFIG = kubeconfigBefore;
@@ -137,7 +148,14 @@ describe('the Kubernetes secret store', () => {
       const destination = path.join(work, 'clone');
       const clone = () =>
         store.get('git-token').then((token) =>
-          cloneRepository({ repository: `${server.url}/private-model.git`, subdirectory: '', branch: 'main', token, tokenSecretName: 'git-token', destination }),
+          cloneRepository({
+            repository: `${server.url}/private-model.git`,
+            subdirectory: '',
+            branch: 'main',
+            token,
+            tokenSecretName: 'git-token',
+            destination,
+          }),
         );
       const result = await clone();
       expect(result.commit).toBe(commit);
@@ -145,7 +163,11 @@ describe('the Kubernetes secret store', () => {
       expect(server.requests.some((request) => !request.authorized)).toBe(false);
 
       // The same clone with a wrong token in the Secret is refused by the server.
-      await core.replaceNamespacedSecret({ name: 'git-token', namespace, body: { metadata: { name: 'git-token' }, data: { value: Buffer.from('wrong').toString('base64') } } });
+      await core.replaceNamespacedSecret({
+        name: 'git-token',
+        namespace,
+        body: { metadata: { name: 'git-token' }, data: { value: Buffer.from('wrong').toString('base64') } },
+      });
       await expect(clone()).rejects.toMatchObject({ type: ErrorTypes.GitAuthenticationFailed });
     });
   });

@@ -23,11 +23,17 @@ describe('the Kubernetes deployment target', () => {
     seedSpec = seed.automations[0]!.automation.action.deployment_spec;
   });
 
-  it('applies the seed\'s DeploymentSpecifications as objects the API server accepts, with the values the seed names', async () => {
+  it("applies the seed's DeploymentSpecifications as objects the API server accepts, with the values the seed names", async () => {
     await createNamespace('seed');
     expect(seedSpec).toMatchObject({ number_of_pods: 1, cpu_fraction: 2, memory: '2Gi', variation_name: 'B' });
     const result = await targetIn('seed').apply(request('my-model-id', 'my-model-id-0123456789ab', seedSpec));
-    expect(result).toMatchObject({ modelId: 'my-model-id', variation: 'B', buildId: 'my-model-id-0123456789ab', changed: true, url: 'http://my-model-id.seed.svc.cluster.local' });
+    expect(result).toMatchObject({
+      modelId: 'my-model-id',
+      variation: 'B',
+      buildId: 'my-model-id-0123456789ab',
+      changed: true,
+      url: 'http://my-model-id.seed.svc.cluster.local',
+    });
 
     const deployment = await cluster.apps.readNamespacedDeployment({ name: 'my-model-id-b', namespace: 'seed' });
     expect(deployment.spec?.replicas).toBe(1);
@@ -36,8 +42,14 @@ describe('the Kubernetes deployment target', () => {
     expect(container.resources).toEqual({ requests: { cpu: '2', memory: '2Gi' }, limits: { cpu: '2', memory: '2Gi' } });
     expect(container.readinessProbe?.httpGet?.path).toBe('/v2/health/ready');
     expect(container.livenessProbe?.httpGet?.path).toBe('/v2/health/live');
-    expect(container.args).toEqual(expect.arrayContaining(['--variation', 'B', '--workers', '2', '--timeout-ms', '5000', '--max-batch-size', '1', '--daemon-mode', 'false']));
-    expect(deployment.spec!.template.metadata!.labels).toMatchObject({ 'refit.dev/model': 'my-model-id', 'refit.dev/variation': 'B', 'refit.dev/build': 'my-model-id-0123456789ab' });
+    expect(container.args).toEqual(
+      expect.arrayContaining(['--variation', 'B', '--workers', '2', '--timeout-ms', '5000', '--max-batch-size', '1', '--daemon-mode', 'false']),
+    );
+    expect(deployment.spec!.template.metadata!.labels).toMatchObject({
+      'refit.dev/model': 'my-model-id',
+      'refit.dev/variation': 'B',
+      'refit.dev/build': 'my-model-id-0123456789ab',
+    });
     const service = await cluster.core.readNamespacedService({ name: 'my-model-id', namespace: 'seed' });
     expect(service.spec?.selector).toEqual({ 'refit.dev/model': 'my-model-id' });
 
@@ -46,7 +58,7 @@ describe('the Kubernetes deployment target', () => {
     expect(status?.variations.B).toMatchObject({ buildId: 'my-model-id-0123456789ab', metrics: { f1_score: 0.7 } });
   });
 
-  it('turns the seed\'s auto_scale_config example into a KEDA ScaledObject with a Prometheus trigger', async () => {
+  it("turns the seed's auto_scale_config example into a KEDA ScaledObject with a Prometheus trigger", async () => {
     await createNamespace('autoscale');
     const autoscaled = spec({
       ...seedSpec,
@@ -62,7 +74,13 @@ describe('the Kubernetes deployment target', () => {
     const target = targetIn('autoscale', { prometheusUrl: 'http://prometheus.monitoring.svc:9090' });
     await target.apply(request('my-model-id', 'my-model-id-1', autoscaled));
     const scaledObject = await read<KubernetesObject & { spec: any }>('keda.sh/v1alpha1', 'ScaledObject', 'autoscale', 'my-model-id-b');
-    expect(scaledObject.spec).toMatchObject({ scaleTargetRef: { name: 'my-model-id-b' }, minReplicaCount: 1, maxReplicaCount: 10, pollingInterval: 30, cooldownPeriod: 300 });
+    expect(scaledObject.spec).toMatchObject({
+      scaleTargetRef: { name: 'my-model-id-b' },
+      minReplicaCount: 1,
+      maxReplicaCount: 10,
+      pollingInterval: 30,
+      cooldownPeriod: 300,
+    });
     expect(scaledObject.spec.triggers).toHaveLength(1);
     const [trigger] = scaledObject.spec.triggers;
     expect(trigger).toMatchObject({ type: 'prometheus', metadata: { serverAddress: 'http://prometheus.monitoring.svc:9090', threshold: '60' } });
@@ -102,7 +120,9 @@ describe('the Kubernetes deployment target', () => {
     const reweighted = await read<KubernetesObject & { spec: any }>('gateway.networking.k8s.io/v1', 'HTTPRoute', 'ab', 'churn');
     expect(reweighted.spec.rules.at(-1).backendRefs.map((ref: any) => ref.weight)).toEqual([90, 10]);
     // The same again changes nothing, the CRD's defaults (a path match on every rule) notwithstanding.
-    const again = await targetIn('ab', { weights: { churn: { A: 90, B: 10 } } }).apply(request('churn', 'churn-b1', spec({ number_of_pods: 1, variation_name: 'B' })));
+    const again = await targetIn('ab', { weights: { churn: { A: 90, B: 10 } } }).apply(
+      request('churn', 'churn-b1', spec({ number_of_pods: 1, variation_name: 'B' })),
+    );
     expect(again.changed).toBe(false);
     expect((await read('gateway.networking.k8s.io/v1', 'HTTPRoute', 'ab', 'churn')).metadata?.resourceVersion).toBe(reweighted.metadata?.resourceVersion);
     await target.remove('churn', '', 'B');
@@ -136,7 +156,9 @@ describe('the Kubernetes deployment target', () => {
     expect(after.spec?.template.spec?.containers[0]?.image).toBe(`${IMAGES}/fraud:fraud-1`);
     expect(after.spec?.template.metadata?.labels?.['refit.dev/build']).toBe('fraud-1');
     expect(after.spec?.progressDeadlineSeconds).toBe(before.spec?.progressDeadlineSeconds);
-    expect((await cluster.core.readNamespacedService({ name: 'fraud', namespace: 'rollback' })).metadata?.resourceVersion).toBe(serviceBefore.metadata?.resourceVersion);
+    expect((await cluster.core.readNamespacedService({ name: 'fraud', namespace: 'rollback' })).metadata?.resourceVersion).toBe(
+      serviceBefore.metadata?.resourceVersion,
+    );
     expect((await target.status('fraud', ''))?.variations.default?.buildId).toBe('fraud-1');
   });
 
@@ -154,10 +176,15 @@ describe('the Kubernetes deployment target', () => {
     await expect(cluster.apps.readNamespacedDeployment({ name: 'ads-default', namespace: 'history' })).rejects.toMatchObject({ code: 404 });
     await expect(cluster.core.readNamespacedServiceAccount({ name: 'ads-default', namespace: 'history' })).rejects.toMatchObject({ code: 404 });
 
-    for (const build of ['ads-1', 'ads-2', 'ads-3']) await target.apply({ ...request('ads', build, spec({ number_of_pods: 1 })), metrics: { f1_score: Number(build.at(-1)) / 10 } });
+    for (const build of ['ads-1', 'ads-2', 'ads-3'])
+      await target.apply({ ...request('ads', build, spec({ number_of_pods: 1 })), metrics: { f1_score: Number(build.at(-1)) / 10 } });
     const restored = await target.rollback({ modelId: 'ads', environment: '', variation: 'default', buildId: 'ads-1' });
     expect(restored).toMatchObject({ buildId: 'ads-1', previousBuildId: 'ads-3', changed: true });
-    expect((await target.status('ads', ''))?.variations.default).toMatchObject({ buildId: 'ads-1', metrics: { f1_score: 0.1 }, previousBuildIds: ['ads-3', 'ads-2'] });
+    expect((await target.status('ads', ''))?.variations.default).toMatchObject({
+      buildId: 'ads-1',
+      metrics: { f1_score: 0.1 },
+      previousBuildIds: ['ads-3', 'ads-2'],
+    });
     await expect(target.rollback({ modelId: 'ads', environment: '', variation: 'default', buildId: 'ads-9' })).rejects.toThrow(
       'build ads-9 is not in the kept history of variation "default" of ads in namespace "history", so it cannot be put back',
     );
@@ -166,7 +193,10 @@ describe('the Kubernetes deployment target', () => {
   it('changes nothing when the same build is applied twice (same resourceVersions)', async () => {
     await createNamespace('twice');
     const target = targetIn('twice');
-    const autoscaled = spec({ number_of_pods: 1, auto_scale_config: { max_replica_count: 3, triggers: [{ query_spec: { aggregation_type: 'avg', metric_type: 'cpu', time_period: 2 }, threshold: 1 }] } });
+    const autoscaled = spec({
+      number_of_pods: 1,
+      auto_scale_config: { max_replica_count: 3, triggers: [{ query_spec: { aggregation_type: 'avg', metric_type: 'cpu', time_period: 2 }, threshold: 1 }] },
+    });
     const first = await target.apply(request('ranker', 'ranker-1', autoscaled));
     expect(first.changed).toBe(true);
     const versions = async () => {

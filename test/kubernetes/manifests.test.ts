@@ -14,12 +14,21 @@ import { ErrorTypes } from '../../shared/errors.js';
 import { DeploymentSpecifications } from '../../spec/schema/deployment.js';
 
 const spec = (fields: Record<string, unknown> = {}) => DeploymentSpecifications.parse(fields);
-const trigger = (metric_type: string, aggregation_type: string, time_period = 4, threshold = 60) => ({ query_spec: { metric_type, aggregation_type, time_period }, threshold });
+const trigger = (metric_type: string, aggregation_type: string, time_period = 4, threshold = 60) => ({
+  query_spec: { metric_type, aggregation_type, time_period },
+  threshold,
+});
 const autoScale = (...triggers: ReturnType<typeof trigger>[]) => spec({ auto_scale_config: { max_replica_count: 10, triggers } }).auto_scale_config!;
 
 function input(fields: Record<string, unknown> = {}, overrides: Partial<ManifestInput> = {}): ManifestInput {
   return {
-    release: { automation: 'retrain_my_model', modelId: 'my-model-id', buildId: 'my-model-id-0123456789ab', spec: spec({ number_of_pods: 1, variation_name: 'B', ...fields }), metrics: { f1_score: 0.7 } },
+    release: {
+      automation: 'retrain_my_model',
+      modelId: 'my-model-id',
+      buildId: 'my-model-id-0123456789ab',
+      spec: spec({ number_of_pods: 1, variation_name: 'B', ...fields }),
+      metrics: { f1_score: 0.7 },
+    },
     namespace: 'models',
     variations: [],
     secretKeys: {},
@@ -55,11 +64,16 @@ describe('Kubernetes names', () => {
 });
 
 describe('buildManifests', () => {
-  it('makes a ServiceAccount and a Deployment first, then the model\'s Service, for the seed\'s specification', () => {
+  it("makes a ServiceAccount and a Deployment first, then the model's Service, for the seed's specification", () => {
     const plan = buildManifests(input());
     expect(kinds(plan.workload)).toEqual(['ServiceAccount/my-model-id-b', 'Deployment/my-model-id-b']);
     expect(kinds(plan.serving)).toEqual(['Service/my-model-id']);
-    expect(plan.obsolete.map((ref) => `${ref.kind}/${ref.metadata.name}`)).toEqual(['Service/my-model-id-b', 'HTTPRoute/my-model-id', 'HorizontalPodAutoscaler/my-model-id-b', 'ScaledObject/my-model-id-b']);
+    expect(plan.obsolete.map((ref) => `${ref.kind}/${ref.metadata.name}`)).toEqual([
+      'Service/my-model-id-b',
+      'HTTPRoute/my-model-id',
+      'HorizontalPodAutoscaler/my-model-id-b',
+      'ScaledObject/my-model-id-b',
+    ]);
     const deployment = plan.workload[1] as V1Deployment;
     expect(deployment.spec?.replicas).toBe(1);
     expect(deployment.spec?.selector.matchLabels).toEqual({ 'refit.dev/model': 'my-model-id', 'refit.dev/variation': 'B' });
@@ -97,7 +111,9 @@ describe('buildManifests', () => {
     expect(plan.notes).toEqual([expect.stringContaining('set REFIT_GATEWAY')]);
     const withoutGatewayApi = buildManifests(input({}, { variations: ['A'], features: { keda: true, gatewayApi: false } }));
     expect(kinds(withoutGatewayApi.serving)).not.toContain('HTTPRoute/my-model-id');
-    expect(withoutGatewayApi.notes).toEqual(['the cluster has no Gateway API HTTPRoute: variations A, B share the Service my-model-id in proportion to their pods']);
+    expect(withoutGatewayApi.notes).toEqual([
+      'the cluster has no Gateway API HTTPRoute: variations A, B share the Service my-model-id in proportion to their pods',
+    ]);
   });
 
   it('leaves replicas to the autoscaler and makes a ScaledObject, or an HPA without KEDA', () => {
@@ -118,8 +134,18 @@ describe('buildManifests', () => {
   });
 
   it('fails before anything is applied when a trigger needs KEDA and the cluster has none', () => {
-    expect(() => buildManifests(input({ auto_scale_config: { max_replica_count: 4, triggers: [trigger('cpu', 'avg'), trigger('latency', 'p95')] } }, { features: { keda: false, gatewayApi: false } }))).toThrow(
-      expect.objectContaining({ type: ErrorTypes.DeploymentFailed, message: expect.stringMatching(/^auto_scale_config\.triggers\[1\] \(latency\) needs KEDA/) }),
+    expect(() =>
+      buildManifests(
+        input(
+          { auto_scale_config: { max_replica_count: 4, triggers: [trigger('cpu', 'avg'), trigger('latency', 'p95')] } },
+          { features: { keda: false, gatewayApi: false } },
+        ),
+      ),
+    ).toThrow(
+      expect.objectContaining({
+        type: ErrorTypes.DeploymentFailed,
+        message: expect.stringMatching(/^auto_scale_config\.triggers\[1\] \(latency\) needs KEDA/),
+      }),
     );
   });
 });
@@ -128,7 +154,10 @@ describe('chooseScaler', () => {
   it('uses KEDA whenever it is installed, an HPA for cpu and memory only, and nothing else', () => {
     expect(chooseScaler(autoScale(trigger('latency', 'max')), true)).toEqual({ kind: 'keda' });
     expect(chooseScaler(autoScale(trigger('cpu', 'avg'), trigger('memory', 'max')), false)).toMatchObject({ kind: 'hpa' });
-    expect(chooseScaler(autoScale(trigger('gpu', 'avg')), false)).toMatchObject({ kind: 'unavailable', reason: expect.stringContaining('triggers[0] (gpu) needs KEDA') });
+    expect(chooseScaler(autoScale(trigger('gpu', 'avg')), false)).toMatchObject({
+      kind: 'unavailable',
+      reason: expect.stringContaining('triggers[0] (gpu) needs KEDA'),
+    });
   });
 });
 
@@ -146,7 +175,9 @@ describe('triggerQuery', () => {
 
   it('reads latency in milliseconds from the request histogram', () => {
     expect(query('latency', 'p99')).toBe(`histogram_quantile(0.99, sum by (le) (rate(refit_request_duration_seconds_bucket{${pods}}[4m]))) * 1000`);
-    expect(query('latency', 'avg')).toBe(`avg(sum by (pod) (rate(refit_request_duration_seconds_sum{${pods}}[4m])) / sum by (pod) (rate(refit_request_duration_seconds_count{${pods}}[4m])) * 1000)`);
+    expect(query('latency', 'avg')).toBe(
+      `avg(sum by (pod) (rate(refit_request_duration_seconds_sum{${pods}}[4m])) / sum by (pod) (rate(refit_request_duration_seconds_count{${pods}}[4m])) * 1000)`,
+    );
   });
 });
 
@@ -163,8 +194,12 @@ describe('ownership', () => {
     expect(gitOpsOwner(object({ 'app.kubernetes.io/instance': 'app' }, { 'argocd.argoproj.io/sync-options': 'Prune=false' }))).toMatch(/^Argo CD/);
     // Helm sets app.kubernetes.io/instance too: alone it is no sign of Argo CD.
     expect(gitOpsOwner(object({ 'app.kubernetes.io/instance': 'release' }))).toBeUndefined();
-    expect(gitOpsOwner(object({ 'helm.toolkit.fluxcd.io/name': 'models', 'helm.toolkit.fluxcd.io/namespace': 'flux-system' }))).toBe('Flux (helm.toolkit.fluxcd.io/name=models, namespace flux-system)');
-    expect(gitOpsOwner(object({}, {}, ['kube-controller-manager', 'kustomize-controller']))).toBe('Flux (kustomize-controller) (field manager kustomize-controller)');
+    expect(gitOpsOwner(object({ 'helm.toolkit.fluxcd.io/name': 'models', 'helm.toolkit.fluxcd.io/namespace': 'flux-system' }))).toBe(
+      'Flux (helm.toolkit.fluxcd.io/name=models, namespace flux-system)',
+    );
+    expect(gitOpsOwner(object({}, {}, ['kube-controller-manager', 'kustomize-controller']))).toBe(
+      'Flux (kustomize-controller) (field manager kustomize-controller)',
+    );
   });
 
   it('refuses objects Refit did not create, and another variation that maps to the same name', () => {
@@ -175,7 +210,12 @@ describe('ownership', () => {
   });
 
   it('reads the managers and fields of a server-side apply conflict from the Status body', () => {
-    const body = JSON.stringify({ kind: 'Status', code: 409, reason: 'Conflict', details: { causes: [{ reason: 'FieldManagerConflict', message: 'conflict with "kubectl-edit" using apps/v1', field: '.spec.replicas' }] } });
+    const body = JSON.stringify({
+      kind: 'Status',
+      code: 409,
+      reason: 'Conflict',
+      details: { causes: [{ reason: 'FieldManagerConflict', message: 'conflict with "kubectl-edit" using apps/v1', field: '.spec.replicas' }] },
+    });
     expect(applyConflict({ code: 409, body })).toEqual({ managers: ['kubectl-edit'], fields: ['.spec.replicas'] });
     expect(applyConflict({ code: 409, body: '{"reason":"AlreadyExists"}' })).toBeUndefined();
     expect(applyConflict({ code: 422, body })).toBeUndefined();
@@ -183,15 +223,29 @@ describe('ownership', () => {
 });
 
 describe('rollouts', () => {
-  const deployment = (status: V1Deployment['status'], replicas = 2): V1Deployment => ({ metadata: { generation: 3 }, spec: { replicas, selector: {}, template: {} }, status });
+  const deployment = (status: V1Deployment['status'], replicas = 2): V1Deployment => ({
+    metadata: { generation: 3 },
+    spec: { replicas, selector: {}, template: {} },
+    status,
+  });
 
   it('finish when the new revision is observed, updated, alone and available', () => {
-    expect(rolloutProgress(deployment({ observedGeneration: 2 }), 3)).toMatchObject({ done: false, waitingFor: 'the deployment controller to see the new revision' });
+    expect(rolloutProgress(deployment({ observedGeneration: 2 }), 3)).toMatchObject({
+      done: false,
+      waitingFor: 'the deployment controller to see the new revision',
+    });
     expect(rolloutProgress(deployment({ observedGeneration: 3, updatedReplicas: 1, replicas: 3 }), 3).waitingFor).toBe('new pods: 1 of 2 created');
-    expect(rolloutProgress(deployment({ observedGeneration: 3, updatedReplicas: 2, replicas: 3, availableReplicas: 2 }), 3).waitingFor).toBe('1 pod(s) of the previous build to stop');
-    expect(rolloutProgress(deployment({ observedGeneration: 3, updatedReplicas: 2, replicas: 2, availableReplicas: 1 }), 3).waitingFor).toBe('new pods to be ready: 1 of 2 available');
+    expect(rolloutProgress(deployment({ observedGeneration: 3, updatedReplicas: 2, replicas: 3, availableReplicas: 2 }), 3).waitingFor).toBe(
+      '1 pod(s) of the previous build to stop',
+    );
+    expect(rolloutProgress(deployment({ observedGeneration: 3, updatedReplicas: 2, replicas: 2, availableReplicas: 1 }), 3).waitingFor).toBe(
+      'new pods to be ready: 1 of 2 available',
+    );
     expect(rolloutProgress(deployment({ observedGeneration: 3, updatedReplicas: 2, replicas: 2, availableReplicas: 2 }), 3).done).toBe(true);
-    const stuck = deployment({ observedGeneration: 3, conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet "x" has timed out progressing.' }] });
+    const stuck = deployment({
+      observedGeneration: 3,
+      conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet "x" has timed out progressing.' }],
+    });
     expect(rolloutProgress(stuck, 3)).toMatchObject({ done: false, failed: 'ReplicaSet "x" has timed out progressing.' });
   });
 
@@ -201,7 +255,22 @@ describe('rollouts', () => {
       describePods([
         pod({ phase: 'Pending' }),
         pod({ phase: 'Pending' }),
-        pod({ phase: 'Pending', containerStatuses: [{ name: 'model', image: 'x', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'ImagePullBackOff', message: 'not found' } } }] }, 'node-1'),
+        pod(
+          {
+            phase: 'Pending',
+            containerStatuses: [
+              {
+                name: 'model',
+                image: 'x',
+                imageID: '',
+                ready: false,
+                restartCount: 0,
+                state: { waiting: { reason: 'ImagePullBackOff', message: 'not found' } },
+              },
+            ],
+          },
+          'node-1',
+        ),
       ]),
     ).toBe('2 pods pending, not scheduled to a node yet; 1 pod waiting: ImagePullBackOff (not found)');
   });
@@ -210,7 +279,10 @@ describe('rollouts', () => {
     const set = (revision: number, buildId: string) => {
       const template = (buildManifests(input({}, {})).workload[1] as V1Deployment).spec!.template;
       const annotations = { ...template.metadata!.annotations, 'refit.dev/build-id': buildId };
-      return { metadata: { annotations: { 'deployment.kubernetes.io/revision': String(revision) } }, spec: { selector: {}, template: { ...template, metadata: { ...template.metadata, annotations } } } };
+      return {
+        metadata: { annotations: { 'deployment.kubernetes.io/revision': String(revision) } },
+        spec: { selector: {}, template: { ...template, metadata: { ...template.metadata, annotations } } },
+      };
     };
     expect(releaseHistory([set(1, 'b1'), set(3, 'b3'), set(2, 'b2'), set(4, 'b1')]).map((release) => release.buildId)).toEqual(['b1', 'b3', 'b2']);
   });

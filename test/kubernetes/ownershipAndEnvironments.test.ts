@@ -51,7 +51,11 @@ describe('the Kubernetes target and what it may touch', () => {
     await applyAs('kustomize-controller', {
       apiVersion: 'v1',
       kind: 'Service',
-      metadata: { name: 'billing', namespace: 'gitops', labels: { 'kustomize.toolkit.fluxcd.io/name': 'apps', 'kustomize.toolkit.fluxcd.io/namespace': 'flux-system' } },
+      metadata: {
+        name: 'billing',
+        namespace: 'gitops',
+        labels: { 'kustomize.toolkit.fluxcd.io/name': 'apps', 'kustomize.toolkit.fluxcd.io/namespace': 'flux-system' },
+      },
       spec: { selector: { app: 'billing' }, ports: [{ port: 80 }] },
     } as KubernetesObject);
     await expect(targetIn('gitops').apply(request('billing', 'billing-1', spec()))).rejects.toThrow(
@@ -72,7 +76,9 @@ describe('the Kubernetes target and what it may touch', () => {
     const edited = await cluster.apps.readNamespacedDeployment({ name: 'pricing-default', namespace: 'conflicts' });
     await expect(target.apply(request('pricing', 'pricing-2', spec()))).rejects.toMatchObject({
       type: ErrorTypes.DeploymentFailed,
-      message: expect.stringMatching(/^Deployment conflicts\/pricing-default is managed by field manager "kubectl-edit" \(its fields \.spec\.replicas would change\), so Refit left it untouched/),
+      message: expect.stringMatching(
+        /^Deployment conflicts\/pricing-default is managed by field manager "kubectl-edit" \(its fields \.spec\.replicas would change\), so Refit left it untouched/,
+      ),
     });
     const after = await cluster.apps.readNamespacedDeployment({ name: 'pricing-default', namespace: 'conflicts' });
     expect(after.metadata?.generation).toBe(edited.metadata?.generation);
@@ -97,7 +103,9 @@ describe('the Kubernetes target and what it may touch', () => {
       type: ErrorTypes.DeploymentFailed,
       message: 'namespace "qa" does not exist: create it (`kubectl create namespace qa`) or deploy to another environment',
     });
-    await expect(target.apply(request('churn', 'churn-1', spec({ environments: ['eu_west'] }), 'eu_west'))).rejects.toThrow(/environment "eu_west" cannot be a Kubernetes namespace/);
+    await expect(target.apply(request('churn', 'churn-1', spec({ environments: ['eu_west'] }), 'eu_west'))).rejects.toThrow(
+      /environment "eu_west" cannot be a Kubernetes namespace/,
+    );
   });
 
   it('maps environments to kubeconfig contexts when told to', async () => {
@@ -105,8 +113,19 @@ describe('the Kubernetes target and what it may touch', () => {
     const base = cluster.kubernetes.kubeConfig;
     const kubeConfig = new KubeConfig();
     const context = (name: string, namespace?: string) => ({ name, cluster: base.getCurrentCluster()!.name, user: base.getCurrentUser()!.name, namespace });
-    kubeConfig.loadFromOptions({ clusters: base.getClusters(), users: base.getUsers(), contexts: [context('east', 'east-models'), context('home')], currentContext: 'home' });
-    const target = new KubernetesDeploymentTarget({ kubeConfig, namespace: 'default', environments: 'contexts', imageRepository: 'registry.invalid/refit', pollMs: 100 });
+    kubeConfig.loadFromOptions({
+      clusters: base.getClusters(),
+      users: base.getUsers(),
+      contexts: [context('east', 'east-models'), context('home')],
+      currentContext: 'home',
+    });
+    const target = new KubernetesDeploymentTarget({
+      kubeConfig,
+      namespace: 'default',
+      environments: 'contexts',
+      imageRepository: 'registry.invalid/refit',
+      pollMs: 100,
+    });
     await target.apply(request('geo', 'geo-1', spec({ environments: ['east'] }), 'east'));
     expect((await cluster.apps.readNamespacedDeployment({ name: 'geo-default', namespace: 'east-models' })).metadata?.labels?.['refit.dev/model']).toBe('geo');
     expect((await target.status('geo', 'east'))?.variations.default?.buildId).toBe('geo-1');
@@ -126,7 +145,10 @@ describe('the Kubernetes target and what it may touch', () => {
         'create it with `kubectl create secret generic scoring-api-token --namespace secrets --from-literal=value=...`',
     });
     await absent(cluster.apps.readNamespacedDeployment({ name: 'scorer-default', namespace: 'secrets' }));
-    await cluster.core.createNamespacedSecret({ namespace: 'secrets', body: { metadata: { name: 'scoring-api-token' }, data: { token: Buffer.from('value-never-copied').toString('base64') } } });
+    await cluster.core.createNamespacedSecret({
+      namespace: 'secrets',
+      body: { metadata: { name: 'scoring-api-token' }, data: { token: Buffer.from('value-never-copied').toString('base64') } },
+    });
     // A Secret no one scoped is given to no model server: any automation could otherwise read any Secret.
     await expect(target.apply(request('scorer', 'scorer-1', withSecret))).rejects.toMatchObject({
       type: ErrorTypes.SecretOutOfScope,
@@ -137,7 +159,10 @@ describe('the Kubernetes target and what it may touch', () => {
       { name: 'scoring-api-token', namespace: 'secrets', body: { metadata: { annotations: { 'refit.dev/secret-automations': 'someone-else' } } } },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
-    await expect(target.apply(request('scorer', 'scorer-1', withSecret))).rejects.toMatchObject({ type: ErrorTypes.SecretOutOfScope, message: expect.stringContaining('may be used by someone-else only') });
+    await expect(target.apply(request('scorer', 'scorer-1', withSecret))).rejects.toMatchObject({
+      type: ErrorTypes.SecretOutOfScope,
+      message: expect.stringContaining('may be used by someone-else only'),
+    });
     await cluster.core.patchNamespacedSecret(
       { name: 'scoring-api-token', namespace: 'secrets', body: { metadata: { annotations: { 'refit.dev/secret-automations': 'retrain-scorer' } } } },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),

@@ -52,7 +52,9 @@ describe('plan on the Kubernetes target', () => {
 
   it('says why a deploy would fail, without failing itself', async () => {
     expect(await target().plan(request('pricing-3', { env_vars: ['TOKEN=secret:pricing-token'] }))).toEqual([
-      expect.stringMatching(/^the deploy would fail before changing anything: env_vars refer to secret "pricing-token", and namespace "planned" has no Secret "pricing-token"/),
+      expect.stringMatching(
+        /^the deploy would fail before changing anything: env_vars refer to secret "pricing-token", and namespace "planned" has no Secret "pricing-token"/,
+      ),
     ]);
     expect(await fixtures.targetIn(cluster, 'nowhere').plan(request('pricing-1'))).toEqual([
       expect.stringMatching(/^cannot apply ServiceAccount nowhere\/pricing-default, so the deploy would fail: namespace "nowhere" does not exist/),
@@ -79,7 +81,14 @@ describe('describing what an apply changes', () => {
 
   it('names cpu and env_vars once each, ignores metadata the server keeps, and mentions the build record only when nothing else changed', () => {
     const live = deployment({ cpu: '2', env: [{ name: 'A', value: '1' }], build: 'b1' });
-    const planned = deployment({ cpu: '500m', env: [{ name: 'A', value: '2' }, { name: 'B', value: '3' }], build: 'b2' });
+    const planned = deployment({
+      cpu: '500m',
+      env: [
+        { name: 'A', value: '2' },
+        { name: 'B', value: '3' },
+      ],
+      build: 'b2',
+    });
     expect(describeChanges(fieldChanges(live, planned), planned)).toEqual(['cpu 2 → 500m', 'env_vars']);
     const recordOnly = deployment({ cpu: '2', env: [{ name: 'A', value: '1' }], build: 'b10' });
     expect(describeChanges(fieldChanges(live, recordOnly), recordOnly)).toEqual(['the recorded build, metrics or deployment_spec']);

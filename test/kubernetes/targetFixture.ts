@@ -54,7 +54,16 @@ export function spec(fields: Record<string, unknown> = {}): DeploymentSpec {
 }
 
 export function deployRequest(modelId: string, buildId: string, deploymentSpec: DeploymentSpec, environment = ''): DeploymentRequest {
-  return { automation: `retrain-${modelId}`, modelId, buildId, environment, spec: deploymentSpec, artifactDir: '/nonexistent', python: 'python3', metrics: { f1_score: 0.7 } };
+  return {
+    automation: `retrain-${modelId}`,
+    modelId,
+    buildId,
+    environment,
+    spec: deploymentSpec,
+    artifactDir: '/nonexistent',
+    python: 'python3',
+    metrics: { f1_score: 0.7 },
+  };
 }
 
 /** The kinds a deploy writes or causes (the controllers' ReplicaSets and pods), for before/after comparisons. */
@@ -73,7 +82,9 @@ const WRITTEN_KINDS: [string, string][] = [
 export async function namespaceObjects(fixture: TargetFixture, namespace: string): Promise<string[]> {
   const lists = await Promise.all(WRITTEN_KINDS.map(([apiVersion, kind]) => whileInitializing(() => fixture.objects.list(apiVersion, kind, namespace))));
   return lists
-    .flatMap((list, index) => list.items.map((item) => `${WRITTEN_KINDS[index]![1]} ${item.metadata?.name} ${item.metadata?.resourceVersion} ${item.metadata?.generation ?? '-'}`))
+    .flatMap((list, index) =>
+      list.items.map((item) => `${WRITTEN_KINDS[index]![1]} ${item.metadata?.name} ${item.metadata?.resourceVersion} ${item.metadata?.generation ?? '-'}`),
+    )
     .sort();
 }
 

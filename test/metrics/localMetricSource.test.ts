@@ -26,16 +26,19 @@ describe('LocalMetricSource', () => {
   });
 
   it('skips blank lines, records that are not metrics, and a last line cut short by a crash', async () => {
-    writeFileSync(metricsFile, [
-      line('f1_score', 0.9),
-      '\n',
-      line('as_text', '0.9'),
-      line(7, 0.9),
-      '{"name": "no_value"}\n',
-      '[1, 2]\n',
-      line('recall', 0.7),
-      '{"name": "precision", "val',
-    ].join(''));
+    writeFileSync(
+      metricsFile,
+      [
+        line('f1_score', 0.9),
+        '\n',
+        line('as_text', '0.9'),
+        line(7, 0.9),
+        '{"name": "no_value"}\n',
+        '[1, 2]\n',
+        line('recall', 0.7),
+        '{"name": "precision", "val',
+      ].join(''),
+    );
     expect(await new LocalMetricSource().read({ metricsFile })).toEqual({ f1_score: 0.9, recall: 0.7 });
   });
 
@@ -48,7 +51,13 @@ describe('LocalMetricSource', () => {
 describe('waitForMetric', () => {
   it('returns as soon as the metric is there', async () => {
     writeFileSync(metricsFile, line('f1_score', 0.9));
-    const metrics = await waitForMetric({ source: new LocalMetricSource(), build: { buildId: 'b1', metricsFile }, name: 'f1_score', timeoutMs: 1_000, pollMs: 10 });
+    const metrics = await waitForMetric({
+      source: new LocalMetricSource(),
+      build: { buildId: 'b1', metricsFile },
+      name: 'f1_score',
+      timeoutMs: 1_000,
+      pollMs: 10,
+    });
     expect(metrics).toEqual({ f1_score: 0.9 });
   });
 

@@ -79,7 +79,7 @@ describe('MLflow metric source on a real tracking server', () => {
     expect(runs[0]).toMatchObject({ runId: env.MLFLOW_RUN_ID, tags: { 'refit.build_id': buildId, 'refit.model_id': 'churn' } });
   });
 
-  it('reads what mlflow.log_metric and mlflow.log_metrics logged with only prepareBuild\'s variables, the latest value winning', async () => {
+  it("reads what mlflow.log_metric and mlflow.log_metrics logged with only prepareBuild's variables, the latest value winning", async () => {
     const source = new MlflowMetricSource({ trackingUri: server.trackingUri });
     const buildId = buildIdFor('logged');
     const firstAttempt = await source.prepareBuild({ buildId, modelId: 'churn' });
@@ -89,16 +89,25 @@ describe('MLflow metric source on a real tracking server', () => {
     // The build is retried: it logs into the same run, and the newer value is the one that counts.
     const secondAttempt = await source.prepareBuild({ buildId, modelId: 'churn' });
     expect(secondAttempt.MLFLOW_RUN_ID).toBe(firstAttempt.MLFLOW_RUN_ID);
-    await runModelCode(server, secondAttempt, [
-      'import math, time, mlflow',
-      'mlflow.log_metric("f1_score", 0.91)',
-      'mlflow.log_metrics({"recall": 0.875, "precision": 0.8, "epochs": 12})',
-      // MLflow accepts NaN; Refit, like its metrics file, counts finite numbers only.
-      'mlflow.log_metric("loss", math.nan)',
-    ].join('\n'));
+    await runModelCode(
+      server,
+      secondAttempt,
+      [
+        'import math, time, mlflow',
+        'mlflow.log_metric("f1_score", 0.91)',
+        'mlflow.log_metrics({"recall": 0.875, "precision": 0.8, "epochs": 12})',
+        // MLflow accepts NaN; Refit, like its metrics file, counts finite numbers only.
+        'mlflow.log_metric("loss", math.nan)',
+      ].join('\n'),
+    );
 
     expect(await source.read({ buildId })).toEqual({ f1_score: 0.91, recall: 0.875, precision: 0.8, epochs: 12 });
-    expect(await new MlflowMetricSource({ trackingUri: server.trackingUri }).read({ buildId })).toEqual({ f1_score: 0.91, recall: 0.875, precision: 0.8, epochs: 12 });
+    expect(await new MlflowMetricSource({ trackingUri: server.trackingUri }).read({ buildId })).toEqual({
+      f1_score: 0.91,
+      recall: 0.875,
+      precision: 0.8,
+      epochs: 12,
+    });
   });
 
   it('reads {} for a build that logged nothing, one it never prepared, and an experiment that does not exist yet', async () => {
@@ -121,13 +130,18 @@ describe('MLflow metric source on a real tracking server', () => {
 
   it('says how to fix a deleted experiment instead of logging into it', async () => {
     const name = 'refit-deleted';
-    const env = await new MlflowMetricSource({ trackingUri: server.trackingUri, experimentName: name }).prepareBuild({ buildId: buildIdFor('deleted'), modelId: 'churn' });
+    const env = await new MlflowMetricSource({ trackingUri: server.trackingUri, experimentName: name }).prepareBuild({
+      buildId: buildIdFor('deleted'),
+      modelId: 'churn',
+    });
     await fetch(`${server.trackingUri}/api/2.0/mlflow/experiments/delete`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ experiment_id: env.MLFLOW_EXPERIMENT_ID }),
     });
-    const error = await rejection(new MlflowMetricSource({ trackingUri: server.trackingUri, experimentName: name }).prepareBuild({ buildId: buildIdFor('deleted'), modelId: 'churn' }));
+    const error = await rejection(
+      new MlflowMetricSource({ trackingUri: server.trackingUri, experimentName: name }).prepareBuild({ buildId: buildIdFor('deleted'), modelId: 'churn' }),
+    );
     expect(error.message).toContain(`experiment "${name}" on ${server.trackingUri} is deleted`);
     expect(error.message).toContain(`mlflow experiments restore --experiment-id ${env.MLFLOW_EXPERIMENT_ID}`);
   });
@@ -140,7 +154,7 @@ describe('MLflow metric source on a real tracking server', () => {
   });
 });
 
-describe('MLflow metric source with credentials, on a real server with MLflow\'s basic-auth app', () => {
+describe("MLflow metric source with credentials, on a real server with MLflow's basic-auth app", () => {
   const username = 'refit-bot';
   // "@", "/" and ":" must survive URL encoding and the Basic header; MLflow's ini file forbids "%".
   const password = `pw-${randomBytes(9).toString('hex')}@/:x`;
@@ -180,7 +194,12 @@ describe('MLflow metric source with credentials, on a real server with MLflow\'s
 
   it('gives a wrong password or token as rejected credentials, never showing them', async () => {
     const wrongPassword = `not-${password}`;
-    const byPassword = await rejection(new MlflowMetricSource({ trackingUri: server.trackingUri, username, password: wrongPassword }).prepareBuild({ buildId: buildIdFor('wrong'), modelId: 'churn' }));
+    const byPassword = await rejection(
+      new MlflowMetricSource({ trackingUri: server.trackingUri, username, password: wrongPassword }).prepareBuild({
+        buildId: buildIdFor('wrong'),
+        modelId: 'churn',
+      }),
+    );
     expect(byPassword.message).toContain('HTTP 401');
     expect(byPassword.message).toContain('rejected the credentials');
     expectNoSecret(byPassword, wrongPassword, Buffer.from(`${username}:${wrongPassword}`).toString('base64'));
@@ -212,7 +231,7 @@ describe('MLflow metric source when the server cannot be used', () => {
     }
   });
 
-  it('gives an answer that is not MLflow\'s as malformed, quoting it', async () => {
+  it("gives an answer that is not MLflow's as malformed, quoting it", async () => {
     // What a login proxy or a wrong address tends to answer: a page, with 200.
     const page = http.createServer((_request, response) => {
       response.writeHead(200, { 'content-type': 'text/html' });
@@ -233,6 +252,8 @@ describe('MLflow metric source when the server cannot be used', () => {
     expect(() => new MlflowMetricSource({ trackingUri: 'sqlite:///mlflow.db' })).toThrow('is not an http(s) address');
     expect(() => new MlflowMetricSource({ trackingUri: 'mlflow.internal:5000' })).toThrow('is not an http(s) address');
     expect(() => new MlflowMetricSource({ trackingUri: 'not a url at all' })).toThrow('is not a URL');
-    expect(() => new MlflowMetricSource({ trackingUri: 'http://127.0.0.1:5000', username: 'refit' })).toThrow('set both MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD');
+    expect(() => new MlflowMetricSource({ trackingUri: 'http://127.0.0.1:5000', username: 'refit' })).toThrow(
+      'set both MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD',
+    );
   });
 });

@@ -8,7 +8,9 @@ import { readRunState } from '../harness/runState.js';
 // Histories recorded from real runs (REFIT_RECORD_HISTORIES=1) replayed against today's workflow code:
 // a non-deterministic change to a workflow fails here before it can break runs in flight.
 const folder = path.join(packageRoot(), 'test', 'histories');
-const histories = readdirSync(folder).filter((file) => file.endsWith('.json')).sort();
+const histories = readdirSync(folder)
+  .filter((file) => file.endsWith('.json'))
+  .sort();
 
 describe('replaying recorded histories', () => {
   it('has recorded histories to replay', () => {

@@ -25,7 +25,11 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const readLines = (file = metricsFile) => readFileSync(file, 'utf8').trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+const readLines = (file = metricsFile) =>
+  readFileSync(file, 'utf8')
+    .trimEnd()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
 const withoutTimestamps = (text: string) => text.replace(/"timestamp": "[^"]*"/g, '"timestamp": "T"');
 
 /** The environment a model's process would have, without the metrics file unless given. */
@@ -34,7 +38,7 @@ function childEnv(extra: Record<string, string> = {}): Record<string, string> {
   return { ...(inherited as Record<string, string>), PYTHONDONTWRITEBYTECODE: '1', ...extra };
 }
 
-describe('the TypeScript SDK\'s logMetric and logMetrics', () => {
+describe("the TypeScript SDK's logMetric and logMetrics", () => {
   it('appends one JSON line per metric: name, value, step, timestamp', () => {
     logMetric('f1_score', 0.93);
     const [record] = readLines();
@@ -47,7 +51,10 @@ describe('the TypeScript SDK\'s logMetric and logMetrics', () => {
     logMetrics({ accuracy: 0.9, recall: 1, 'eval/loss:val-1': 0.25 }, 3);
     logMetrics(new Map([['precision', 0.5]]));
     expect(readLines().map((r) => [r.name, r.value, r.step])).toEqual([
-      ['accuracy', 0.9, 3], ['recall', 1, 3], ['eval/loss:val-1', 0.25, 3], ['precision', 0.5, null],
+      ['accuracy', 0.9, 3],
+      ['recall', 1, 3],
+      ['eval/loss:val-1', 0.25, 3],
+      ['precision', 0.5, null],
     ]);
   });
 
@@ -97,7 +104,7 @@ describe('the TypeScript SDK\'s logMetric and logMetrics', () => {
     const script = [
       `const { logMetric, logMetrics } = await import(${JSON.stringify(sdkModule)});`,
       "logMetric('f1_score', 0.9);",
-      "logMetrics({ recall: 0.8 });",
+      'logMetrics({ recall: 0.8 });',
       "try { logMetric('bad name', 1); } catch (err) { console.log('rejected: ' + err.message.split(':')[0]); }",
       "console.log('training went on');",
     ].join('\n');
@@ -108,15 +115,19 @@ describe('the TypeScript SDK\'s logMetric and logMetrics', () => {
 });
 
 describe('lines from the TypeScript and Python SDKs', () => {
-  const metrics = { f1_score: 0.91, epochs: 12, 'eval/loss:val-1': 0.125, 'précision': 0.875 };
+  const metrics = { f1_score: 0.91, epochs: 12, 'eval/loss:val-1': 0.125, précision: 0.875 };
 
   it('are the same text and read the same by LocalMetricSource', async () => {
     const pythonFile = path.join(dir, 'python-metrics.jsonl');
-    await run('python3', ['-c', [
-      'import sys, json, refit_sdk',
-      `refit_sdk.log_metrics(json.loads(sys.argv[1]), step=2)`,
-      'refit_sdk.log_metric("f1_score", 0.93)',
-    ].join('\n'), JSON.stringify(metrics)], { env: childEnv({ PYTHONPATH: path.join(packageRoot(), 'sdk', 'python'), REFIT_METRICS_FILE: pythonFile }) });
+    await run(
+      'python3',
+      [
+        '-c',
+        ['import sys, json, refit_sdk', `refit_sdk.log_metrics(json.loads(sys.argv[1]), step=2)`, 'refit_sdk.log_metric("f1_score", 0.93)'].join('\n'),
+        JSON.stringify(metrics),
+      ],
+      { env: childEnv({ PYTHONPATH: path.join(packageRoot(), 'sdk', 'python'), REFIT_METRICS_FILE: pythonFile }) },
+    );
     logMetrics(metrics, 2);
     logMetric('f1_score', 0.93);
 

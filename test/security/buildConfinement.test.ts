@@ -145,7 +145,16 @@ describe('a hostile model repository, built and served confined', () => {
     built = await runBuild(request(modelDir, 'hostile-build-1'));
   }, 300_000);
 
-  const noEscape = { sees_worker: 0, worker_environ: 0, secret_file: 0, secret_folder: 0, secret_store_listed: 0, other_build: 0, write_refit_home: 0, worker_variable: 0 };
+  const noEscape = {
+    sees_worker: 0,
+    worker_environ: 0,
+    secret_file: 0,
+    secret_folder: 0,
+    secret_store_listed: 0,
+    other_build: 0,
+    write_refit_home: 0,
+    worker_variable: 0,
+  };
 
   it('installs its dependencies confined, as the unprivileged user', () => {
     const found = JSON.parse(readFileSync(path.join(modelDir, 'install-probes.json'), 'utf8'));
@@ -154,7 +163,7 @@ describe('a hostile model repository, built and served confined', () => {
     expect(statSync(built.environment.dir).uid).toBe(0);
   });
 
-  it('runs its tests confined: its own process namespace, none of the worker\'s files', () => {
+  it("runs its tests confined: its own process namespace, none of the worker's files", () => {
     const found = JSON.parse(readFileSync(path.join(modelDir, 'tests-probes.json'), 'utf8'));
     expect(found).toMatchObject({ ...noEscape, uid: DEFAULT_SANDBOX_UID });
     expect(found.processes).toBeLessThanOrEqual(3);
@@ -163,10 +172,16 @@ describe('a hostile model repository, built and served confined', () => {
 
   it('runs its build confined; only the secret its scope grants reaches it', async () => {
     const metrics = Object.fromEntries(
-      readFileSync(built.metricsFile, 'utf8').trim().split('\n').map((line) => JSON.parse(line)).map((record) => [record.name, record.value]),
+      readFileSync(built.metricsFile, 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line))
+        .map((record) => [record.name, record.value]),
     );
     expect(metrics).toMatchObject({ ...noEscape, uid: DEFAULT_SANDBOX_UID, secret_in_env: 1 });
-    expect(readFileSync(built.logFile, 'utf8')).toContain(`model code: confined: a bubblewrap sandbox (own process namespace, only its own folders) as unprivileged user ${DEFAULT_SANDBOX_UID}`);
+    expect(readFileSync(built.logFile, 'utf8')).toContain(
+      `model code: confined: a bubblewrap sandbox (own process namespace, only its own folders) as unprivileged user ${DEFAULT_SANDBOX_UID}`,
+    );
     expect(readdirSync(home)).not.toContain('planted-by-a-build');
   });
 
@@ -189,7 +204,9 @@ describe('a hostile model repository, built and served confined', () => {
       python: path.join(built.environment.dir, 'bin', 'python'),
       metrics: {},
     });
-    const servers = runningProcesses().filter(({ command }) => command.includes('refit_sdk.serve') && command.includes('--model-name hostile ') && !command.startsWith('bwrap '));
+    const servers = runningProcesses().filter(
+      ({ command }) => command.includes('refit_sdk.serve') && command.includes('--model-name hostile ') && !command.startsWith('bwrap '),
+    );
     expect(servers).toHaveLength(1);
     const status = readFileSync(`/proc/${servers[0]!.pid}/status`, 'utf8');
     expect(status).toMatch(new RegExp(`^Uid:\\s+${DEFAULT_SANDBOX_UID}\\s`, 'm'));
@@ -200,20 +217,29 @@ describe('when the worker cannot confine model code', () => {
   const tiny = () => {
     const dir = path.join(root, 'tiny');
     mkdirSync(path.join(dir, 'main'), { recursive: true });
-    writeFileSync(path.join(dir, 'main', 'model.py'), 'from refit_sdk import RefitModel, log_metric\n\nclass M(RefitModel):\n    def build(self):\n        log_metric("score", 1.0)\n\n    def predict(self, rows):\n        return rows\n');
+    writeFileSync(
+      path.join(dir, 'main', 'model.py'),
+      'from refit_sdk import RefitModel, log_metric\n\nclass M(RefitModel):\n    def build(self):\n        log_metric("score", 1.0)\n\n    def predict(self, rows):\n        return rows\n',
+    );
     return dir;
   };
 
   it('refuses to build, saying what the operator can do', async () => {
     const sandbox = sandboxSettingsFromEnvironment({ REFIT_BWRAP: '/nonexistent/bwrap' });
-    const error = await runBuild(request(tiny(), 'no-sandbox', { sandbox, spec: BuildSpecifications.parse({ git_uri: 'https://example.com/r.git' }) })).catch((err: unknown) => err);
+    const error = await runBuild(request(tiny(), 'no-sandbox', { sandbox, spec: BuildSpecifications.parse({ git_uri: 'https://example.com/r.git' }) })).catch(
+      (err: unknown) => err,
+    );
     expect((error as RefitError).type).toBe(ErrorTypes.WorkerSetup);
-    expect((error as Error).message).toMatch(/cannot confine model code \(\/nonexistent\/bwrap is not installed\); install bubblewrap .* REFIT_BUILD_SANDBOX=off/);
+    expect((error as Error).message).toMatch(
+      /cannot confine model code \(\/nonexistent\/bwrap is not installed\); install bubblewrap .* REFIT_BUILD_SANDBOX=off/,
+    );
   });
 
   it('builds unconfined only when the operator opts in, and the build log says so', async () => {
     const sandbox = sandboxSettingsFromEnvironment({ REFIT_BUILD_SANDBOX: 'off' });
     const result = await runBuild(request(tiny(), 'opted-out', { sandbox, spec: BuildSpecifications.parse({ git_uri: 'https://example.com/r.git' }) }));
-    expect(readFileSync(result.logFile, 'utf8')).toContain('model code: not confined: model code runs as the worker itself (the worker sets REFIT_BUILD_SANDBOX=off)');
+    expect(readFileSync(result.logFile, 'utf8')).toContain(
+      'model code: not confined: model code runs as the worker itself (the worker sets REFIT_BUILD_SANDBOX=off)',
+    );
   });
 });

@@ -35,7 +35,9 @@ describe('variables that would steer Refit or the loader', () => {
     ['GIT_SSH_COMMAND=sh -c id', /steers git/],
     ['NODE_OPTIONS=--require /tmp/x.js', /interpreter loads/],
   ])('refuses %s in build_spec.env_vars and in deployment_spec.env_vars, naming the entry', (entry, why) => {
-    expect(problems(`${B}.env_vars`, [entry])).toEqual([expect.stringMatching(new RegExp(`^action\\.build_spec\\.env_vars\\[0\\]: "${entry.split('=')[0]}" cannot be set by a definition: .*${why.source}`))]);
+    expect(problems(`${B}.env_vars`, [entry])).toEqual([
+      expect.stringMatching(new RegExp(`^action\\.build_spec\\.env_vars\\[0\\]: "${entry.split('=')[0]}" cannot be set by a definition: .*${why.source}`)),
+    ]);
     expect(problems(`${D}.env_vars`, [entry])).toHaveLength(1);
   });
 
@@ -44,7 +46,12 @@ describe('variables that would steer Refit or the loader', () => {
   });
 
   it('bounds how many variables and how long each may be', () => {
-    expect(problems(`${B}.env_vars`, Array.from({ length: 201 }, (_, i) => `V${i}=x`))).toEqual([expect.stringMatching(/at most 200 variables/)]);
+    expect(
+      problems(
+        `${B}.env_vars`,
+        Array.from({ length: 201 }, (_, i) => `V${i}=x`),
+      ),
+    ).toEqual([expect.stringMatching(/at most 200 variables/)]);
     expect(problems(`${B}.env_vars`, [`BIG=${'x'.repeat(40_000)}`])).toEqual([expect.stringMatching(/at most 32768 characters/)]);
   });
 });
@@ -63,7 +70,8 @@ describe('git_uri', () => {
   });
 
   it('accepts https, ssh and scp-like forms', () => {
-    for (const uri of ['https://github.com/o/r.git#m', 'ssh://git@github.com/o/r.git', 'git@github.com:o/r.git#models/x']) expect(problems(`${B}.git_uri`, uri)).toEqual([]);
+    for (const uri of ['https://github.com/o/r.git#m', 'ssh://git@github.com/o/r.git', 'git@github.com:o/r.git#models/x'])
+      expect(problems(`${B}.git_uri`, uri)).toEqual([]);
   });
 
   it('lets the worker refuse file:// and plain http to another host unless its operator allows them', () => {
@@ -112,7 +120,14 @@ describe('numbers', () => {
 describe('metric names', () => {
   it.each(['constructor', '__proto__', 'toString', 'hasOwnProperty'])('never resolves %s to a member of the prototype', async (name) => {
     const condition = { type: 'BuildMetric' as const, metric_name: name, direction: 'ABOVE' as const, threshold: '0.5' };
-    const error = await evaluateCondition({ condition, metrics: { f1_score: 0.9 }, openAnalytics: async () => { throw new Error('unused'); }, queryTimeoutMs: 1000 }).catch((err: unknown) => err);
+    const error = await evaluateCondition({
+      condition,
+      metrics: { f1_score: 0.9 },
+      openAnalytics: async () => {
+        throw new Error('unused');
+      },
+      queryTimeoutMs: 1000,
+    }).catch((err: unknown) => err);
     expect((error as RefitError).type).toBe(ErrorTypes.MetricNotFound);
     expect((error as Error).message).toContain(`the build logged no metric "${name}"`);
   });
@@ -121,11 +136,16 @@ describe('metric names', () => {
     const file = path.join(root, 'metrics.jsonl');
     writeFileSync(file, `${JSON.stringify({ name: '__proto__', value: 0.7 })}\n${JSON.stringify({ name: 'constructor', value: 0.8 })}\n`);
     const metrics = await new LocalMetricSource().read({ metricsFile: file });
-    expect(Object.entries(metrics)).toEqual([['__proto__', 0.7], ['constructor', 0.8]]);
+    expect(Object.entries(metrics)).toEqual([
+      ['__proto__', 0.7],
+      ['constructor', 0.8],
+    ]);
     const outcome = await evaluateCondition({
       condition: { type: 'BuildMetric', metric_name: 'constructor', direction: 'ABOVE', threshold: '0.5' },
       metrics,
-      openAnalytics: async () => { throw new Error('unused'); },
+      openAnalytics: async () => {
+        throw new Error('unused');
+      },
       queryTimeoutMs: 1000,
     });
     expect(outcome).toMatchObject({ passed: true, value: 0.8 });
@@ -137,7 +157,7 @@ describe('SQL fields', () => {
   it('accepts a ";" inside a string literal or a comment', () => {
     expect(sql("SELECT avg(score) FROM logs WHERE note <> 'a;b' -- one; statement\n")).toEqual([]);
     expect(sql('SELECT /* ; */ avg(score) FROM logs;')).toEqual([]);
-    expect(sql("SELECT avg(score) FROM logs WHERE tag = $$x;y$$")).toEqual([]);
+    expect(sql('SELECT avg(score) FROM logs WHERE tag = $$x;y$$')).toEqual([]);
   });
 
   it('refuses a second statement hidden after a string that looks escaped', () => {
@@ -146,12 +166,24 @@ describe('SQL fields', () => {
 
   it('applies the single-statement rule to canary guards and metric triggers too', () => {
     const guard = validateAutomation(
-      withChange(validInput(), 'action.rollout', { strategy: 'canary', guard: { type: 'LiveMetric', sql_query: 'SELECT 1; SELECT 2', direction: 'BELOW', threshold: 0.1 } }),
+      withChange(validInput(), 'action.rollout', {
+        strategy: 'canary',
+        guard: { type: 'LiveMetric', sql_query: 'SELECT 1; SELECT 2', direction: 'BELOW', threshold: 0.1 },
+      }),
     );
     expect(guard.ok).toBe(false);
-    if (!guard.ok) expect(guard.errors.map((error) => `${formatPath(error.path)}: ${error.message}`)).toContainEqual(expect.stringMatching(/^action\.rollout\.guard\.sql_query: holds more than one SQL statement/));
+    if (!guard.ok)
+      expect(guard.errors.map((error) => `${formatPath(error.path)}: ${error.message}`)).toContainEqual(
+        expect.stringMatching(/^action\.rollout\.guard\.sql_query: holds more than one SQL statement/),
+      );
     const trigger = validateAutomation(
-      withChange(validInput(), 'trigger', { type: 'MetricBasedTrigger', name: 'drift', metric: { sql_query: "SELECT 1; COPY t TO '/tmp/x'" }, direction: 'BELOW', threshold: 0.7 }),
+      withChange(validInput(), 'trigger', {
+        type: 'MetricBasedTrigger',
+        name: 'drift',
+        metric: { sql_query: "SELECT 1; COPY t TO '/tmp/x'" },
+        direction: 'BELOW',
+        threshold: 0.7,
+      }),
     );
     expect(trigger.ok).toBe(false);
   });
@@ -205,22 +237,39 @@ describe('loading a folder of definitions', () => {
     path.join(folder, 'sneaky.ts'),
     `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(marker)}, JSON.stringify(Object.keys(process.env)));\nexport {};\n`,
   );
-  const aliases = ['a: &a ["x","x","x","x","x","x","x","x","x"]', ...Array.from({ length: 8 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(9).fill(`*${String.fromCharCode(97 + i)}`).join(',')}]`)];
+  const aliases = [
+    'a: &a ["x","x","x","x","x","x","x","x","x"]',
+    ...Array.from(
+      { length: 8 },
+      (_, i) =>
+        `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(9)
+          .fill(`*${String.fromCharCode(97 + i)}`)
+          .join(',')}]`,
+    ),
+  ];
   writeFileSync(path.join(folder, 'bomb.yaml'), `${aliases.join('\n')}\n`);
 
   it('runs no module found in a folder, and says so', async () => {
     const result = await loadDefinitions([folder]);
     expect(existsSync(marker)).toBe(false);
-    expect(result.warnings).toContainEqual(expect.objectContaining({ file: path.join(folder, 'sneaky.ts'), message: expect.stringMatching(/a folder loads YAML files only.*--allow-code/) }));
+    expect(result.warnings).toContainEqual(
+      expect.objectContaining({ file: path.join(folder, 'sneaky.ts'), message: expect.stringMatching(/a folder loads YAML files only.*--allow-code/) }),
+    );
   });
 
   it('reports an alias bomb at its file and still validates the other files', async () => {
     const result = await loadDefinitions([folder]);
     expect(result.automations.map((loaded) => loaded.automation.name)).toEqual(['retrain_my_model']);
-    expect(result.errors).toContainEqual(expect.objectContaining({ file: path.join(folder, 'bomb.yaml'), position: { line: 1, column: 1 }, message: expect.stringMatching(/expands its aliases/) }));
+    expect(result.errors).toContainEqual(
+      expect.objectContaining({
+        file: path.join(folder, 'bomb.yaml'),
+        position: { line: 1, column: 1 },
+        message: expect.stringMatching(/expands its aliases/),
+      }),
+    );
   });
 
-  it('runs a module named on the command line without the caller\'s credentials', async () => {
+  it("runs a module named on the command line without the caller's credentials", async () => {
     process.env.TEMPORAL_API_KEY = 'key-of-the-person-running-refit';
     try {
       await loadDefinitions([path.join(folder, 'sneaky.ts')]);

@@ -65,18 +65,26 @@ describe('webhook requests', () => {
   const webhook = (url: string, method: 'POST' | 'GET' = 'POST') =>
     ({ type: 'CustomWebhook', url, http_method: method, headers: { Authorization: { secret: 'hook_auth' } } }) as const;
   const failure = async (promise: Promise<unknown>) => {
-    const error = await promise.then(() => undefined, (err: unknown) => err);
+    const error = await promise.then(
+      () => undefined,
+      (err: unknown) => err,
+    );
     expect(error).toBeInstanceOf(RefitError);
     expect((error as RefitError).type).toBe(ErrorTypes.InvalidDefinition);
     return (error as Error).message;
   };
 
-  it.each(['http://169.254.169.254/latest/meta-data/', 'http://[fe80::1]/hook', 'http://metadata.google.internal/computeMetadata/v1/', 'http://100.100.100.200/latest', 'http://[::ffff:169.254.169.254]/'])(
-    'refuses %s before sending anything',
-    async (url) => {
-      expect(await failure(sendNotification({ type: 'CustomWebhook', url, http_method: 'POST', headers: {} }, event('r'), secrets))).toMatch(/REFIT_WEBHOOK_ALLOW_LINK_LOCAL=true/);
-    },
-  );
+  it.each([
+    'http://169.254.169.254/latest/meta-data/',
+    'http://[fe80::1]/hook',
+    'http://metadata.google.internal/computeMetadata/v1/',
+    'http://100.100.100.200/latest',
+    'http://[::ffff:169.254.169.254]/',
+  ])('refuses %s before sending anything', async (url) => {
+    expect(await failure(sendNotification({ type: 'CustomWebhook', url, http_method: 'POST', headers: {} }, event('r'), secrets))).toMatch(
+      /REFIT_WEBHOOK_ALLOW_LINK_LOCAL=true/,
+    );
+  });
 
   it('knows the addresses that are off limits', () => {
     expect(forbiddenAddress('169.254.10.1')).toMatch(/link-local/);

@@ -77,7 +77,7 @@ describe.each([
     expect(error.message).toContain(keyword);
   });
 
-  it('runs within the operator\'s memory limit and thread count, which a query cannot change', async () => {
+  it("runs within the operator's memory limit and thread count, which a query cannot change", async () => {
     expect(await store.queryNumber("SELECT current_setting('threads')::INTEGER")).toBe(1);
     expect(await store.queryNumber("SELECT CASE WHEN current_setting('memory_limit') LIKE '28%MiB' THEN 1 ELSE 0 END")).toBe(1);
     expect(await store.queryNumber("SELECT CASE WHEN current_setting('enable_external_access') THEN 1 ELSE 0 END")).toBe(0);
@@ -86,7 +86,9 @@ describe.each([
   });
 
   it('fails a query that needs more memory than the limit, without spilling to disk', async () => {
-    const error = await rejection(store.queryNumber('SELECT count(*) FROM (SELECT DISTINCT range::VARCHAR || repeat(\'x\', 100) FROM range(20000000))', { timeoutMs: 60_000 }));
+    const error = await rejection(
+      store.queryNumber("SELECT count(*) FROM (SELECT DISTINCT range::VARCHAR || repeat('x', 100) FROM range(20000000))", { timeoutMs: 60_000 }),
+    );
     expect(error.message).toMatch(/Out of Memory|memory limit/i);
   });
 });
@@ -119,7 +121,11 @@ describe('queries on PostgreSQL', () => {
   });
 
   it('never shows a value from the data in an error', async () => {
-    for (const sql of ['SELECT CAST(body AS double precision) FROM notes', 'SELECT CAST(body AS integer) FROM notes', "SELECT to_date(body, 'YYYY-MM-DD')::text::int FROM notes"]) {
+    for (const sql of [
+      'SELECT CAST(body AS double precision) FROM notes',
+      'SELECT CAST(body AS integer) FROM notes',
+      "SELECT to_date(body, 'YYYY-MM-DD')::text::int FROM notes",
+    ]) {
       const error = await rejection(store.queryNumber(sql));
       expect(error.message).not.toContain(SECRET);
       expect(error.message).toMatch(/the value is not shown/);

@@ -36,10 +36,12 @@ describe('trust boundaries in real runs', () => {
   /** How many attempts the run's activities made in all: a configuration error makes one. */
   async function attempts(workflowId: string): Promise<number> {
     const history = await fixture.server.client.workflow.getHandle(workflowId).fetchHistory();
-    return (history.events ?? []).filter((event) => event.activityTaskStartedEventAttributes).reduce((sum, event) => sum + Math.max(1, event.activityTaskStartedEventAttributes!.attempt ?? 1), 0);
+    return (history.events ?? [])
+      .filter((event) => event.activityTaskStartedEventAttributes)
+      .reduce((sum, event) => sum + Math.max(1, event.activityTaskStartedEventAttributes!.attempt ?? 1), 0);
   }
 
-  it('a threshold query that reads the secret store fails with the query\'s error, and the secret reaches neither history nor webhook', async () => {
+  it("a threshold query that reads the secret store fails with the query's error, and the secret reaches neither history nor webhook", async () => {
     const secretFile = path.join(fixture.home, 'secrets', 'prod_token');
     const failed = await fixture.runFailing(
       fixture.automation((input) => {
@@ -56,32 +58,41 @@ describe('trust boundaries in real runs', () => {
     expect(sent!.body).not.toContain(PROD_TOKEN);
   });
 
-  it('a token scoped to another host is not sent to the definition\'s git server: the run fails at once saying how to scope it', async () => {
+  it("a token scoped to another host is not sent to the definition's git server: the run fails at once saying how to scope it", async () => {
     const requestsBefore = fixture.git.requests.length;
     const failed = await fixture.runFailing(fixture.automation((input) => (input.action.build_spec.git_access_token_secret = 'prod_token')));
     expect(failed.type).toBe(ErrorTypes.SecretOutOfScope);
-    expect(failed.message).toMatch(/secret "prod_token" \(git_access_token_secret\) may be sent to github\.com only, not to 127\.0\.0\.1:\d+; .*refit secrets scope prod_token --host github\.com --host 127\.0\.0\.1/);
+    expect(failed.message).toMatch(
+      /secret "prod_token" \(git_access_token_secret\) may be sent to github\.com only, not to 127\.0\.0\.1:\d+; .*refit secrets scope prod_token --host github\.com --host 127\.0\.0\.1/,
+    );
     expect(await attempts(failed.workflowId)).toBe(2); // claimWorkspace and the one clone attempt
     // Refused before git ran: the server saw nothing.
     expect(fixture.git.requests.length).toBe(requestsBefore);
     expect(await historyText(fixture, failed.workflowId)).not.toContain(PROD_TOKEN);
   });
 
-  it('a repository\'s refit.yaml cannot ask for a secret the definition does not grant', async () => {
+  it("a repository's refit.yaml cannot ask for a secret the definition does not grant", async () => {
     const repository = path.join(work, 'hostile');
     cpSync(path.join(packageRoot(), 'examples', 'model-repo'), repository, { recursive: true });
     writeFileSync(path.join(repository, 'models', 'breast_cancer', 'refit.yaml'), 'secrets: { HF_TOKEN: prod_token }\n');
     await fixture.git.publish('hostile', repository);
-    const failed = await fixture.runFailing(fixture.automation((input) => (input.action.build_spec.git_uri = `${fixture.git.url}/hostile.git#models/breast_cancer`)));
+    const failed = await fixture.runFailing(
+      fixture.automation((input) => (input.action.build_spec.git_uri = `${fixture.git.url}/hostile.git#models/breast_cancer`)),
+    );
     expect(failed.type).toBe(ErrorTypes.InvalidDefinition);
-    expect(failed.message).toMatch(/refit\.yaml in the model folder asks for secret "prod_token" \(as HF_TOKEN\), which the automation does not grant .*action\.build_spec\.secrets/);
+    expect(failed.message).toMatch(
+      /refit\.yaml in the model folder asks for secret "prod_token" \(as HF_TOKEN\), which the automation does not grant .*action\.build_spec\.secrets/,
+    );
   });
 
   it('a secret the build prints is masked in its log and its error, and kept out of history', async () => {
     const repository = path.join(work, 'printer');
     mkdirSync(path.join(repository, 'main'), { recursive: true });
     mkdirSync(path.join(repository, 'tests'), { recursive: true });
-    writeFileSync(path.join(repository, 'main', 'model.py'), 'from refit_sdk import RefitModel\n\nclass M(RefitModel):\n    def build(self):\n        pass\n\n    def predict(self, rows):\n        return rows\n');
+    writeFileSync(
+      path.join(repository, 'main', 'model.py'),
+      'from refit_sdk import RefitModel\n\nclass M(RefitModel):\n    def build(self):\n        pass\n\n    def predict(self, rows):\n        return rows\n',
+    );
     writeFileSync(
       path.join(repository, 'tests', 'test_print.py'),
       'import os, unittest\n\nclass Printing(unittest.TestCase):\n    def test_prints_its_secret(self):\n        print("HF_TOKEN=" + os.environ["HF_TOKEN"], flush=True)\n        self.fail("the token is " + os.environ["HF_TOKEN"])\n',

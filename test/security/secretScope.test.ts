@@ -40,14 +40,20 @@ describe('checkSecretUse', () => {
     const github = scope(['github.com', 'git.example.com:8443', '*.corp.example']);
     expect(refusal('git', github, { ...who, destination: 'https://github.com/org/r.git' })).toBeUndefined();
     expect(refusal('git', github, { ...who, destination: 'https://git.example.com:8443/r.git' })).toBeUndefined();
-    expect(refusal('git', github, { ...who, destination: 'https://git.example.com/r.git' })).toMatch(/may be sent to github\.com, git\.example\.com:8443, \*\.corp\.example only, not to git\.example\.com:443/);
-    expect(refusal('git', github, { ...who, destination: 'https://evil.example/r.git' })).toMatch(/not to evil\.example:443; .*--host github\.com --host git\.example\.com:8443 --host \*\.corp\.example --host evil\.example/);
+    expect(refusal('git', github, { ...who, destination: 'https://git.example.com/r.git' })).toMatch(
+      /may be sent to github\.com, git\.example\.com:8443, \*\.corp\.example only, not to git\.example\.com:443/,
+    );
+    expect(refusal('git', github, { ...who, destination: 'https://evil.example/r.git' })).toMatch(
+      /not to evil\.example:443; .*--host github\.com --host git\.example\.com:8443 --host \*\.corp\.example --host evil\.example/,
+    );
     expect(refusal('git', github, { ...who, destination: 'https://git.corp.example/r.git' })).toBeUndefined();
     expect(refusal('git', github, { ...who, destination: 'https://corp.example/r.git' })).toMatch(/not to corp\.example/);
   });
 
   it('never sends a secret over plain http to another machine, whatever its scope', () => {
-    expect(refusal('git', scope(['github.com']), { ...who, destination: 'http://github.com/org/r.git' })).toMatch(/over http; a secret leaves this machine only over https/);
+    expect(refusal('git', scope(['github.com']), { ...who, destination: 'http://github.com/org/r.git' })).toMatch(
+      /over http; a secret leaves this machine only over https/,
+    );
   });
 
   it('gives a secret only to the automations or models its scope names', () => {
@@ -55,9 +61,13 @@ describe('checkSecretUse', () => {
     const build = { ...who, field: 'build_spec.env_vars (HF_TOKEN)' };
     expect(refusal('hf', churn, build)).toBeUndefined();
     expect(refusal('hf', churn, { ...build, automation: 'fraud-daily', modelId: 'fraud' })).toBeUndefined();
-    expect(refusal('hf', churn, { ...build, automation: 'other', modelId: 'other' })).toMatch(/may be used by churn-weekly, fraud only, not by automation "other" \(model other\); .*--automation churn-weekly --automation fraud --automation other/);
+    expect(refusal('hf', churn, { ...build, automation: 'other', modelId: 'other' })).toMatch(
+      /may be used by churn-weekly, fraud only, not by automation "other" \(model other\); .*--automation churn-weekly --automation fraud --automation other/,
+    );
     // Without an automation scope, no build gets it at all.
-    expect(refusal('hf', scope(['hooks.slack.com']), build)).toMatch(/has no automation scope, and a build or model server is given only the secrets scoped to it/);
+    expect(refusal('hf', scope(['hooks.slack.com']), build)).toMatch(
+      /has no automation scope, and a build or model server is given only the secrets scoped to it/,
+    );
   });
 
   it('checks a secret that is itself the destination (a Slack webhook) against the host it names, never showing it', () => {
@@ -79,24 +89,49 @@ describe('every use goes through the scope', () => {
   it('a git token goes only to a host in its scope, and never over ssh', async () => {
     await store.set('prod_token', 'ghp-not-a-real-token', scope(['github.com']));
     const whom = { automation: 'churn-weekly', modelId: 'churn' };
-    await expect(gitToken(store, 'prod_token', allowedGitLocation('https://github.com/org/r.git', DEFAULT_GIT_POLICY), whom)).resolves.toBe('ghp-not-a-real-token');
-    await expect(gitToken(store, 'prod_token', allowedGitLocation('https://attacker.example/r.git', DEFAULT_GIT_POLICY), whom)).rejects.toThrow(/may be sent to github\.com only, not to attacker\.example:443/);
-    await expect(gitToken(store, 'prod_token', allowedGitLocation('git@github.com:org/r.git', DEFAULT_GIT_POLICY), whom)).rejects.toThrow(/works with https:\/\/ repositories only/);
+    await expect(gitToken(store, 'prod_token', allowedGitLocation('https://github.com/org/r.git', DEFAULT_GIT_POLICY), whom)).resolves.toBe(
+      'ghp-not-a-real-token',
+    );
+    await expect(gitToken(store, 'prod_token', allowedGitLocation('https://attacker.example/r.git', DEFAULT_GIT_POLICY), whom)).rejects.toThrow(
+      /may be sent to github\.com only, not to attacker\.example:443/,
+    );
+    await expect(gitToken(store, 'prod_token', allowedGitLocation('git@github.com:org/r.git', DEFAULT_GIT_POLICY), whom)).rejects.toThrow(
+      /works with https:\/\/ repositories only/,
+    );
   });
 
   it('a build variable KEY=secret:x only for a scoped automation', async () => {
     await store.set('hf_token', 'hf-value', scope([], ['churn-weekly']));
     const whom = { automation: 'churn-weekly', modelId: 'churn', field: 'build_spec.env_vars' };
     await expect(resolveEnvVars(['HF_TOKEN=secret:hf_token'], store, whom)).resolves.toEqual({ HF_TOKEN: 'hf-value' });
-    await expect(resolveEnvVars(['HF_TOKEN=secret:hf_token'], store, { ...whom, automation: 'intruder', modelId: 'intruder' })).rejects.toThrow(/build_spec\.env_vars \(HF_TOKEN\)\) may be used by churn-weekly only/);
+    await expect(resolveEnvVars(['HF_TOKEN=secret:hf_token'], store, { ...whom, automation: 'intruder', modelId: 'intruder' })).rejects.toThrow(
+      /build_spec\.env_vars \(HF_TOKEN\)\) may be used by churn-weekly only/,
+    );
     await expect(resolveEnvVars(['HF_TOKEN=secret:prod_token'], store, whom)).rejects.toThrow(/has no automation scope/);
   });
 
   it('a webhook header secret goes only to a host in its scope, before any request is made', async () => {
     await store.set('hook_auth', 'Bearer hook-value', scope([]));
-    const event = { automation: 'churn-weekly', model_id: 'churn', outcome: 'failed' as const, reason: 'r', build_id: 'b', git_commit: '', deployed: false, run_url: 'u', workflow_id: 'w' };
-    const notification = { type: 'CustomWebhook' as const, url: 'https://hooks.example.invalid/refit', http_method: 'POST' as const, headers: { Authorization: { secret: 'hook_auth' } } };
-    await expect(sendNotification(notification, event, store)).rejects.toThrow(/secret "hook_auth" \(CustomWebhook\.headers\.Authorization\) has no host scope.*not to hooks\.example\.invalid:443/);
+    const event = {
+      automation: 'churn-weekly',
+      model_id: 'churn',
+      outcome: 'failed' as const,
+      reason: 'r',
+      build_id: 'b',
+      git_commit: '',
+      deployed: false,
+      run_url: 'u',
+      workflow_id: 'w',
+    };
+    const notification = {
+      type: 'CustomWebhook' as const,
+      url: 'https://hooks.example.invalid/refit',
+      http_method: 'POST' as const,
+      headers: { Authorization: { secret: 'hook_auth' } },
+    };
+    await expect(sendNotification(notification, event, store)).rejects.toThrow(
+      /secret "hook_auth" \(CustomWebhook\.headers\.Authorization\) has no host scope.*not to hooks\.example\.invalid:443/,
+    );
   });
 });
 
@@ -134,7 +169,10 @@ describe('refit secrets with scopes', () => {
   });
 
   it('refuses a host or automation that is not one, naming the flag', async () => {
-    expect(await refit(['secrets', 'set', 'x', '--host', 'not a host'], 'v\n')).toMatchObject({ code: 2, stderr: expect.stringContaining('--host "not a host" is not a host') });
+    expect(await refit(['secrets', 'set', 'x', '--host', 'not a host'], 'v\n')).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('--host "not a host" is not a host'),
+    });
     expect(await refit(['secrets', 'scope', 'gh', '--automation', 'Bad Name'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--automation') });
   });
 });

@@ -45,7 +45,11 @@ describe('cron as Temporal reads it', () => {
 
   it('computes fire times in the time zone, across a daylight-saving change', () => {
     // Europe/Berlin moves from UTC+1 to UTC+2 on 2026-03-29.
-    expect(next('0 6 * * *', 'Europe/Berlin', '2026-03-27T12:00:00Z', 3)).toEqual(['2026-03-28T05:00:00.000Z', '2026-03-29T04:00:00.000Z', '2026-03-30T04:00:00.000Z']);
+    expect(next('0 6 * * *', 'Europe/Berlin', '2026-03-27T12:00:00Z', 3)).toEqual([
+      '2026-03-28T05:00:00.000Z',
+      '2026-03-29T04:00:00.000Z',
+      '2026-03-30T04:00:00.000Z',
+    ]);
   });
 
   it('describes the expression in words', () => {

@@ -18,13 +18,37 @@ const edged = (edge: string, middle: string, maxMiddle: number) =>
 const identifier = edged(LOWER + DIGITS, LOWER + DIGITS + '_-', 20);
 // A name shaped like a token ("sk-…", "ghp_…") is refused on purpose: well-formed models do not use one.
 const secretName = edged(LOWER, LOWER + DIGITS + '_.-', 15).filter((name) => !looksLikeATokenValue(name));
-const envKey = fc.tuple(chars(LOWER.toUpperCase(), 1, 1), chars(LOWER.toUpperCase() + DIGITS + '_', 0, 10)).map(([a, b]) => a + b).filter((key) => !/(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|ACCESS_KEY|PRIVATE_KEY)$/.test(key));
+const envKey = fc
+  .tuple(chars(LOWER.toUpperCase(), 1, 1), chars(LOWER.toUpperCase() + DIGITS + '_', 0, 10))
+  .map(([a, b]) => a + b)
+  .filter((key) => !/(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|ACCESS_KEY|PRIVATE_KEY)$/.test(key));
 const envVars = fc.uniqueArray(envKey, { maxLength: 4 }).chain((keys) =>
-  fc.tuple(...keys.map((key) => fc.oneof(chars(LOWER + DIGITS + ' ._:/-', 0, 12).filter((value) => !looksLikeATokenValue(value)), secretName.map((name) => `secret:${name}`)).map((value) => `${key}=${value}`))),
+  fc.tuple(
+    ...keys.map((key) =>
+      fc
+        .oneof(
+          chars(LOWER + DIGITS + ' ._:/-', 0, 12).filter((value) => !looksLikeATokenValue(value)),
+          secretName.map((name) => `secret:${name}`),
+        )
+        .map((value) => `${key}=${value}`),
+    ),
+  ),
 );
-const cronField = (max: number) => fc.oneof(fc.constant('*'), fc.integer({ min: 0, max }).map(String), fc.integer({ min: 1, max: 9 }).map((step) => `*/${step}`));
+const cronField = (max: number) =>
+  fc.oneof(
+    fc.constant('*'),
+    fc.integer({ min: 0, max }).map(String),
+    fc.integer({ min: 1, max: 9 }).map((step) => `*/${step}`),
+  );
 const cron = fc.oneof(
-  fc.tuple(cronField(59), cronField(23), fc.constantFrom('*', '1', '15', '1-7'), fc.constantFrom('*', '1', 'jan', '3-6'), fc.constantFrom('*', '0', 'mon-fri', '6'))
+  fc
+    .tuple(
+      cronField(59),
+      cronField(23),
+      fc.constantFrom('*', '1', '15', '1-7'),
+      fc.constantFrom('*', '1', 'jan', '3-6'),
+      fc.constantFrom('*', '0', 'mon-fri', '6'),
+    )
     .map((fields) => fields.join(' ')),
   fc.constantFrom('@hourly', '@daily', '@weekly', '@monthly', '@yearly'),
 );
@@ -32,7 +56,13 @@ const direction = fc.constantFrom('ABOVE', 'BELOW');
 const decimal = fc.double({ min: -1000, max: 1000, noNaN: true, noDefaultInfinity: true }).map((value) => Number(value.toFixed(3)));
 const trigger = fc.oneof(
   fc.record(
-    { type: fc.constant('ScheduledTrigger'), cron, timezone: fc.constantFrom('UTC', 'Europe/Berlin', 'America/New_York'), overlap_policy: fc.constantFrom('skip', 'buffer_one', 'allow_all'), catchup_window: fc.constantFrom('10m', '1h', '1d') },
+    {
+      type: fc.constant('ScheduledTrigger'),
+      cron,
+      timezone: fc.constantFrom('UTC', 'Europe/Berlin', 'America/New_York'),
+      overlap_policy: fc.constantFrom('skip', 'buffer_one', 'allow_all'),
+      catchup_window: fc.constantFrom('10m', '1h', '1d'),
+    },
     { requiredKeys: ['type', 'cron'] },
   ),
   fc.record({ type: fc.constant('ScheduledTrigger'), interval: fc.constantFrom('15m', '6h', '1d', '90s', '2w', 'Hourly', 'Daily', 'Weekly') }),
@@ -49,15 +79,28 @@ const trigger = fc.oneof(
   ),
   fc.constant({ type: 'NoneTrigger' }),
 );
-const memory = fc.oneof(fc.integer({ min: 1, max: 65536 }), fc.integer({ min: 1, max: 64 }).map((gi) => `${gi}Gi`), fc.integer({ min: 1, max: 4096 }).map((mi) => `${mi}Mi`));
+const memory = fc.oneof(
+  fc.integer({ min: 1, max: 65536 }),
+  fc.integer({ min: 1, max: 64 }).map((gi) => `${gi}Gi`),
+  fc.integer({ min: 1, max: 4096 }).map((mi) => `${mi}Mi`),
+);
 const resources = fc.oneof(
   fc.record({ type: fc.constant('CpuResources'), cpu_fraction: fc.double({ min: 0.1, max: 64, noNaN: true }).map((v) => Number(v.toFixed(2))), memory }),
-  fc.record({ type: fc.constant('GpuResources'), gpu_type: fc.constantFrom('NVIDIA_T4', 'NVIDIA_A10G', 'NVIDIA_A100'), gpu_amount: fc.integer({ min: 1, max: 8 }) }),
+  fc.record({
+    type: fc.constant('GpuResources'),
+    gpu_type: fc.constantFrom('NVIDIA_T4', 'NVIDIA_A10G', 'NVIDIA_A100'),
+    gpu_amount: fc.integer({ min: 1, max: 8 }),
+  }),
   fc.record({ type: fc.constant('ClientResources'), instance: fc.constantFrom('small', 'medium', 'gpu.a10.8xl') }),
 );
 const buildSpec = fc.record(
   {
-    git_uri: fc.tuple(fc.constantFrom('https://github.com/org/repo.git', 'http://127.0.0.1:8080/models.git', 'git@github.com:org/repo.git'), fc.constantFrom('', '#models/churn', '#a/b/c')).map(([repo, dir]) => repo + dir),
+    git_uri: fc
+      .tuple(
+        fc.constantFrom('https://github.com/org/repo.git', 'http://127.0.0.1:8080/models.git', 'git@github.com:org/repo.git'),
+        fc.constantFrom('', '#models/churn', '#a/b/c'),
+      )
+      .map(([repo, dir]) => repo + dir),
     git_access_token_secret: secretName,
     git_branch: fc.constantFrom('main', 'release/1.0', 'dev'),
     main_dir: fc.constantFrom('main', 'src/model'),
@@ -70,7 +113,12 @@ const buildSpec = fc.record(
   { requiredKeys: ['git_uri'] },
 );
 const condition = fc.oneof(
-  fc.record({ type: fc.constant('BuildMetric'), metric_name: fc.constantFrom('f1_score', 'accuracy', 'loss'), direction, threshold: fc.oneof(decimal.map(String), fc.constant('SELECT avg(f1) FROM builds')) }),
+  fc.record({
+    type: fc.constant('BuildMetric'),
+    metric_name: fc.constantFrom('f1_score', 'accuracy', 'loss'),
+    direction,
+    threshold: fc.oneof(decimal.map(String), fc.constant('SELECT avg(f1) FROM builds')),
+  }),
   fc.record({ type: fc.constant('DeployedBuildMetric'), metric_name: fc.constantFrom('f1_score', 'auc'), direction }),
 );
 const autoscaling = fc.integer({ min: 0, max: 5 }).chain((min) =>
@@ -81,7 +129,11 @@ const autoscaling = fc.integer({ min: 0, max: 5 }).chain((min) =>
     cool_down_period: fc.integer({ min: 0, max: 3600 }),
     triggers: fc.array(
       fc.record({
-        query_spec: fc.record({ aggregation_type: fc.constantFrom('min', 'max', 'avg', 'sum', 'p95'), metric_type: fc.constantFrom('cpu', 'gpu', 'memory', 'latency'), time_period: fc.integer({ min: 1, max: 60 }) }),
+        query_spec: fc.record({
+          aggregation_type: fc.constantFrom('min', 'max', 'avg', 'sum', 'p95'),
+          metric_type: fc.constantFrom('cpu', 'gpu', 'memory', 'latency'),
+          time_period: fc.integer({ min: 1, max: 60 }),
+        }),
         threshold: fc.integer({ min: 1, max: 1000 }),
       }),
       { minLength: 1, maxLength: 3 },
@@ -182,18 +234,24 @@ describe('property: random mutations never crash the validator', () => {
 
   it('accepts or rejects each mutant with messages, never throws', () => {
     fc.assert(
-      fc.property(automation, fc.nat(), fc.constantFrom('replace', 'delete', 'rename'), fc.anything({ withNullPrototype: false }), (input, pick, kind, replacement) => {
-        const candidates = paths(input);
-        const mutant = mutate(input, candidates[pick % candidates.length]!, kind, replacement);
-        const result = validateAutomation(mutant);
-        if (!result.ok) {
-          expect(result.errors.length).toBeGreaterThan(0);
-          for (const error of result.errors) {
-            expect(typeof error.message).toBe('string');
-            expect(error.message.length).toBeGreaterThan(0);
+      fc.property(
+        automation,
+        fc.nat(),
+        fc.constantFrom('replace', 'delete', 'rename'),
+        fc.anything({ withNullPrototype: false }),
+        (input, pick, kind, replacement) => {
+          const candidates = paths(input);
+          const mutant = mutate(input, candidates[pick % candidates.length]!, kind, replacement);
+          const result = validateAutomation(mutant);
+          if (!result.ok) {
+            expect(result.errors.length).toBeGreaterThan(0);
+            for (const error of result.errors) {
+              expect(typeof error.message).toBe('string');
+              expect(error.message.length).toBeGreaterThan(0);
+            }
           }
-        }
-      }),
+        },
+      ),
       { numRuns: 500 },
     );
   });

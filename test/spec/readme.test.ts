@@ -7,7 +7,12 @@ import { INSTANCE_SIZES } from '../../spec/instanceSizes.js';
 describe('the README', () => {
   it('lists exactly the instance sizes the validator accepts, with their resources', () => {
     const readme = readFileSync(path.join(packageRoot(), 'README.md'), 'utf8');
-    const rows = [...readme.matchAll(/^\| `([\w.]+)` \| ([\d.]+) \| (\w+) \| (.*?) ?\|$/gm)].map(([, name, cpus, memory, gpu]) => ({ name, cpus: Number(cpus), memory, gpu: gpu!.trim() }));
+    const rows = [...readme.matchAll(/^\| `([\w.]+)` \| ([\d.]+) \| (\w+) \| (.*?) ?\|$/gm)].map(([, name, cpus, memory, gpu]) => ({
+      name,
+      cpus: Number(cpus),
+      memory,
+      gpu: gpu!.trim(),
+    }));
     const expected = Object.entries(INSTANCE_SIZES).map(([name, size]) => ({
       name,
       cpus: size.cpus,

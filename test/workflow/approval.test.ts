@@ -100,7 +100,13 @@ describe('an approval-gated run waits across a worker restart and a dev-server r
 
   it('deploys after approval given once both came back', async () => {
     const startWorker = async () => {
-      const worker = await startWorkerProcess({ taskQueue: 'restart', home, venvCache: TEST_VENV_CACHE, logFile: path.join(home, 'worker.log'), address: server.address });
+      const worker = await startWorkerProcess({
+        taskQueue: 'restart',
+        home,
+        venvCache: TEST_VENV_CACHE,
+        logFile: path.join(home, 'worker.log'),
+        address: server.address,
+      });
       workers.push(worker);
       return worker;
     };

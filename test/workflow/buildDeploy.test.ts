@@ -75,7 +75,11 @@ describe("BuildDeploy runs the seed's automation end to end on the real dev serv
     await recordHistory(fixture.server.client, workflowId, 'threshold-missed');
     expect(result).toMatchObject({ step: 'finished', deployed: false, deployments: [], condition: { passed: false, value: POOR_F1, threshold: 0.95 } });
     expect(result.reason).toBe(`not deployed: f1_score ${POOR_F1} is not above the threshold 0.95`);
-    const target = new LocalDeploymentTarget({ deploymentsRoot: path.join(fixture.home, 'deployments'), sdkPythonPath: path.join(packageRoot(), 'sdk', 'python'), secrets: null as never });
+    const target = new LocalDeploymentTarget({
+      deploymentsRoot: path.join(fixture.home, 'deployments'),
+      sdkPythonPath: path.join(packageRoot(), 'sdk', 'python'),
+      secrets: null as never,
+    });
     const serving = await target.status('seed', '');
     expect(serving?.variations.B?.buildId).toBe(firstBuild);
     expect((await predict(serving!.url!, 'seed')).build).toBe(firstBuild);

@@ -18,7 +18,11 @@ describe('canary rollouts on the local target', () => {
   beforeAll(async () => {
     fixture = await startFixture('canary');
     refit = new RefitClient(fixture.server.client, fixture.taskQueue);
-    target = new LocalDeploymentTarget({ deploymentsRoot: path.join(fixture.home, 'deployments'), sdkPythonPath: path.join(packageRoot(), 'sdk', 'python'), secrets: null as never });
+    target = new LocalDeploymentTarget({
+      deploymentsRoot: path.join(fixture.home, 'deployments'),
+      sdkPythonPath: path.join(packageRoot(), 'sdk', 'python'),
+      secrets: null as never,
+    });
     await setErrorRate('none', 0);
   });
   afterAll(async () => fixture?.close());
@@ -42,7 +46,12 @@ describe('canary rollouts on the local target', () => {
         strategy: 'canary',
         steps: [10, 50, 100],
         interval: '3s',
-        guard: { type: 'LiveMetric', sql_query: "SELECT max(error_rate) FROM live_errors WHERE build_id = '{{build_id}}'", direction: 'BELOW', threshold: 0.05 },
+        guard: {
+          type: 'LiveMetric',
+          sql_query: "SELECT max(error_rate) FROM live_errors WHERE build_id = '{{build_id}}'",
+          direction: 'BELOW',
+          threshold: 0.05,
+        },
       };
     });
 
@@ -72,7 +81,19 @@ describe('canary rollouts on the local target', () => {
     await waitFor(handle, (status) => status.canaries?.[0]?.percent === 50);
     await setErrorRate(canary.build_id, 0.2); // the canary goes bad before its 50% check
     const result = (await handle.result()) as BuildDeployResult;
-    expect(result).toMatchObject({ deployed: false, deployments: [], canaries: [{ outcome: 'rolled_back', steps: [{ percent: 10, guard: { passed: true } }, { percent: 50, guard: { passed: false, value: 0.2 } }] }] });
+    expect(result).toMatchObject({
+      deployed: false,
+      deployments: [],
+      canaries: [
+        {
+          outcome: 'rolled_back',
+          steps: [
+            { percent: 10, guard: { passed: true } },
+            { percent: 50, guard: { passed: false, value: 0.2 } },
+          ],
+        },
+      ],
+    });
     expect(result.reason).toBe(`not deployed: the canary guard failed at 50%: the live value 0.2 is not below 0.05; rolled back to build ${champion}`);
     const after = (await target.status('canary', ''))!;
     expect(after.variations.default!.buildId).toBe(champion);
@@ -96,9 +117,17 @@ describe('canary rollouts on the local target', () => {
   it('takes the canary out at once when its guard query fails: the previous build serves every request again', async () => {
     const serving = (await target.status('canary', ''))!.variations.default!.buildId;
     const broken = canaryAutomation();
-    broken.action.rollout!.guard = { type: 'LiveMetric', sql_query: "SELECT max(error_rate) FROM no_such_table WHERE build_id = '{{build_id}}'", direction: 'BELOW', threshold: 0.05 };
+    broken.action.rollout!.guard = {
+      type: 'LiveMetric',
+      sql_query: "SELECT max(error_rate) FROM no_such_table WHERE build_id = '{{build_id}}'",
+      direction: 'BELOW',
+      threshold: 0.05,
+    };
     const handle = await refit.runDefinition(broken);
-    const error = await handle.result().then(() => undefined, (err: unknown) => err);
+    const error = await handle.result().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
     expect(error).toBeInstanceOf(WorkflowFailedError);
     expect((error as WorkflowFailedError).cause?.message).toMatch(/^canary failed: the canary guard's query failed: .*no_such_table/);
     // Taken out once, in the run's promotion; the guard was asked once (a query to fix is not retried).

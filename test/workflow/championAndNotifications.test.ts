@@ -47,8 +47,15 @@ describe('champion/challenger and notifications', () => {
     expect(received).toHaveLength(1);
     expect(received[0]!.headers.authorization).toBe('Bearer hook-secret-1');
     expect(received[0]!.headers['idempotency-key']).toMatch(/:deployed$/);
-    expect(JSON.parse(received[0]!.body)).toMatchObject({ automation: 'champion-automation', outcome: 'deployed', build: result.build_id, run: expect.stringContaining('champion-') });
-    expect(result.notifications).toEqual([{ event: 'on_success', delivered: true, detail: expect.stringMatching(/^CustomWebhook to http:\/\/127\.0\.0\.1:\d+: HTTP 200$/) }]);
+    expect(JSON.parse(received[0]!.body)).toMatchObject({
+      automation: 'champion-automation',
+      outcome: 'deployed',
+      build: result.build_id,
+      run: expect.stringContaining('champion-'),
+    });
+    expect(result.notifications).toEqual([
+      { event: 'on_success', delivered: true, detail: expect.stringMatching(/^CustomWebhook to http:\/\/127\.0\.0\.1:\d+: HTTP 200$/) },
+    ]);
   });
 
   it('deploys a better challenger', async () => {
@@ -62,7 +69,11 @@ describe('champion/challenger and notifications', () => {
 
   it('does not deploy a worse challenger, and sends no notification', async () => {
     const result = await fixture.run(challenger('poor'));
-    expect(result).toMatchObject({ deployed: false, deployments: [], condition: { passed: false, value: POOR_F1, threshold: GOOD_F1, serving_build_id: champion } });
+    expect(result).toMatchObject({
+      deployed: false,
+      deployments: [],
+      condition: { passed: false, value: POOR_F1, threshold: GOOD_F1, serving_build_id: champion },
+    });
     expect(result.reason).toBe(`not deployed: f1_score ${POOR_F1} does not beat the serving build ${champion} (${GOOD_F1}, higher is better)`);
     expect(hooks.to('/success')).toHaveLength(2);
     expect(hooks.to('/error')).toHaveLength(0);
@@ -81,17 +92,23 @@ describe('champion/challenger and notifications', () => {
   it('sends a Slack message to the stored webhook', async () => {
     const result = await fixture.run(challenger('good', (input) => (input.on_success = { type: 'SlackNotification', webhook: { secret: 'slack_hook' } })));
     expect(result.deployed).toBe(false); // the same quality does not beat the champion: ties do not replace it
-    const forced = await fixture.run(challenger('good', (input) => {
-      input.on_success = { type: 'SlackNotification', webhook: { secret: 'slack_hook' } };
-      input.action.deployment_condition = { type: 'BuildMetric', metric_name: 'f1_score', direction: 'ABOVE', threshold: '0.5' };
-    }));
+    const forced = await fixture.run(
+      challenger('good', (input) => {
+        input.on_success = { type: 'SlackNotification', webhook: { secret: 'slack_hook' } };
+        input.action.deployment_condition = { type: 'BuildMetric', metric_name: 'f1_score', direction: 'ABOVE', threshold: '0.5' };
+      }),
+    );
     expect(forced.deployed).toBe(true);
     const [message] = hooks.to('/slack');
     expect(hooks.to('/slack')).toHaveLength(1);
     const body = JSON.parse(message!.body);
     expect(body.text).toMatch(/Refit: champion-automation \(champion\) deployed: deployed build/);
     expect(body.blocks).toHaveLength(2);
-    expect(forced.notifications[0]).toMatchObject({ event: 'on_success', delivered: true, detail: expect.stringMatching(/^SlackNotification to \(stored webhook\)/) });
+    expect(forced.notifications[0]).toMatchObject({
+      event: 'on_success',
+      delivered: true,
+      detail: expect.stringMatching(/^SlackNotification to \(stored webhook\)/),
+    });
   });
 
   it('records a webhook that stays down, and neither fails nor repeats the deploy', async () => {
@@ -106,10 +123,11 @@ describe('champion/challenger and notifications', () => {
     );
     expect(result.deployed).toBe(true);
     expect(result.deployments).toHaveLength(1);
-    expect(result.notifications).toEqual([{ event: 'on_success', delivered: false, detail: expect.stringMatching(/^CustomWebhook not delivered: .*answered 500/) }]);
+    expect(result.notifications).toEqual([
+      { event: 'on_success', delivered: false, detail: expect.stringMatching(/^CustomWebhook not delivered: .*answered 500/) },
+    ]);
     expect(hooks.to('/down')).toHaveLength(4); // every retry reached it, and the deploy ran once
     await recordHistory(fixture.server.client, workflowId, 'webhook-down');
     expect((await activityAttempts(fixture.server.client, workflowId, 'deployBuild')).scheduled).toBe(1);
   });
 });
-

@@ -30,12 +30,48 @@ describe('configuration errors fail at once', () => {
   }
 
   it.each([
-    ['a refused token', 'cloneModelRepository', ErrorTypes.GitAuthenticationFailed, /the token in secret "wrong_token" was refused/, (input: Record<string, any>) => (input.action.build_spec.git_access_token_secret = 'wrong_token')],
-    ['an unknown branch', 'cloneModelRepository', ErrorTypes.GitBranchNotFound, /the branch "no-such-branch" does not exist; check git_branch/, (input: Record<string, any>) => (input.action.build_spec.git_branch = 'no-such-branch')],
-    ['a missing folder', 'cloneModelRepository', ErrorTypes.ModelFolderNotFound, /the folder "models\/nope" \(after "#" in git_uri\) does not exist/, (input: Record<string, any>) => (input.action.build_spec.git_uri = input.action.build_spec.git_uri.replace(MODEL_FOLDER, 'models/nope'))],
-    ['a failing test', 'buildModel', ErrorTypes.TestsFailed, /the model's tests failed/, (input: Record<string, any>) => (input.action.build_spec.env_vars = ['EXAMPLE_FAIL_TESTS=1'])],
-    ['a metric that never appears', 'collectMetrics', ErrorTypes.MetricNotFound, /logged no metric "recall_at_k"/, (input: Record<string, any>) => (input.action.deployment_condition.metric_name = 'recall_at_k')],
-    ['a malformed threshold query', 'checkDeploymentCondition', ErrorTypes.ThresholdQueryInvalid, /returned 2 columns/, (input: Record<string, any>) => (input.action.deployment_condition.threshold = 'SELECT 1 AS a, 2 AS b')],
+    [
+      'a refused token',
+      'cloneModelRepository',
+      ErrorTypes.GitAuthenticationFailed,
+      /the token in secret "wrong_token" was refused/,
+      (input: Record<string, any>) => (input.action.build_spec.git_access_token_secret = 'wrong_token'),
+    ],
+    [
+      'an unknown branch',
+      'cloneModelRepository',
+      ErrorTypes.GitBranchNotFound,
+      /the branch "no-such-branch" does not exist; check git_branch/,
+      (input: Record<string, any>) => (input.action.build_spec.git_branch = 'no-such-branch'),
+    ],
+    [
+      'a missing folder',
+      'cloneModelRepository',
+      ErrorTypes.ModelFolderNotFound,
+      /the folder "models\/nope" \(after "#" in git_uri\) does not exist/,
+      (input: Record<string, any>) => (input.action.build_spec.git_uri = input.action.build_spec.git_uri.replace(MODEL_FOLDER, 'models/nope')),
+    ],
+    [
+      'a failing test',
+      'buildModel',
+      ErrorTypes.TestsFailed,
+      /the model's tests failed/,
+      (input: Record<string, any>) => (input.action.build_spec.env_vars = ['EXAMPLE_FAIL_TESTS=1']),
+    ],
+    [
+      'a metric that never appears',
+      'collectMetrics',
+      ErrorTypes.MetricNotFound,
+      /logged no metric "recall_at_k"/,
+      (input: Record<string, any>) => (input.action.deployment_condition.metric_name = 'recall_at_k'),
+    ],
+    [
+      'a malformed threshold query',
+      'checkDeploymentCondition',
+      ErrorTypes.ThresholdQueryInvalid,
+      /returned 2 columns/,
+      (input: Record<string, any>) => (input.action.deployment_condition.threshold = 'SELECT 1 AS a, 2 AS b'),
+    ],
     [
       'a rollout that never becomes ready',
       'promoteBuild',
@@ -54,7 +90,9 @@ describe('configuration errors fail at once', () => {
     if (activity === 'promoteBuild') {
       // The deploy runs in the model's promotion workflow (its latest run is this run's): one attempt of deployBuild there.
       const promotion = await fixture.server.client.workflow.getHandle(`refit-promotion-${fixture.automation(() => undefined).model_id}`).fetchHistory();
-      const started = (promotion.events ?? []).filter((event) => event.activityTaskStartedEventAttributes).map((event) => event.activityTaskStartedEventAttributes!.attempt ?? 1);
+      const started = (promotion.events ?? [])
+        .filter((event) => event.activityTaskStartedEventAttributes)
+        .map((event) => event.activityTaskStartedEventAttributes!.attempt ?? 1);
       expect(started).toEqual([1]);
     } else {
       expect(attempts[activity]).toEqual([1]);

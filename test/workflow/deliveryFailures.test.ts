@@ -56,13 +56,26 @@ class Doubles {
       notes: [],
     });
     return {
-      claimWorkspace: async (input: { buildId: string }) => (record('claimWorkspace', input), { hostTaskQueue: this.hostQueue, buildDir: '/nowhere', limits: this.limits }),
+      claimWorkspace: async (input: { buildId: string }) => (
+        record('claimWorkspace', input),
+        { hostTaskQueue: this.hostQueue, buildDir: '/nowhere', limits: this.limits }
+      ),
       cloneModelRepository: async (input: unknown) => (record('cloneModelRepository', input), { commit: 'c0ffee', modelDir: '/nowhere/src' }),
       buildModel: async (input: { buildId: string; buildSpec: { env_vars: string[] } }) => {
         record('buildModel', input);
         const f1 = input.buildSpec.env_vars.find((entry) => entry.startsWith('F1='));
         this.f1ByBuild.set(input.buildId, f1 ? Number(f1.slice(3)) : 0.9);
-        return { artifactDir: '/nowhere/artifact', metricsFile: '/nowhere/m', python: 'python3', logFile: '/nowhere/log', durationMs: 1, tests: 'none' as const, environmentReused: true, limits: [], tags: [] };
+        return {
+          artifactDir: '/nowhere/artifact',
+          metricsFile: '/nowhere/m',
+          python: 'python3',
+          logFile: '/nowhere/log',
+          durationMs: 1,
+          tests: 'none' as const,
+          environmentReused: true,
+          limits: [],
+          tags: [],
+        };
       },
       collectMetrics: async (input: { buildId: string }) => (record('collectMetrics', input), { f1_score: this.f1ByBuild.get(input.buildId) ?? 0.9 }),
       checkDeploymentCondition: async (input: { metrics: { f1_score: number }; environment: string }): Promise<ConditionOutcome> => {
@@ -71,7 +84,15 @@ class Doubles {
         const value = input.metrics.f1_score;
         if (!champion) return { passed: true, reason: 'first build', threshold_source: 'serving_build', metric_name: 'f1_score', value };
         const passed = value > champion.f1;
-        return { passed, reason: `f1_score ${value} ${passed ? 'beats' : 'does not beat'} ${champion.buildId} (${champion.f1})`, threshold_source: 'serving_build', serving_build_id: champion.buildId, threshold: champion.f1, value, metric_name: 'f1_score' };
+        return {
+          passed,
+          reason: `f1_score ${value} ${passed ? 'beats' : 'does not beat'} ${champion.buildId} (${champion.f1})`,
+          threshold_source: 'serving_build',
+          serving_build_id: champion.buildId,
+          threshold: champion.f1,
+          value,
+          metric_name: 'f1_score',
+        };
       },
       deployBuild: async (request: DeploymentRequest) => {
         record('deployBuild', request);
@@ -84,27 +105,42 @@ class Doubles {
           }
         }
         if (this.slowDeployMs) await sleep(this.slowDeployMs);
-        if (this.failDeployIn.has(request.environment)) throw ApplicationFailure.nonRetryable(`the rollout in ${request.environment} never became ready`, ErrorTypes.DeploymentFailed);
+        if (this.failDeployIn.has(request.environment))
+          throw ApplicationFailure.nonRetryable(`the rollout in ${request.environment} never became ready`, ErrorTypes.DeploymentFailed);
         const previous = this.serving.get(request.environment);
         this.serving.set(request.environment, { buildId: request.buildId, f1: request.metrics.f1_score! });
         return summary(request, previous?.buildId);
       },
       rollbackDeployment: async (input: { environment: string; previousBuildId?: string; variation: string; modelId: string }) => {
         record('rollbackDeployment', input);
-        if (this.failRollbackIn.has(input.environment)) throw ApplicationFailure.nonRetryable(`cannot put back ${input.previousBuildId} in ${input.environment}`, ErrorTypes.DeploymentFailed);
+        if (this.failRollbackIn.has(input.environment))
+          throw ApplicationFailure.nonRetryable(`cannot put back ${input.previousBuildId} in ${input.environment}`, ErrorTypes.DeploymentFailed);
         if (input.previousBuildId) this.serving.set(input.environment, { buildId: input.previousBuildId, f1: 0 });
         else this.serving.delete(input.environment);
-        return input.previousBuildId ? { environment: input.environment, variation: input.variation, build_id: input.previousBuildId, changed: true, notes: [] } : undefined;
+        return input.previousBuildId
+          ? { environment: input.environment, variation: input.variation, build_id: input.previousBuildId, changed: true, notes: [] }
+          : undefined;
       },
       startCanary: async (input: { request: DeploymentRequest; percent: number }) => (record('startCanary', input), summary(input.request, 'champion-build')),
       setCanaryWeight: async (input: unknown) => void record('setCanaryWeight', input),
       evaluateRolloutGuard: async (input: unknown): Promise<ConditionOutcome> => {
         record('evaluateRolloutGuard', input);
-        if (this.guard === 'error') throw new RefitError(ErrorTypes.ThresholdQueryInvalid, 'the canary guard\'s query failed: Catalog Error: Table with name live_errs does not exist!');
+        if (this.guard === 'error')
+          throw new RefitError(ErrorTypes.ThresholdQueryInvalid, "the canary guard's query failed: Catalog Error: Table with name live_errs does not exist!");
         return { passed: true, reason: 'fine', threshold_source: 'static' };
       },
       abortCanary: async (input: unknown) => void record('abortCanary', input),
-      promoteCanary: async (input: { target: { environment: string; variation: string; buildId: string } }) => (record('promoteCanary', input), { environment: input.target.environment, variation: input.target.variation, build_id: input.target.buildId, previous_build_id: 'champion-build', changed: true, notes: [] }),
+      promoteCanary: async (input: { target: { environment: string; variation: string; buildId: string } }) => (
+        record('promoteCanary', input),
+        {
+          environment: input.target.environment,
+          variation: input.target.variation,
+          build_id: input.target.buildId,
+          previous_build_id: 'champion-build',
+          changed: true,
+          notes: [],
+        }
+      ),
       sendRunNotification: async (input: unknown) => (record('sendRunNotification', input), { status: 200, target: 'test' }),
     };
   }
@@ -127,7 +163,13 @@ describe('delivery under failure (activities replaced by doubles)', () => {
     doubles = new Doubles();
     taskQueue = uniqueTaskQueue('delivery');
     doubles.hostQueue = `${taskQueue}@double-host`;
-    const common = { connection: server.nativeConnection, namespace: server.namespace, activities: doubles.activities(), interceptors: { activity: [activityInterceptors] }, shutdownGraceTime: '2 seconds' };
+    const common = {
+      connection: server.nativeConnection,
+      namespace: server.namespace,
+      activities: doubles.activities(),
+      interceptors: { activity: [activityInterceptors] },
+      shutdownGraceTime: '2 seconds',
+    };
     workers = [await Worker.create({ ...common, taskQueue, workflowBundle: { codePath: readRunState().workflowBundlePath } })];
     if (options.host !== false) workers.push(await Worker.create({ ...common, taskQueue: doubles.hostQueue }));
     running = workers.map((worker) => worker.run());
@@ -164,7 +206,10 @@ describe('delivery under failure (activities replaced by doubles)', () => {
     });
 
   async function failure(handle: WorkflowHandle): Promise<{ message: string; type?: string; details: any }> {
-    const error = await handle.result().then(() => undefined, (err: unknown) => err);
+    const error = await handle.result().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
     expect(error).toBeInstanceOf(WorkflowFailedError);
     const cause = (error as WorkflowFailedError).cause as ApplicationFailure;
     return { message: cause.message, type: cause.type ?? undefined, details: cause.details?.[0] };
@@ -174,7 +219,7 @@ describe('delivery under failure (activities replaced by doubles)', () => {
     beforeAll(() => startWorkers());
     afterAll(() => stopWorkers());
 
-    it('rolls back the first environment when the second fails, and reports the second one\'s error', async () => {
+    it("rolls back the first environment when the second fails, and reports the second one's error", async () => {
       doubles.failDeployIn.add('prod');
       doubles.serving.set('staging', { buildId: 'old-staging', f1: 0.5 });
       const handle = await start();
@@ -186,7 +231,11 @@ describe('delivery under failure (activities replaced by doubles)', () => {
       // on_error went out once, after the undo.
       expect(doubles.names().filter((name) => name === 'sendRunNotification')).toHaveLength(1);
       await recordHistory(server.client, handle.workflowId, 'build-deploy-second-environment-failed');
-      await recordHistory(server.client, `refit-promotion-${(await handle.describe()).searchAttributes?.RefitModelId?.[0]}`, 'promote-build-second-environment-failed');
+      await recordHistory(
+        server.client,
+        `refit-promotion-${(await handle.describe()).searchAttributes?.RefitModelId?.[0]}`,
+        'promote-build-second-environment-failed',
+      );
     });
 
     it('still runs the other undos when one fails, and reports the original error', async () => {
@@ -205,14 +254,19 @@ describe('delivery under failure (activities replaced by doubles)', () => {
       expect(doubles.serving.get('a')?.buildId).toBe('old-a');
     });
 
-    it('takes a canary out at once when its guard fails to answer, and reports the guard\'s error', async () => {
+    it("takes a canary out at once when its guard fails to answer, and reports the guard's error", async () => {
       doubles.failDeployIn.clear();
       doubles.failRollbackIn.clear();
       doubles.guard = 'error';
       const handle = await start(
         automation((input) => {
           input.action.deployment_spec.environments = [];
-          input.action.rollout = { strategy: 'canary', steps: [10, 100], interval: '1s', guard: { type: 'LiveMetric', sql_query: 'SELECT max(e) FROM live_errs', direction: 'BELOW', threshold: 0.1 } };
+          input.action.rollout = {
+            strategy: 'canary',
+            steps: [10, 100],
+            interval: '1s',
+            guard: { type: 'LiveMetric', sql_query: 'SELECT max(e) FROM live_errs', direction: 'BELOW', threshold: 0.1 },
+          };
         }),
       );
       const failed = await failure(handle);
@@ -236,7 +290,10 @@ describe('delivery under failure (activities replaced by doubles)', () => {
         await sleep(100);
       }
       await handle.cancel();
-      const error = await handle.result().then(() => undefined, (err: unknown) => err);
+      const error = await handle.result().then(
+        () => undefined,
+        (err: unknown) => err,
+      );
       expect(error).toBeInstanceOf(WorkflowFailedError);
       expect(doubles.serving.get('staging')?.buildId).toBe('old-staging');
       expect(doubles.names()).toContain('rollbackDeployment');
@@ -246,7 +303,7 @@ describe('delivery under failure (activities replaced by doubles)', () => {
       doubles.hangDeployIn.clear();
     });
 
-    it('rejects a build when nobody decides in time (the policy\'s default)', async () => {
+    it("rejects a build when nobody decides in time (the policy's default)", async () => {
       const result = await (await start(automation((input) => (input.action.approval = { required: true, timeout: '2s' })))).result();
       expect(result).toMatchObject({ deployed: false, approval: { decision: 'timed_out_rejected', by: 'timeout' } });
       expect(result.reason).toMatch(/nobody decided in time, so it was rejected/);
@@ -272,7 +329,11 @@ describe('delivery under failure (activities replaced by doubles)', () => {
       doubles.slowDeployMs = 0;
       expect([one.deployed, two.deployed]).toEqual([true, false]);
       expect(one.condition).toMatchObject({ serving_build_id: 'champion-0', passed: true });
-      expect(two.reevaluated).toMatch(new RegExp(`the serving build changed from champion-0 to ${one.build_id} while this run was evaluating, so it decided again: f1_score 0.92 does not beat ${one.build_id} \\(0.95\\)`));
+      expect(two.reevaluated).toMatch(
+        new RegExp(
+          `the serving build changed from champion-0 to ${one.build_id} while this run was evaluating, so it decided again: f1_score 0.92 does not beat ${one.build_id} \\(0.95\\)`,
+        ),
+      );
       expect(two.reason).toMatch(/^not deployed: the serving build changed/);
       expect(doubles.serving.get('')?.buildId).toBe(one.build_id);
       await recordHistory(server.client, second.workflowId, 'build-deploy-reevaluated');

@@ -77,13 +77,22 @@ describe('durability: a run survives its worker being killed', () => {
   const servingProcessesOf = (modelId: string) =>
     runningProcesses()
       .map(({ command }) => command)
-      .filter((command) => command.includes('refit_sdk.serve') && !command.startsWith('bwrap ') && command.includes(home) && command.includes(`--model-name ${modelId} `));
+      .filter(
+        (command) =>
+          command.includes('refit_sdk.serve') && !command.startsWith('bwrap ') && command.includes(home) && command.includes(`--model-name ${modelId} `),
+      );
 
   it('finishes exactly once when the worker is killed (SIGKILL) during the build', async () => {
     const taskQueue = uniqueTaskQueue('kill-build');
     const first = await startWorker(taskQueue);
     const handle = await start('killbuild', taskQueue, ['TRAINING_DELAY_SECONDS=6']);
-    const status = await waitForStep(handle, 'building', (s) => existsSync(path.join(home, 'builds', s.build_id, 'build.log')) && readFileSync(path.join(home, 'builds', s.build_id, 'build.log'), 'utf8').includes('training: waiting'));
+    const status = await waitForStep(
+      handle,
+      'building',
+      (s) =>
+        existsSync(path.join(home, 'builds', s.build_id, 'build.log')) &&
+        readFileSync(path.join(home, 'builds', s.build_id, 'build.log'), 'utf8').includes('training: waiting'),
+    );
     first.child.kill('SIGKILL');
     await first.exited;
     // The tether took the build down with the worker: no orphan training process keeps running.
@@ -126,14 +135,21 @@ describe('durability: a run survives its worker being killed', () => {
     expect(state.variations.default).toMatchObject({ buildId: result.build_id, history: [] });
     // The first attempt's pods were stopped; exactly the deployed ones serve.
     expect(servingProcessesOf('killdeploy')).toHaveLength(2);
-    for (const pod of state.variations.default!.pods) expect(servingProcessesOf('killdeploy').some((command) => command.includes(`--port ${pod.port} `))).toBe(true);
+    for (const pod of state.variations.default!.pods)
+      expect(servingProcessesOf('killdeploy').some((command) => command.includes(`--port ${pod.port} `))).toBe(true);
   });
 
   it('lets the running build finish when the worker is stopped with SIGTERM, within the grace time', async () => {
     const taskQueue = uniqueTaskQueue('sigterm');
     const first = await startWorker(taskQueue, '60 seconds');
     const handle = await start('sigterm', taskQueue, ['TRAINING_DELAY_SECONDS=4']);
-    const status = await waitForStep(handle, 'building', (s) => existsSync(path.join(home, 'builds', s.build_id, 'build.log')) && readFileSync(path.join(home, 'builds', s.build_id, 'build.log'), 'utf8').includes('training: waiting'));
+    const status = await waitForStep(
+      handle,
+      'building',
+      (s) =>
+        existsSync(path.join(home, 'builds', s.build_id, 'build.log')) &&
+        readFileSync(path.join(home, 'builds', s.build_id, 'build.log'), 'utf8').includes('training: waiting'),
+    );
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
     // It stopped only after the build it was running had finished and been reported.

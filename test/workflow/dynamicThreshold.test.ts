@@ -24,7 +24,11 @@ const MALFORMED: [string, string, RegExp][] = [
 ];
 
 function servingBuild(fixture: Fixture, modelId: string): Promise<string | undefined> {
-  const target = new LocalDeploymentTarget({ deploymentsRoot: path.join(fixture.home, 'deployments'), sdkPythonPath: path.join(packageRoot(), 'sdk', 'python'), secrets: null as never });
+  const target = new LocalDeploymentTarget({
+    deploymentsRoot: path.join(fixture.home, 'deployments'),
+    sdkPythonPath: path.join(packageRoot(), 'sdk', 'python'),
+    secrets: null as never,
+  });
   return target.status(modelId, '').then((status) => status?.variations.default?.buildId);
 }
 
@@ -84,19 +88,23 @@ thresholdSuite('DuckDB', MALFORMED, async () => {
 });
 
 let postgres: TestPostgres;
-thresholdSuite('PostgreSQL', MALFORMED.filter(([shape]) => shape === 'two rows' || shape === 'a string'), async () => {
-  postgres = await startPostgres();
-  const client = new pg.Client({ connectionString: postgres.url });
-  await client.connect();
-  await client.query(CREATE);
-  await client.query(FILL);
-  await client.end();
-  const fixture = await startFixture('pg', { openAnalytics: () => openAnalyticsStore(postgres.url, { refitHome: '/nonexistent' }) });
-  return {
-    fixture,
-    async tearDown() {
-      await fixture.close();
-      await postgres.stop();
-    },
-  };
-});
+thresholdSuite(
+  'PostgreSQL',
+  MALFORMED.filter(([shape]) => shape === 'two rows' || shape === 'a string'),
+  async () => {
+    postgres = await startPostgres();
+    const client = new pg.Client({ connectionString: postgres.url });
+    await client.connect();
+    await client.query(CREATE);
+    await client.query(FILL);
+    await client.end();
+    const fixture = await startFixture('pg', { openAnalytics: () => openAnalyticsStore(postgres.url, { refitHome: '/nonexistent' }) });
+    return {
+      fixture,
+      async tearDown() {
+        await fixture.close();
+        await postgres.stop();
+      },
+    };
+  },
+);

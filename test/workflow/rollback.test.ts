@@ -16,7 +16,11 @@ describe('refit rollback', () => {
   beforeAll(async () => {
     fixture = await startFixture('rollback');
     refit = new RefitClient(fixture.server.client, fixture.taskQueue);
-    target = new LocalDeploymentTarget({ deploymentsRoot: path.join(fixture.home, 'deployments'), sdkPythonPath: path.join(packageRoot(), 'sdk', 'python'), secrets: null as never });
+    target = new LocalDeploymentTarget({
+      deploymentsRoot: path.join(fixture.home, 'deployments'),
+      sdkPythonPath: path.join(packageRoot(), 'sdk', 'python'),
+      secrets: null as never,
+    });
     const automation = fixture.automation((input) => (input.name = 'rollme'));
     await refit.register([automation]);
     for (let run = 0; run < 3; run++) builds.push(((await (await refit.run('rollme')).result()) as BuildDeployResult).build_id);
@@ -34,7 +38,13 @@ describe('refit rollback', () => {
   it('puts back the build served just before, as a recorded run that says who and why', async () => {
     expect(await serving()).toEqual({ build: builds[2], answered: builds[2] });
     const result = await refit.rollback('rollme', { by: 'erin', reason: 'latency regression' });
-    expect(result).toEqual({ automation: 'rollme', model_id: 'rollback', by: 'erin', reason: 'latency regression', rolled_back: [{ environment: '', variation: 'default', from: builds[2], to: builds[1] }] });
+    expect(result).toEqual({
+      automation: 'rollme',
+      model_id: 'rollback',
+      by: 'erin',
+      reason: 'latency regression',
+      rolled_back: [{ environment: '', variation: 'default', from: builds[2], to: builds[1] }],
+    });
     expect(await serving()).toEqual({ build: builds[1], answered: builds[1] });
     await recordLatestHistory(fixture.server.client, WorkflowTypes.rollbackDeploy, fixture.taskQueue, 'rollback-deploy');
   });

@@ -40,7 +40,11 @@ export class CanaryRollouts {
     if (!stable) {
       // Nothing serves this variation yet: there is nothing to compare against, so it takes all traffic.
       const result = await this.applier.release(cluster, environment, release, context, { rollBack: true });
-      return { ...result, previousBuildId: undefined, notes: [...result.notes, 'no build served this variation before, so the canary took all traffic at once'] };
+      return {
+        ...result,
+        previousBuildId: undefined,
+        notes: [...result.notes, 'no build served this variation before, so the canary took all traffic at once'],
+      };
     }
     const earlier = canaryReleaseOf(await cluster.readDeployment(canaryObjectName(modelId, variation)), modelId);
     if (earlier && earlier.buildId !== buildId) {
@@ -76,7 +80,9 @@ export class CanaryRollouts {
     for (const object of serving) await cluster.apply(object);
     const notes = [
       ...(this.applier.settings.gateway ? [] : [NO_GATEWAY_NOTE]),
-      ...(release.spec.auto_scale_config ? [`the canary runs number_of_pods (${release.spec.number_of_pods}) pod(s); auto_scale_config applies once it is promoted`] : []),
+      ...(release.spec.auto_scale_config
+        ? [`the canary runs number_of_pods (${release.spec.number_of_pods}) pod(s); auto_scale_config applies once it is promoted`]
+        : []),
     ];
     return { modelId, environment, variation, buildId, previousBuildId: stable.buildId, url: serviceUrl(modelId, namespace), changed: true, notes };
   }
@@ -137,7 +143,10 @@ export class CanaryRollouts {
     const variations = await servingVariations(cluster, modelId);
     const route = await routeStateOf(cluster, features, modelId, variations);
     const routed = { ...route, canaries: { ...route.canaries, [variation]: percent } };
-    return [canaryServiceFor(modelId, variation, buildId, percent, cluster.namespace), ...routingObjects(modelId, cluster.namespace, variations, routed, this.applier.settings)];
+    return [
+      canaryServiceFor(modelId, variation, buildId, percent, cluster.namespace),
+      ...routingObjects(modelId, cluster.namespace, variations, routed, this.applier.settings),
+    ];
   }
 
   /** The route stops naming the canary; then its Service, ServiceAccount and, last, its Deployment are deleted. */
@@ -152,5 +161,8 @@ export class CanaryRollouts {
 function requireCanary(cluster: Cluster, target: CanaryTarget, canary: Release | undefined): Release {
   if (canary?.buildId === target.buildId) return canary;
   const now = canary ? `its canary runs build ${canary.buildId}` : 'it has no canary';
-  throw new RefitError(ErrorTypes.DeploymentFailed, `build ${target.buildId} is not the canary of variation "${target.variation}" of ${target.modelId} in ${cluster.where} (${now})`);
+  throw new RefitError(
+    ErrorTypes.DeploymentFailed,
+    `build ${target.buildId} is not the canary of variation "${target.variation}" of ${target.modelId} in ${cluster.where} (${now})`,
+  );
 }

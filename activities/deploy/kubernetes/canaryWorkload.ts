@@ -17,7 +17,11 @@ export function canaryServiceAccountFor(release: Release, namespace: string): V1
   const { modelId, spec } = release;
   return {
     ...account,
-    metadata: { ...account.metadata, name: canaryObjectName(modelId, spec.variation_name), labels: { ...account.metadata!.labels, ...canarySelector(modelId, spec.variation_name) } },
+    metadata: {
+      ...account.metadata,
+      name: canaryObjectName(modelId, spec.variation_name),
+      labels: { ...account.metadata!.labels, ...canarySelector(modelId, spec.variation_name) },
+    },
   };
 }
 

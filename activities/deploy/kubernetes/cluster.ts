@@ -54,7 +54,11 @@ export class Cluster {
   }
 
   async read<T extends KubernetesObject>(ref: ObjectRef | KubernetesObject): Promise<T | undefined> {
-    const header = { apiVersion: ref.apiVersion!, kind: ref.kind!, metadata: { name: ref.metadata!.name!, namespace: ref.metadata!.namespace ?? this.namespace } };
+    const header = {
+      apiVersion: ref.apiVersion!,
+      kind: ref.kind!,
+      metadata: { name: ref.metadata!.name!, namespace: ref.metadata!.namespace ?? this.namespace },
+    };
     try {
       return await this.objects.read<T>(header);
     } catch (err) {
@@ -74,7 +78,11 @@ export class Cluster {
       const conflict = applyConflict(err);
       if (conflict) throw conflictError(object, conflict);
       if (isNotFound(err) && (await this.namespaceMissing())) {
-        throw new RefitError(ErrorTypes.DeploymentFailed, `${this.where} does not exist: create it (\`kubectl create namespace ${this.namespace}\`) or deploy to another environment`, { cause: err });
+        throw new RefitError(
+          ErrorTypes.DeploymentFailed,
+          `${this.where} does not exist: create it (\`kubectl create namespace ${this.namespace}\`) or deploy to another environment`,
+          { cause: err },
+        );
       }
       throw new Error(`applying ${object.kind} ${object.metadata?.name} in ${this.where} failed: ${apiErrorMessage(err)}`, { cause: err });
     }
@@ -83,7 +91,11 @@ export class Cluster {
   /** Deletes an object; false when it was not there. */
   async remove(ref: ObjectRef | KubernetesObject): Promise<boolean> {
     try {
-      await this.objects.delete({ apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.metadata!.name, namespace: ref.metadata!.namespace ?? this.namespace } });
+      await this.objects.delete({
+        apiVersion: ref.apiVersion,
+        kind: ref.kind,
+        metadata: { name: ref.metadata!.name, namespace: ref.metadata!.namespace ?? this.namespace },
+      });
       return true;
     } catch (err) {
       if (isNotFound(err)) return false;
@@ -124,7 +136,10 @@ export class Cluster {
   }
 
   async features(): Promise<ClusterFeatures> {
-    const [keda, gatewayApi] = await Promise.all([this.serves('keda.sh', 'v1alpha1', 'scaledobjects'), this.serves('gateway.networking.k8s.io', 'v1', 'httproutes')]);
+    const [keda, gatewayApi] = await Promise.all([
+      this.serves('keda.sh', 'v1alpha1', 'scaledobjects'),
+      this.serves('gateway.networking.k8s.io', 'v1', 'httproutes'),
+    ]);
     return { keda, gatewayApi };
   }
 

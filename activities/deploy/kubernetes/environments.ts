@@ -28,14 +28,21 @@ export function namespaceOfEnvironment(environment: string, defaultNamespace: st
   return environment;
 }
 
-export function placeOfEnvironment(environment: string, options: { kubeConfig: KubeConfig; namespace: string; environments: EnvironmentMapping }): EnvironmentPlace {
+export function placeOfEnvironment(
+  environment: string,
+  options: { kubeConfig: KubeConfig; namespace: string; environments: EnvironmentMapping },
+): EnvironmentPlace {
   if (options.environments === 'namespaces' || !environment) {
     const namespace = namespaceOfEnvironment(options.environments === 'namespaces' ? environment : '', options.namespace);
     return { kubeConfig: options.kubeConfig, namespace, where: `namespace "${namespace}"` };
   }
   const context = options.kubeConfig.getContextObject(environment);
   if (!context) {
-    const known = options.kubeConfig.getContexts().map((entry) => entry.name).join(', ') || 'none';
+    const known =
+      options.kubeConfig
+        .getContexts()
+        .map((entry) => entry.name)
+        .join(', ') || 'none';
     throw new RefitError(
       ErrorTypes.DeploymentFailed,
       `environment "${environment}" has no context of that name in the kubeconfig (contexts: ${known}): add one, or set REFIT_KUBE_ENVIRONMENTS=namespaces`,

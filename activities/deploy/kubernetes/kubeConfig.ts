@@ -17,4 +17,3 @@ export function kubeConfigFromEnvironment(): KubeConfig {
 export function kubeNamespace(kubeConfig: KubeConfig, env: NodeJS.ProcessEnv): string {
   return env.REFIT_KUBE_NAMESPACE || kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace || 'default';
 }
-

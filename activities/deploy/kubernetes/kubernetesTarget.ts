@@ -81,7 +81,9 @@ export class KubernetesDeploymentTarget implements DeploymentTarget {
     const release =
       current?.buildId === target.buildId
         ? current
-        : releaseHistory(await cluster.replicaSets(selectorString(variationSelector(target.modelId, target.variation)))).find((entry) => entry.buildId === target.buildId);
+        : releaseHistory(await cluster.replicaSets(selectorString(variationSelector(target.modelId, target.variation)))).find(
+            (entry) => entry.buildId === target.buildId,
+          );
     if (!release) {
       throw new RefitError(
         ErrorTypes.DeploymentFailed,
@@ -129,7 +131,11 @@ export class KubernetesDeploymentTarget implements DeploymentTarget {
   }
 
   private clusterFor(environment: string): Cluster {
-    const place = placeOfEnvironment(environment, { kubeConfig: this.options.kubeConfig, namespace: this.options.namespace, environments: this.options.environments ?? 'namespaces' });
+    const place = placeOfEnvironment(environment, {
+      kubeConfig: this.options.kubeConfig,
+      namespace: this.options.namespace,
+      environments: this.options.environments ?? 'namespaces',
+    });
     const key = `${place.context ?? ''}/${place.namespace}`;
     let cluster = this.clusters.get(key);
     if (!cluster) {

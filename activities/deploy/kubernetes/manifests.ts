@@ -109,7 +109,9 @@ export function buildManifests(input: ManifestInput): ManifestPlan {
       serving.push(httpRouteFor(modelId, variations, namespace, { weights: settings.weights?.[modelId], gateway: settings.gateway, canaries: route.canaries }));
       if (!settings.gateway) notes.push(NO_GATEWAY_NOTE);
     } else {
-      notes.push(`the cluster has no Gateway API HTTPRoute: variations ${variations.join(', ')} share the Service ${objectName(modelId)} in proportion to their pods`);
+      notes.push(
+        `the cluster has no Gateway API HTTPRoute: variations ${variations.join(', ')} share the Service ${objectName(modelId)} in proportion to their pods`,
+      );
     }
   } else {
     obsolete.push(refTo(SERVICE, names.variation, namespace));

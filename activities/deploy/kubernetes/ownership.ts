@@ -98,6 +98,8 @@ function safeParse(text: string): unknown {
 }
 
 export function conflictError(object: KubernetesObject, conflict: { managers: string[]; fields: string[] }): RefitError {
-  const managers = conflict.managers.map((manager) => (GITOPS_MANAGERS[manager] ? `${GITOPS_MANAGERS[manager]} (field manager ${manager})` : `field manager "${manager}"`));
+  const managers = conflict.managers.map((manager) =>
+    GITOPS_MANAGERS[manager] ? `${GITOPS_MANAGERS[manager]} (field manager ${manager})` : `field manager "${manager}"`,
+  );
   return managedElsewhere(object, managers.join(' and '), ` (its fields ${conflict.fields.join(', ')} would change)`);
 }

@@ -33,7 +33,9 @@ export async function planRelease(applier: ReleaseApplier, cluster: Cluster, rel
   if (rollsOut) {
     const previous = releaseOfDeployment(current);
     const otherwise = previous ? `build ${previous.buildId} is put back` : 'what it created is removed';
-    lines.push(`wait up to ${release.spec.deployment_process_timeout_limit} s for the rollout of build ${release.buildId} before the Services and routes change; if it does not finish, ${otherwise}`);
+    lines.push(
+      `wait up to ${release.spec.deployment_process_timeout_limit} s for the rollout of build ${release.buildId} before the Services and routes change; if it does not finish, ${otherwise}`,
+    );
   }
   return [...lines, ...plan.notes];
 }
@@ -51,7 +53,8 @@ async function planObject(cluster: Cluster, object: KubernetesObject): Promise<s
   } catch (err) {
     // Refused by Refit's checks or by the API server (validation, conflicts): the deploy would fail there.
     const code = ((err as Error).cause as { code?: unknown } | undefined)?.code;
-    if (err instanceof RefitError || (typeof code === 'number' && code >= 400 && code < 500)) return `cannot apply ${what}, so the deploy would fail: ${(err as Error).message}`;
+    if (err instanceof RefitError || (typeof code === 'number' && code >= 400 && code < 500))
+      return `cannot apply ${what}, so the deploy would fail: ${(err as Error).message}`;
     throw err;
   }
 }

@@ -55,7 +55,13 @@ export class ReleaseApplier {
   }
 
   /** Applies a release's objects, waits for its rollout, and on failure puts the previous release back (when `rollBack`). */
-  async release(cluster: Cluster, environment: string, release: Release, context: DeployContext, options: { rollBack: boolean; dropCanary?: boolean }): Promise<DeploymentResult> {
+  async release(
+    cluster: Cluster,
+    environment: string,
+    release: Release,
+    context: DeployContext,
+    options: { rollBack: boolean; dropCanary?: boolean },
+  ): Promise<DeploymentResult> {
     const { modelId, buildId } = release;
     const variation = release.spec.variation_name;
     const { features, current, plan } = await this.prepare(cluster, release, options.dropCanary);
@@ -75,11 +81,23 @@ export class ReleaseApplier {
       if (applied.kind === 'Deployment') deployment = applied as V1Deployment;
     }
     try {
-      await this.awaitRollout(cluster, deployment!, release, variationSelector(modelId, variation), this.options.now() + release.spec.deployment_process_timeout_limit * 1000, context);
+      await this.awaitRollout(
+        cluster,
+        deployment!,
+        release,
+        variationSelector(modelId, variation),
+        this.options.now() + release.spec.deployment_process_timeout_limit * 1000,
+        context,
+      );
     } catch (err) {
       const reason = err instanceof RolloutFailed ? err.message : `the rollout could not be followed: ${(err as Error).message}`;
-      if (!options.rollBack) throw new RefitError(ErrorTypes.DeploymentFailed, `build ${buildId} of ${modelId} was applied again in ${cluster.where}, but ${reason}`, { cause: err });
-      const outcome = await this.restore(cluster, previous, current, release, features).catch((restoreError: Error) => `rolling back failed too: ${restoreError.message}`);
+      if (!options.rollBack)
+        throw new RefitError(ErrorTypes.DeploymentFailed, `build ${buildId} of ${modelId} was applied again in ${cluster.where}, but ${reason}`, {
+          cause: err,
+        });
+      const outcome = await this.restore(cluster, previous, current, release, features).catch(
+        (restoreError: Error) => `rolling back failed too: ${restoreError.message}`,
+      );
       const message = `build ${buildId} of ${modelId} was not deployed to ${cluster.where} (rolled back: ${outcome}): ${reason}`;
       // A failure to follow the rollout (the API server was unreachable) is worth a retry; a failed rollout is not.
       if (err instanceof RolloutFailed) throw new RefitError(ErrorTypes.DeploymentFailed, message, { cause: err });
@@ -112,7 +130,14 @@ export class ReleaseApplier {
   }
 
   /** Waits for the rollout of `deployment`, whose pods of this release `podSelector` (plus the build) selects. */
-  async awaitRollout(cluster: Cluster, deployment: V1Deployment, release: Release, podSelector: Record<string, string>, deadline: number, context: DeployContext): Promise<void> {
+  async awaitRollout(
+    cluster: Cluster,
+    deployment: V1Deployment,
+    release: Release,
+    podSelector: Record<string, string>,
+    deadline: number,
+    context: DeployContext,
+  ): Promise<void> {
     const name = deployment.metadata!.name!;
     const pods = selectorString({ ...podSelector, [LABELS.build]: labelValue(release.buildId) });
     await waitForRollout({
@@ -129,7 +154,13 @@ export class ReleaseApplier {
   }
 
   /** Puts the release that served before back (or removes what a first deploy created); says what it did. */
-  private async restore(cluster: Cluster, previous: Release | undefined, current: V1Deployment | undefined, failed: Release, features: ClusterFeatures): Promise<string> {
+  private async restore(
+    cluster: Cluster,
+    previous: Release | undefined,
+    current: V1Deployment | undefined,
+    failed: Release,
+    features: ClusterFeatures,
+  ): Promise<string> {
     const variation = failed.spec.variation_name;
     if (!current) {
       await removeVariations(cluster, features, failed.modelId, variation, this.settings);
@@ -144,7 +175,14 @@ export class ReleaseApplier {
       if (applied.kind === 'Deployment') deployment = applied as V1Deployment;
     }
     try {
-      await this.awaitRollout(cluster, deployment!, previous, variationSelector(previous.modelId, variation), this.options.now() + this.options.rollbackWaitMs, {});
+      await this.awaitRollout(
+        cluster,
+        deployment!,
+        previous,
+        variationSelector(previous.modelId, variation),
+        this.options.now() + this.options.rollbackWaitMs,
+        {},
+      );
       return `build ${previous.buildId} serves variation "${variation}" again`;
     } catch (err) {
       return `build ${previous.buildId} was put back for variation "${variation}" but is not ready yet: ${(err as Error).message}`;

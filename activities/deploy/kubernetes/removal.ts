@@ -21,11 +21,21 @@ export async function deleteIfRefits(cluster: Cluster, ref: ObjectRef): Promise<
 /** A canary's objects, in the order they are deleted: its Service first (the route no longer names it), its Deployment last (it says a canary exists). */
 export function canaryRefs(modelId: string, variation: string, namespace: string): ObjectRef[] {
   const name = canaryObjectName(modelId, variation);
-  return [refTo(SERVICE, name, namespace), refTo({ apiVersion: 'v1', kind: 'ServiceAccount' }, name, namespace), refTo({ apiVersion: 'apps/v1', kind: 'Deployment' }, name, namespace)];
+  return [
+    refTo(SERVICE, name, namespace),
+    refTo({ apiVersion: 'v1', kind: 'ServiceAccount' }, name, namespace),
+    refTo({ apiVersion: 'apps/v1', kind: 'Deployment' }, name, namespace),
+  ];
 }
 
 /** Removes one variation of a model (its canary included), or (without `variation`) all of them. */
-export async function removeVariations(cluster: Cluster, features: ClusterFeatures, modelId: string, variation: string | undefined, settings: TargetSettings): Promise<void> {
+export async function removeVariations(
+  cluster: Cluster,
+  features: ClusterFeatures,
+  modelId: string,
+  variation: string | undefined,
+  settings: TargetSettings,
+): Promise<void> {
   const namespace = cluster.namespace;
   const serving = await servingVariations(cluster, modelId);
   const removing = variation ? [variation] : serving;

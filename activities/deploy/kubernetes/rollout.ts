@@ -15,7 +15,11 @@ export function rolloutProgress(deployment: V1Deployment, generation: number): R
   if ((status.observedGeneration ?? 0) < generation) return { done: false, waitingFor: 'the deployment controller to see the new revision' };
   const progressing = status.conditions?.find((condition) => condition.type === 'Progressing');
   if (progressing?.reason === 'ProgressDeadlineExceeded') {
-    return { done: false, failed: progressing.message ?? 'the rollout exceeded its progress deadline', waitingFor: 'nothing (the deployment controller gave up)' };
+    return {
+      done: false,
+      failed: progressing.message ?? 'the rollout exceeded its progress deadline',
+      waitingFor: 'nothing (the deployment controller gave up)',
+    };
   }
   const desired = deployment.spec?.replicas ?? 1;
   const updated = status.updatedReplicas ?? 0;
@@ -34,7 +38,7 @@ export function describePods(pods: V1Pod[]): string {
     const reason = podReason(pod);
     if (reason) reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
   }
-  if (!pods.length) return 'no pods of the new build exist (see the ReplicaSet\'s events: quota or admission may refuse them)';
+  if (!pods.length) return "no pods of the new build exist (see the ReplicaSet's events: quota or admission may refuse them)";
   if (!reasons.size) return `${pods.length} pod(s) of the new build, all ready`;
   return [...reasons].map(([reason, count]) => `${count} pod${count === 1 ? '' : 's'} ${reason}`).join('; ');
 }
@@ -49,7 +53,8 @@ function podReason(pod: V1Pod): string | undefined {
     const waiting = container.state?.waiting;
     if (waiting?.reason) return `waiting: ${waiting.reason}${waiting.message ? ` (${waiting.message})` : ''}`;
     const terminated = container.lastState?.terminated ?? container.state?.terminated;
-    if (terminated) return `exited with code ${terminated.exitCode}${terminated.reason ? ` (${terminated.reason})` : ''}; see \`kubectl logs ${pod.metadata?.name}\``;
+    if (terminated)
+      return `exited with code ${terminated.exitCode}${terminated.reason ? ` (${terminated.reason})` : ''}; see \`kubectl logs ${pod.metadata?.name}\``;
     if (!container.ready) return 'running but not ready (the readiness probe /v2/health/ready fails)';
   }
   return `${status.phase ?? 'Pending'}, not ready`;

@@ -83,7 +83,8 @@ export function httpRouteFor(modelId: string, variations: string[], namespace: s
       rules: [
         ...sorted.map((variation) => ({
           matches: [{ headers: [{ type: 'Exact', name: VARIATION_HEADER, value: variation }] }],
-          backendRefs: canaries[variation] === undefined ? [{ name: objectNamesFor(modelId, variation).variation, port: SERVICE_PORT }] : backends(variation, 1),
+          backendRefs:
+            canaries[variation] === undefined ? [{ name: objectNamesFor(modelId, variation).variation, port: SERVICE_PORT }] : backends(variation, 1),
         })),
         { backendRefs: sorted.flatMap((variation) => backends(variation, weights[variation]!)) },
       ],

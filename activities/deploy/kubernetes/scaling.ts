@@ -43,9 +43,10 @@ export function chooseScaler(config: AutoScaleConfig, kedaInstalled: boolean): S
     'KEDA is not installed: auto_scale_config became a HorizontalPodAutoscaler, which scales on the current average usage per pod ' +
       '(aggregation_type and time_period do not apply to it)',
   ];
-  if (config.polling_interval !== 30) notes.push('polling_interval does not apply to a HorizontalPodAutoscaler (the cluster\'s sync period does)');
+  if (config.polling_interval !== 30) notes.push("polling_interval does not apply to a HorizontalPodAutoscaler (the cluster's sync period does)");
   if (config.min_replica_count < 1) notes.push('min_replica_count 0 needs KEDA: the HorizontalPodAutoscaler keeps at least 1 pod');
-  if (config.cool_down_period > MAX_STABILIZATION_SECONDS) notes.push(`cool_down_period is capped at ${MAX_STABILIZATION_SECONDS} s for a HorizontalPodAutoscaler`);
+  if (config.cool_down_period > MAX_STABILIZATION_SECONDS)
+    notes.push(`cool_down_period is capped at ${MAX_STABILIZATION_SECONDS} s for a HorizontalPodAutoscaler`);
   return { kind: 'hpa', notes };
 }
 

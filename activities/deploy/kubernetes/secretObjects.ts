@@ -25,6 +25,10 @@ export function scopeAnnotations(scope: SecretScope): Record<string, string> {
 
 /** A Secret's scope, from its annotations (none: loopback only, no build). */
 export function scopeOf(secret: V1Secret): SecretScope {
-  const list = (key: string) => (secret.metadata?.annotations?.[key] ?? '').split(',').map((item) => item.trim()).filter(Boolean);
+  const list = (key: string) =>
+    (secret.metadata?.annotations?.[key] ?? '')
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean);
   return { hosts: list(ANNOTATIONS.secretHosts), automations: list(ANNOTATIONS.secretAutomations) };
 }

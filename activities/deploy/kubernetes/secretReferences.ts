@@ -14,7 +14,11 @@ import { referencedSecrets } from './workload.js';
  * model server reads each value itself, so each Secret's scope must name the release's automation (or
  * model): otherwise any automation could hand itself any Secret of the namespace.
  */
-export async function secretKeysFor(core: CoreV1Api, namespace: string, release: Pick<Release, 'automation' | 'modelId' | 'spec'>): Promise<Record<string, string>> {
+export async function secretKeysFor(
+  core: CoreV1Api,
+  namespace: string,
+  release: Pick<Release, 'automation' | 'modelId' | 'spec'>,
+): Promise<Record<string, string>> {
   const keys: Record<string, string> = {};
   for (const name of new Set(referencedSecrets(release.spec.env_vars))) {
     const objectName = secretObjectName(name);
@@ -23,11 +27,17 @@ export async function secretKeysFor(core: CoreV1Api, namespace: string, release:
       secret = await core.readNamespacedSecret({ name: objectName, namespace });
     } catch (err) {
       if ((err as { code?: number }).code !== 404) throw err;
-      throw new RefitError(ErrorTypes.SecretNotFound, `env_vars refer to secret "${name}", and namespace "${namespace}" has no Secret "${objectName}": ${missingSecretHelp(name, namespace)}`);
+      throw new RefitError(
+        ErrorTypes.SecretNotFound,
+        `env_vars refer to secret "${name}", and namespace "${namespace}" has no Secret "${objectName}": ${missingSecretHelp(name, namespace)}`,
+      );
     }
     const recorded = secret.metadata?.annotations?.[ANNOTATIONS.secretName];
     if (recorded && recorded !== name) {
-      throw new RefitError(ErrorTypes.SecretNotFound, `the Secret "${objectName}" in namespace "${namespace}" holds secret "${recorded}", not "${name}": rename one of them`);
+      throw new RefitError(
+        ErrorTypes.SecretNotFound,
+        `the Secret "${objectName}" in namespace "${namespace}" holds secret "${recorded}", not "${name}": rename one of them`,
+      );
     }
     try {
       checkSecretUse(name, scopeOf(secret), { automation: release.automation, modelId: release.modelId, field: 'deployment_spec.env_vars' });
@@ -38,7 +48,11 @@ export async function secretKeysFor(core: CoreV1Api, namespace: string, release:
       );
     }
     const found = valueKeyOf(secret);
-    if ('error' in found) throw new RefitError(ErrorTypes.SecretNotFound, `the Secret "${objectName}" in namespace "${namespace}" ${found.error}: ${missingSecretHelp(name, namespace)}`);
+    if ('error' in found)
+      throw new RefitError(
+        ErrorTypes.SecretNotFound,
+        `the Secret "${objectName}" in namespace "${namespace}" ${found.error}: ${missingSecretHelp(name, namespace)}`,
+      );
     keys[name] = found.key;
   }
   return keys;

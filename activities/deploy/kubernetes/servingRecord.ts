@@ -52,7 +52,10 @@ export function releaseOf(templateMetadata: V1ObjectMeta | undefined, knownModel
   const modelId = templateMetadata?.labels?.[LABELS.model] ?? knownModelId;
   if (!buildId || !spec || !modelId) return undefined;
   const refuse = (why: string) =>
-    new RefitError(ErrorTypes.DeploymentFailed, `the pod template of build ${buildId} of ${modelId} holds a Refit record that ${why}: redeploy the model with this Refit, or use the Refit that deployed it`);
+    new RefitError(
+      ErrorTypes.DeploymentFailed,
+      `the pod template of build ${buildId} of ${modelId} holds a Refit record that ${why}: redeploy the model with this Refit, or use the Refit that deployed it`,
+    );
   const version = annotations[ANNOTATIONS.recordVersion] ?? RECORD_VERSION;
   if (version !== RECORD_VERSION) throw refuse(`has format version ${version}, and this Refit reads version ${RECORD_VERSION}`);
   let parsedSpec: ReturnType<typeof DeploymentSpecifications.safeParse>;

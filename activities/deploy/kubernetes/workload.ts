@@ -52,7 +52,10 @@ export function containerEnv(envVars: string[], secretKeys: Record<string, strin
 
 /** The Refit secrets a specification's env_vars refer to. */
 export function referencedSecrets(envVars: string[]): string[] {
-  return envVars.map((entry) => entry.slice(entry.indexOf('=') + 1)).filter((value) => value.startsWith(SECRET_VALUE_PREFIX)).map((value) => value.slice(SECRET_VALUE_PREFIX.length));
+  return envVars
+    .map((entry) => entry.slice(entry.indexOf('=') + 1))
+    .filter((value) => value.startsWith(SECRET_VALUE_PREFIX))
+    .map((value) => value.slice(SECRET_VALUE_PREFIX.length));
 }
 
 export function serviceAccountFor(release: Release, settings: { namespace: string }): V1ServiceAccount {
@@ -80,23 +83,37 @@ function serverContainer(release: Release, settings: WorkloadSettings): V1Contai
   const { spec } = release;
   const resources = { cpu: cpuQuantity(spec.cpu_fraction), memory: memoryQuantity(spec.memory) };
   // A model may take long to load: the startup probe allows the whole deployment timeout before liveness applies.
-  const startupProbe: V1Probe = { httpGet: httpGet('/v2/health/live'), periodSeconds: 5, failureThreshold: Math.max(1, Math.ceil(spec.deployment_process_timeout_limit / 5)) };
+  const startupProbe: V1Probe = {
+    httpGet: httpGet('/v2/health/live'),
+    periodSeconds: 5,
+    failureThreshold: Math.max(1, Math.ceil(spec.deployment_process_timeout_limit / 5)),
+  };
   return {
     name: CONTAINER_NAME,
     image: settings.image,
     // The same server the local target runs, on all interfaces of the pod.
     command: ['python', '-m', 'refit_sdk.serve'],
     args: [
-      '--artifact-dir', ARTIFACT_PATH,
-      '--model-name', release.modelId,
-      '--host', '0.0.0.0',
-      '--port', String(SERVING_PORT),
-      '--workers', String(spec.number_of_http_server_workers),
-      '--timeout-ms', String(spec.http_request_timeout_ms),
-      '--max-batch-size', String(spec.max_batch_size),
-      '--build-id', release.buildId,
-      '--variation', spec.variation_name,
-      '--daemon-mode', String(spec.daemon_mode),
+      '--artifact-dir',
+      ARTIFACT_PATH,
+      '--model-name',
+      release.modelId,
+      '--host',
+      '0.0.0.0',
+      '--port',
+      String(SERVING_PORT),
+      '--workers',
+      String(spec.number_of_http_server_workers),
+      '--timeout-ms',
+      String(spec.http_request_timeout_ms),
+      '--max-batch-size',
+      String(spec.max_batch_size),
+      '--build-id',
+      release.buildId,
+      '--variation',
+      spec.variation_name,
+      '--daemon-mode',
+      String(spec.daemon_mode),
     ],
     ports: [{ name: 'http', containerPort: SERVING_PORT, protocol: 'TCP' }],
     env: withDefault(containerEnv(spec.env_vars, settings.secretKeys), { name: 'PYTHONUNBUFFERED', value: '1' }),
@@ -110,7 +127,11 @@ function serverContainer(release: Release, settings: WorkloadSettings): V1Contai
 export function deploymentFor(release: Release, settings: WorkloadSettings): V1Deployment {
   const { modelId, spec } = release;
   const name = objectNamesFor(modelId, spec.variation_name).variation;
-  const labels = { ...variationLabels(modelId, spec.variation_name), [LABELS.build]: labelValue(release.buildId), [LABELS.version]: labelValue(release.buildId) };
+  const labels = {
+    ...variationLabels(modelId, spec.variation_name),
+    [LABELS.build]: labelValue(release.buildId),
+    [LABELS.version]: labelValue(release.buildId),
+  };
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',

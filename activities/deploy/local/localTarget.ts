@@ -62,7 +62,10 @@ export class LocalDeploymentTarget implements DeploymentTarget {
     if (variation?.buildId === target.buildId) return this.switchTo(target.modelId, target.environment, variation, {});
     const earlier = variation?.history.find((entry) => entry.buildId === target.buildId);
     if (!earlier) {
-      throw new RefitError(ErrorTypes.DeploymentFailed, `build ${target.buildId} never served variation "${target.variation}" of ${target.modelId}, so it cannot be put back`);
+      throw new RefitError(
+        ErrorTypes.DeploymentFailed,
+        `build ${target.buildId} never served variation "${target.variation}" of ${target.modelId}, so it cannot be put back`,
+      );
     }
     return this.switchTo(target.modelId, target.environment, { ...earlier, deployedAt: new Date().toISOString() }, {});
   }
@@ -117,7 +120,16 @@ export class LocalDeploymentTarget implements DeploymentTarget {
       }
       writeState(folder, state);
       await ensureRouter(folder, state);
-      return { modelId: request.modelId, environment: request.environment, variation: variationName, buildId: build.buildId, previousBuildId: current.buildId, url: routerUrl(state), changed: true, notes: notesFor(build) };
+      return {
+        modelId: request.modelId,
+        environment: request.environment,
+        variation: variationName,
+        buildId: build.buildId,
+        previousBuildId: current.buildId,
+        url: routerUrl(state),
+        changed: true,
+        notes: notesFor(build),
+      };
     });
   }
 
@@ -135,7 +147,16 @@ export class LocalDeploymentTarget implements DeploymentTarget {
     return this.locked(target.modelId, target.environment, async (folder, state) => {
       const variation = state.variations[target.variation];
       if (variation?.buildId === target.buildId && !variation.canary) {
-        return { modelId: target.modelId, environment: target.environment, variation: target.variation, buildId: target.buildId, previousBuildId: variation.history[0]?.buildId, url: routerUrl(state), changed: false, notes: [] };
+        return {
+          modelId: target.modelId,
+          environment: target.environment,
+          variation: target.variation,
+          buildId: target.buildId,
+          previousBuildId: variation.history[0]?.buildId,
+          url: routerUrl(state),
+          changed: false,
+          notes: [],
+        };
       }
       const { pods, weight: _weight, ...build } = this.canaryOf(state, target);
       return this.switchVariation(folder, state, target.modelId, target.environment, build, pods);
@@ -157,7 +178,8 @@ export class LocalDeploymentTarget implements DeploymentTarget {
 
   private canaryOf(state: ModelServingState, target: CanaryTarget): CanaryState {
     const canary = state.variations[target.variation]?.canary;
-    if (canary?.buildId !== target.buildId) throw new RefitError(ErrorTypes.DeploymentFailed, `build ${target.buildId} is not the canary of variation "${target.variation}" of ${target.modelId}`);
+    if (canary?.buildId !== target.buildId)
+      throw new RefitError(ErrorTypes.DeploymentFailed, `build ${target.buildId} is not the canary of variation "${target.variation}" of ${target.modelId}`);
     return canary;
   }
 
@@ -166,12 +188,28 @@ export class LocalDeploymentTarget implements DeploymentTarget {
   }
 
   /** Starts the build's pods and, once all are ready, makes it the variation's build. */
-  private async install(folder: string, state: ModelServingState, modelId: string, environment: string, build: DeployedBuild, context: DeployContext): Promise<DeploymentResult> {
+  private async install(
+    folder: string,
+    state: ModelServingState,
+    modelId: string,
+    environment: string,
+    build: DeployedBuild,
+    context: DeployContext,
+  ): Promise<DeploymentResult> {
     const current = state.variations[build.spec.variation_name];
     if (current?.buildId === build.buildId && current.pods.length === build.spec.number_of_pods && current.pods.every((pod) => isServing(pod.pid))) {
       writeState(folder, state);
       await ensureRouter(folder, state);
-      return { modelId, environment, variation: build.spec.variation_name, buildId: build.buildId, previousBuildId: current.history[0]?.buildId, url: routerUrl(state), changed: false, notes: notesFor(build) };
+      return {
+        modelId,
+        environment,
+        variation: build.spec.variation_name,
+        buildId: build.buildId,
+        previousBuildId: current.history[0]?.buildId,
+        url: routerUrl(state),
+        changed: false,
+        notes: notesFor(build),
+      };
     }
     const pods = await this.startReadyPods(folder, state, modelId, build, context, current?.buildId);
     context.onProgress?.('all pods ready; switching traffic');
@@ -179,17 +217,41 @@ export class LocalDeploymentTarget implements DeploymentTarget {
   }
 
   /** Points the router at `pods` of `build`, then stops the pods that served the variation before. */
-  private async switchVariation(folder: string, state: ModelServingState, modelId: string, environment: string, build: DeployedBuild, pods: Pod[]): Promise<DeploymentResult> {
+  private async switchVariation(
+    folder: string,
+    state: ModelServingState,
+    modelId: string,
+    environment: string,
+    build: DeployedBuild,
+    pods: Pod[],
+  ): Promise<DeploymentResult> {
     const variationName = build.spec.variation_name;
     const current = state.variations[variationName];
-    const history = current ? [withoutPods(current), ...current.history.filter((entry) => entry.buildId !== current.buildId && entry.buildId !== build.buildId)].slice(0, HISTORY_KEPT) : [];
+    const history = current
+      ? [withoutPods(current), ...current.history.filter((entry) => entry.buildId !== current.buildId && entry.buildId !== build.buildId)].slice(
+          0,
+          HISTORY_KEPT,
+        )
+      : [];
     state.variations[variationName] = { ...withoutPods(build), pods, history };
     writeState(folder, state);
     await ensureRouter(folder, state);
     // Only now that the router sends traffic to the new pods do the old ones stop (after draining).
-    const replaced = current && current.buildId !== build.buildId ? [...current.pods, ...(current.canary && current.canary.buildId !== build.buildId ? current.canary.pods : [])] : [];
+    const replaced =
+      current && current.buildId !== build.buildId
+        ? [...current.pods, ...(current.canary && current.canary.buildId !== build.buildId ? current.canary.pods : [])]
+        : [];
     await Promise.all(replaced.map((pod) => stopPod(pod)));
-    return { modelId, environment, variation: variationName, buildId: build.buildId, previousBuildId: current?.buildId, url: routerUrl(state), changed: true, notes: notesFor(build) };
+    return {
+      modelId,
+      environment,
+      variation: variationName,
+      buildId: build.buildId,
+      previousBuildId: current?.buildId,
+      url: routerUrl(state),
+      changed: true,
+      notes: notesFor(build),
+    };
   }
 
   /**
@@ -197,7 +259,14 @@ export class LocalDeploymentTarget implements DeploymentTarget {
    * not in time, stops them and fails (the caller's previous build keeps serving). Pods are recorded as
    * pending while they start, so a retry after a crash stops them first.
    */
-  private async startReadyPods(folder: string, state: ModelServingState, modelId: string, build: DeployedBuild, context: DeployContext, servingBuildId: string | undefined): Promise<Pod[]> {
+  private async startReadyPods(
+    folder: string,
+    state: ModelServingState,
+    modelId: string,
+    build: DeployedBuild,
+    context: DeployContext,
+    servingBuildId: string | undefined,
+  ): Promise<Pod[]> {
     const env = await this.environmentFor(modelId, build);
     const sandbox = await openSandbox(this.options.sandbox ?? sandboxSettingsFromEnvironment(), path.join(folder, 'sandbox'));
     const interpreter = await describeInterpreter(this.options.python ?? process.env.REFIT_PYTHON ?? 'python3');
@@ -232,7 +301,11 @@ export class LocalDeploymentTarget implements DeploymentTarget {
       state.pending = undefined;
       writeState(folder, state);
       const keeps = servingBuildId ? `build ${servingBuildId} keeps serving variation "${build.spec.variation_name}"` : 'nothing was serving it before';
-      throw new RefitError(ErrorTypes.DeploymentFailed, `build ${build.buildId} of ${modelId} was not deployed (rolled back: ${keeps}): ${(err as Error).message}`, { cause: err });
+      throw new RefitError(
+        ErrorTypes.DeploymentFailed,
+        `build ${build.buildId} of ${modelId} was not deployed (rolled back: ${keeps}): ${(err as Error).message}`,
+        { cause: err },
+      );
     }
     state.pending = undefined;
     return started.map(({ logFile: _log, ...pod }) => pod);
@@ -261,7 +334,15 @@ export class LocalDeploymentTarget implements DeploymentTarget {
       mkdirSync(path.dirname(artifactDir), { recursive: true });
       cpSync(request.artifactDir, artifactDir, { recursive: true });
     }
-    return { buildId: request.buildId, automation: request.automation, artifactDir, python: request.python, spec: request.spec, metrics: request.metrics, deployedAt: new Date().toISOString() };
+    return {
+      buildId: request.buildId,
+      automation: request.automation,
+      artifactDir,
+      python: request.python,
+      spec: request.spec,
+      metrics: request.metrics,
+      deployedAt: new Date().toISOString(),
+    };
   }
 
   private async environmentFor(modelId: string, build: DeployedBuild): Promise<Record<string, string>> {

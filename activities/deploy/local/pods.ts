@@ -47,21 +47,35 @@ export async function startPod(launch: PodLaunch): Promise<Pod & { logFile: stri
     ...launch.interpreterPrefixes.map((prefix) => ({ path: prefix })),
     ...settingsMounts(launch.env),
     { path: environmentDir },
-    ...launch.sdkPythonPath.split(':').filter(Boolean).map((entry) => ({ path: entry })),
+    ...launch.sdkPythonPath
+      .split(':')
+      .filter(Boolean)
+      .map((entry) => ({ path: entry })),
     { path: launch.artifactDir },
   ];
   const serve = [
-    '-m', SERVE_MODULE,
-    '--artifact-dir', launch.artifactDir,
-    '--model-name', launch.modelId,
-    '--host', '127.0.0.1',
-    '--port', String(port),
-    '--workers', String(launch.spec.number_of_http_server_workers),
-    '--timeout-ms', String(launch.spec.http_request_timeout_ms),
-    '--max-batch-size', String(launch.spec.max_batch_size),
-    '--build-id', launch.buildId,
-    '--variation', launch.variation,
-    '--daemon-mode', String(launch.spec.daemon_mode),
+    '-m',
+    SERVE_MODULE,
+    '--artifact-dir',
+    launch.artifactDir,
+    '--model-name',
+    launch.modelId,
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--workers',
+    String(launch.spec.number_of_http_server_workers),
+    '--timeout-ms',
+    String(launch.spec.http_request_timeout_ms),
+    '--max-batch-size',
+    String(launch.spec.max_batch_size),
+    '--build-id',
+    launch.buildId,
+    '--variation',
+    launch.variation,
+    '--daemon-mode',
+    String(launch.spec.daemon_mode),
   ];
   const confined = launch.sandbox.wrap(launch.python, serve, { mounts, cwd: launch.artifactDir, keepWithParent: true });
   const { command, args } = limits.wrap(confined.command, confined.args);
@@ -69,7 +83,14 @@ export async function startPod(launch: PodLaunch): Promise<Pod & { logFile: stri
   const child = spawn(command, args, {
     detached: true,
     stdio: ['ignore', log, log],
-    env: { ...launch.env, ...limits.env, PATH: `${path.join(environmentDir, 'bin')}:/usr/local/bin:/usr/bin:/bin`, HOME: SANDBOX_HOME, PYTHONPATH: launch.sdkPythonPath, PYTHONUNBUFFERED: '1' },
+    env: {
+      ...launch.env,
+      ...limits.env,
+      PATH: `${path.join(environmentDir, 'bin')}:/usr/local/bin:/usr/bin:/bin`,
+      HOME: SANDBOX_HOME,
+      PYTHONPATH: launch.sdkPythonPath,
+      PYTHONUNBUFFERED: '1',
+    },
   });
   closeSync(log);
   child.unref();

@@ -43,13 +43,10 @@ const server = http.createServer((request, response) => {
   const next = turn.get(key) ?? 0;
   turn.set(key, next + 1);
   const pod = pods[next % pods.length]!;
-  const upstream = http.request(
-    { host: '127.0.0.1', port: pod.port, method: request.method, path: request.url, headers: request.headers },
-    (answer) => {
-      response.writeHead(answer.statusCode ?? 502, { ...answer.headers, [VARIATION_HEADER]: variation });
-      answer.pipe(response);
-    },
-  );
+  const upstream = http.request({ host: '127.0.0.1', port: pod.port, method: request.method, path: request.url, headers: request.headers }, (answer) => {
+    response.writeHead(answer.statusCode ?? 502, { ...answer.headers, [VARIATION_HEADER]: variation });
+    answer.pipe(response);
+  });
   upstream.on('error', (err) => {
     if (!response.headersSent) response.writeHead(502, { 'content-type': 'application/json' });
     response.end(JSON.stringify({ error: `pod ${pod.port} of variation ${variation} did not answer: ${err.message}` }));

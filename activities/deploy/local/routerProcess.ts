@@ -24,7 +24,8 @@ export async function ensureRouter(folder: string, state: ModelServingState): Pr
   writeState(folder, state);
   const deadline = Date.now() + 10_000;
   while (!(await listening(port))) {
-    if (Date.now() > deadline || !isRouter(child.pid!)) throw new Error(`the router of ${state.modelId} did not start; see ${path.join(folder, 'logs', 'router.log')}`);
+    if (Date.now() > deadline || !isRouter(child.pid!))
+      throw new Error(`the router of ${state.modelId} did not start; see ${path.join(folder, 'logs', 'router.log')}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
@@ -55,4 +56,3 @@ function listening(port: number): Promise<boolean> {
 async function portIsFree(port: number): Promise<boolean> {
   return !(await listening(port));
 }
-

@@ -7,7 +7,9 @@ export const VARIATION_HEADER = 'x-refit-variation';
  * unless weights are set). `draw` is a number in [0, 1) so that tests can choose it.
  */
 export function chooseVariation(state: ModelServingState, requested: string | undefined, draw: number): string | undefined {
-  const serving = Object.keys(state.variations).filter((name) => state.variations[name]!.pods.length > 0).sort();
+  const serving = Object.keys(state.variations)
+    .filter((name) => state.variations[name]!.pods.length > 0)
+    .sort();
   if (requested !== undefined) return serving.includes(requested) ? requested : undefined;
   const weighted = serving.map((name) => ({ name, weight: state.weights?.[name] ?? (state.weights ? 0 : 1) })).filter((entry) => entry.weight > 0);
   const total = weighted.reduce((sum, entry) => sum + entry.weight, 0);

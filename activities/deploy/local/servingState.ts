@@ -89,7 +89,10 @@ export function readState(folder: string, modelId: string, environment: string):
   const file = path.join(folder, STATE_FILE);
   if (!existsSync(file)) return { modelId, environment, variations: {} };
   const refuse = (why: string) =>
-    new RefitError(ErrorTypes.DeploymentFailed, `${file} (what serves ${modelId}) ${why}; this worker cannot read it: stop the model's servers and remove the file, or run the Refit that wrote it`);
+    new RefitError(
+      ErrorTypes.DeploymentFailed,
+      `${file} (what serves ${modelId}) ${why}; this worker cannot read it: stop the model's servers and remove the file, or run the Refit that wrote it`,
+    );
   let data: unknown;
   try {
     data = JSON.parse(readFileSync(file, 'utf8'));
@@ -99,7 +102,13 @@ export function readState(folder: string, modelId: string, environment: string):
   const version = (data as { version?: unknown })?.version ?? 1;
   if (version !== STATE_VERSION) throw refuse(`has format version ${JSON.stringify(version)}, and this Refit reads version ${STATE_VERSION}`);
   const parsed = StateRecord.safeParse(data);
-  if (!parsed.success) throw refuse(`does not hold a serving state (${parsed.error.issues.slice(0, 3).map((issue) => describeProblem({ path: issue.path.map(String), message: issue.message, severity: 'error' })).join('; ')})`);
+  if (!parsed.success)
+    throw refuse(
+      `does not hold a serving state (${parsed.error.issues
+        .slice(0, 3)
+        .map((issue) => describeProblem({ path: issue.path.map(String), message: issue.message, severity: 'error' }))
+        .join('; ')})`,
+    );
   const { version: _version, ...state } = parsed.data;
   return state;
 }

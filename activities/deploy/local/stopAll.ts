@@ -18,7 +18,10 @@ export async function stopAllLocalServing(deploymentsRoot: string): Promise<void
       const folder = path.join(deploymentsRoot, environment, modelId);
       if (!existsSync(path.join(folder, STATE_FILE))) continue;
       const state = readState(folder, modelId, environment);
-      const pods = [...Object.values(state.variations).flatMap((variation) => [...variation.pods, ...(variation.canary?.pods ?? [])]), ...(state.pending ?? [])];
+      const pods = [
+        ...Object.values(state.variations).flatMap((variation) => [...variation.pods, ...(variation.canary?.pods ?? [])]),
+        ...(state.pending ?? []),
+      ];
       await Promise.all(pods.map((pod) => stopPod(pod, 3000)));
       if (state.router && isRouter(state.router.pid)) process.kill(state.router.pid, 'SIGTERM');
       rmSync(path.join(folder, STATE_FILE), { force: true });
