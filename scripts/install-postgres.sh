@@ -40,23 +40,8 @@ MSG
 
 if dir="$(server_bin)"; then found "$dir"; fi
 
-if [ "$(id -u)" -eq 0 ]; then
-  as_root=()
-elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-  as_root=(sudo -n)
-else
-  cannot_install "this script is neither root nor allowed passwordless sudo"
-fi
-command -v apt-get >/dev/null 2>&1 || cannot_install "apt-get is not available on this machine"
-
-log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
-apt_install() { "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >>"$log" 2>&1; }
-say "installing Debian's postgresql package (once per machine)"
-# A fresh machine may have no package lists yet: refresh them only when the first try fails.
-if ! apt_install && ! { "${as_root[@]}" apt-get update -qq >>"$log" 2>&1 && apt_install; }; then
-  cat "$log" >&2
-  cannot_install "apt-get could not install the postgresql package (its output is above)"
-fi
+# shellcheck source=lib/debian-package.sh
+source "$(dirname "$0")/lib/debian-package.sh"
+install_debian_package postgresql
 if dir="$(server_bin)"; then found "$dir"; fi
 cannot_install "the postgresql package installed without them"

@@ -1,24 +1,10 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { packageRoot } from '../../platform/paths.js';
+import { refitWithHome } from '../harness/refitCli.js';
 
-const cli = path.join(packageRoot(), 'dist', 'client', 'cli.js');
-
-/** Runs `refit` with `stdin` piped in, as `echo value | refit secrets set name` would. */
-function refit(home: string, args: string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...args], { env: { ...process.env, REFIT_HOME: home, NO_COLOR: '1' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
-}
+const refit = refitWithHome;
 
 describe('refit secrets', () => {
   const home = mkdtempSync(path.join(os.tmpdir(), 'refit-secrets-cli-'));

@@ -1,6 +1,5 @@
 // A secret goes only where its operator scoped it: to the hosts listed (over https unless loopback), and
 // to the automations (or models) listed. Checked before any request is made with the value.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,8 +9,8 @@ import { sendNotification } from '../../activities/notify/sendNotification.js';
 import { LocalSecretStore } from '../../activities/secrets/localSecretStore.js';
 import { resolveEnvVars } from '../../activities/secrets/resolveEnvVars.js';
 import { checkSecretUse, type SecretScope, type SecretUse } from '../../activities/secrets/secretScope.js';
-import { packageRoot } from '../../platform/paths.js';
 import { ErrorTypes, RefitError } from '../../shared/errors.js';
+import { refitWithHome } from '../harness/refitCli.js';
 
 const who = { automation: 'churn-weekly', modelId: 'churn', field: 'git_access_token_secret' };
 const scope = (hosts: string[], automations: string[] = []): SecretScope => ({ hosts, automations });
@@ -138,17 +137,7 @@ describe('every use goes through the scope', () => {
 describe('refit secrets with scopes', () => {
   const home = mkdtempSync(path.join(os.tmpdir(), 'refit-scope-cli-'));
   afterAll(() => rmSync(home, { recursive: true, force: true }));
-  const cli = path.join(packageRoot(), 'dist', 'client', 'cli.js');
-  const refit = (args: string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> =>
-    new Promise((resolve) => {
-      const child = spawn(process.execPath, [cli, ...args], { env: { ...process.env, REFIT_HOME: home, NO_COLOR: '1' } });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      child.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-      child.stdin.end(stdin);
-    });
+  const refit = (args: string[], stdin = '') => refitWithHome(home, args, stdin);
 
   it('stores the scope given on set, shows it in list, and changes it with scope, keeping the value', async () => {
     expect(await refit(['secrets', 'set', 'gh', '--host', 'github.com', '--host', 'ghe.corp:8443', '--automation', 'churn-weekly'], 'tok-1\n')).toMatchObject({
