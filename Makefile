@@ -4,7 +4,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 JEST := node --experimental-vm-modules node_modules/jest/bin/jest.js
 
-.PHONY: help deps tools test-tools build typecheck lint format test demo dev schema clean
+.PHONY: help deps tools test-tools kubernetes-tools build typecheck lint format test demo dev schema clean
 
 help:
 	@echo "make demo   run the example end to end on the embedded Temporal dev server"
@@ -24,11 +24,16 @@ tools:
 	@bash scripts/install-temporal.sh >/dev/null
 	@if [ "$${REFIT_BUILD_SANDBOX:-}" != off ]; then bash scripts/install-bubblewrap.sh >/dev/null; fi
 
-# ...and what only the tests need: a PostgreSQL server, an MLflow tracking server, a Kubernetes control plane.
+# ...and what only the tests need: a PostgreSQL server, an MLflow tracking server, a single-node Kubernetes
+# (the control plane only where a node cannot run) with Refit's Python runtime image for its pods.
 test-tools: tools
 	@bash scripts/install-postgres.sh >/dev/null
 	@bash scripts/install-mlflow.sh >/dev/null
-	@bash scripts/install-k8s-test-env.sh >/dev/null
+	@$(MAKE) --no-print-directory kubernetes-tools
+
+kubernetes-tools:
+	@node="$$(bash scripts/install-k8s-test-env.sh | sed -n 1p)"; \
+	if [ "$$node" = "node: ready" ]; then bash scripts/build-runtime-image.sh >/dev/null; else echo "$$node" >&2; fi
 
 build: deps
 	npx tsc -p tsconfig.json

@@ -1,25 +1,51 @@
 #!/usr/bin/env bash
-# Builds a real Kubernetes control plane for the tests (kube-apiserver, kube-controller-manager, etcd) and
-# fetches the CRDs Refit deploys against (KEDA ScaledObject, Gateway API HTTPRoute), into a versioned tools
-# folder outside the clone, so every clone and CI run on this machine reuses them. There is no kubelet:
-# test/harness/kubernetes.ts explains what that means for the tests.
-# Source: the Go module proxy only, at pinned versions; nothing else is downloaded.
+# Builds a real single-node Kubernetes for the tests and for `refit dev --kubernetes`, into a versioned tools
+# folder outside the clone, so every clone and CI run on this machine reuses it:
+#   control plane  etcd, kube-apiserver, kube-controller-manager, kube-scheduler
+#   node           kubelet, kube-proxy; containerd with its runc shim (CRI runtime); runc, the CNI plugins,
+#                  iptables and conntrack from Debian's packages
+#   images         crane (go-containerregistry): the loopback OCI registry and the image tool; the pause image
+#                  (pause.c from k8s.io/kubernetes, compiled static); scripts/build-runtime-image.sh makes the
+#                  Python runtime image from Debian's packages
+#   debugging      kubectl, ctr
+#   CRDs           KEDA ScaledObject and TriggerAuthentication, Gateway API GatewayClass, Gateway and HTTPRoute
+# Source: the Go module proxy at pinned versions and Debian's package archive; nothing else is downloaded.
+# The Kubernetes parts share one wrapper module and so one module cache. Each part present at its pinned
+# version is skipped. A cold build takes 10-12 minutes on two cores (Kubernetes ~7, etcd ~1, containerd ~1.5).
+# A host where a node cannot run (not root, no cgroup controllers, no overlayfs) gets the control plane only,
+# and the script says why: devstack/kubernetes/ then runs without a kubelet.
 # Usage: install-k8s-test-env.sh [--check]   (--check only reports whether everything is in place)
-# Prints the versions on stderr and the bin folder on the last line of stdout.
+# Prints the versions on stderr; on stdout "node: ready" or "node: unavailable: <reason>", then the bin folder
+# on the last line.
 set -euo pipefail
 
 KUBERNETES_VERSION=v1.35.4
 # The etcd that Kubernetes v1.35.4's own integration tests run against (its hack/lib/etcd.sh).
 ETCD_VERSION=v3.6.6
+# 2.x: kubelet 1.36 drops containerd 1.x, and only 2.x mounts `image` volumes.
+CONTAINERD_VERSION=v2.4.2
+GO_CONTAINERREGISTRY_VERSION=v0.22.1
+# The pause version kubeadm v1.35.4 pins (cmd/kubeadm/app/constants).
+PAUSE_VERSION=3.10.1
 KEDA_VERSION=v2.21.0
 # v1.7.0 needs a newer Go than our machines have.
 GATEWAY_API_VERSION=v1.6.3
+# What the node runs that Debian packages: command -> package.
+declare -A DEBIAN_NODE_TOOLS=(
+  [runc]=runc
+  [/usr/lib/cni/bridge]=containernetworking-plugins
+  [iptables]=iptables
+  [conntrack]=conntrack
+  [mmdebstrap]=mmdebstrap
+)
 
 REFIT_HOME="${REFIT_HOME:-$HOME/.cache/refit}"
 tools="$REFIT_HOME/tools"
 env_dir="$tools/k8s-test-env-$KUBERNETES_VERSION"
 bin="$env_dir/bin"
 crds="$env_dir/crds"
+images="$env_dir/images"
+pause_image="$images/pause-$PAUSE_VERSION.tar"
 # module-relative path of each CRD we install, per module
 keda_crds=(config/crd/bases/keda.sh_scaledobjects.yaml config/crd/bases/keda.sh_triggerauthentications.yaml)
 gateway_api_crds=(
@@ -32,33 +58,88 @@ say() { echo "install-k8s-test-env: $*" >&2; }
 fail() { say "$*"; exit 1; }
 
 # Each tool's version as it reports it, or nothing when it is missing or broken.
-kube_version() { "$bin/$1" --version 2>/dev/null | sed -n 's/^Kubernetes \(v[^ ]*\)$/\1/p'; }
+kube_version() {
+  if [ "$1" = kubectl ]; then
+    "$bin/kubectl" version --client 2>/dev/null | sed -n 's/^Client Version: \(v[^ ]*\)$/\1/p'
+  else
+    "$bin/$1" --version 2>/dev/null | sed -n 's/^Kubernetes \(v[^ ]*\)$/\1/p'
+  fi
+}
 etcd_version() { "$bin/etcd" --version 2>/dev/null | sed -n 's/^etcd Version: \([^ ]*\)$/v\1/p'; }
+containerd_version() {
+  # containerd prints "containerd github.com/containerd/containerd/v2 v2.4.2 ", its shim a "Version:" line.
+  "$bin/$1" --version 2>/dev/null | sed -n -e 's#^containerd github.com/containerd/containerd/v2 \(v[^ ]*\).*#\1#p' -e 's/^ *Version: *\(v[^ ]*\)$/\1/p'
+}
+crane_version() { "$bin/crane" version 2>/dev/null; }
 crds_in_place() {
   local file
   for file in "${keda_crds[@]}" "${gateway_api_crds[@]}"; do [ -s "$crds/$(basename "$file")" ] || return 1; done
 }
 
-missing=()
-for tool in kube-apiserver kube-controller-manager; do
+# Why a node cannot run on this host, or nothing when it can. The kubelet, containerd and runc need root (for
+# namespaces, mounts, cgroups and the pods' network), cgroup controllers and overlayfs for image layers.
+node_unavailable() {
+  [ "$(uname -s)" = Linux ] || { echo "a node needs Linux; this is $(uname -s)"; return; }
+  [ "$(id -u)" -eq 0 ] || { echo "a node's kubelet, containerd and runc need root (this script runs as $(id -un))"; return; }
+  local controller
+  for controller in cpu memory pids; do
+    if [ ! -d "/sys/fs/cgroup/$controller" ] && ! grep -qw "$controller" /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
+      echo "the $controller cgroup controller is not mounted under /sys/fs/cgroup"
+      return
+    fi
+  done
+  grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || { echo "the kernel has no overlay filesystem (containerd's snapshotter needs it)"; return; }
+  [ -e /dev/kmsg ] || echo "there is no /dev/kmsg (the kubelet's OOM watcher reads it)"
+}
+node_reason="$(node_unavailable)"
+
+missing=() debian_missing=()
+kube_tools=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+[ -n "$node_reason" ] || kube_tools+=(kubelet kube-proxy)
+for tool in "${kube_tools[@]}"; do
   [ "$(kube_version "$tool")" = "$KUBERNETES_VERSION" ] || missing+=("$tool")
 done
 [ "$(etcd_version)" = "$ETCD_VERSION" ] || missing+=(etcd)
+[ "$(crane_version)" = "$GO_CONTAINERREGISTRY_VERSION" ] || missing+=(crane)
 crds_in_place || missing+=(crds)
+if [ -z "$node_reason" ]; then
+  for tool in containerd containerd-shim-runc-v2; do
+    [ "$(containerd_version "$tool")" = "$CONTAINERD_VERSION" ] || missing+=("$tool")
+  done
+  [ -s "$pause_image" ] || missing+=(pause-image)
+  for tool in "${!DEBIAN_NODE_TOOLS[@]}"; do
+    command -v "$tool" >/dev/null 2>&1 || debian_missing+=("${DEBIAN_NODE_TOOLS[$tool]}")
+  done
+fi
 
 report() {
-  say "kube-apiserver $(kube_version kube-apiserver), kube-controller-manager $(kube_version kube-controller-manager)," \
-    "etcd $(etcd_version); CRDs: KEDA $KEDA_VERSION, Gateway API $GATEWAY_API_VERSION in $crds"
+  say "Kubernetes $KUBERNETES_VERSION (${kube_tools[*]}), etcd $(etcd_version), crane $(crane_version);" \
+    "CRDs: KEDA $KEDA_VERSION, Gateway API $GATEWAY_API_VERSION in $crds"
+  if [ -n "$node_reason" ]; then
+    say "control plane only: $node_reason"
+    echo "node: unavailable: $node_reason"
+  else
+    say "node: containerd $(containerd_version containerd), $(runc --version | head -1), pause $PAUSE_VERSION in $images"
+    echo "node: ready"
+  fi
   echo "$bin"
 }
 
-if [ ${#missing[@]} -eq 0 ]; then report; exit 0; fi
+if [ ${#missing[@]} -eq 0 ] && [ ${#debian_missing[@]} -eq 0 ]; then report; exit 0; fi
 if [ "${1:-}" = "--check" ]; then
-  fail "missing or of another version in $env_dir: ${missing[*]}. Run \`bash scripts/install-k8s-test-env.sh\` (or \`make tools\`) once on this machine; a cold build takes about ten minutes on two cores."
+  fail "missing or of another version in $env_dir: ${missing[*]} ${debian_missing[*]}. Run \`bash scripts/install-k8s-test-env.sh\` (or \`make test-tools\`) once on this machine; a cold build takes 10-12 minutes on two cores."
 fi
 
+if [ ${#debian_missing[@]} -gt 0 ]; then
+  cannot_install() { fail "$1; the node needs Debian's ${debian_missing[*]} (or the same tools from your distribution)"; }
+  # shellcheck source=lib/debian-package.sh
+  source "$(dirname "$0")/lib/debian-package.sh"
+  for package in $(printf '%s\n' "${debian_missing[@]}" | sort -u); do install_debian_package "$package"; done
+fi
+[ ${#missing[@]} -gt 0 ] || { report; exit 0; }
+
 command -v go >/dev/null 2>&1 || fail "Go is needed to build ${missing[*]} from the Go module proxy; install Go 1.25 or newer."
-say "building ${missing[*]} into $bin with $(go env GOVERSION) (once per machine; a cold build takes about ten minutes on two cores)"
+say "building ${missing[*]} into $env_dir with $(go env GOVERSION) (once per machine; a cold build takes 10-12 minutes on two cores)"
 mkdir -p "$tools"
 work="$(mktemp -d "$tools/.k8s-test-env-XXXXXX")"
 trap 'rm -rf "$work"' EXIT
@@ -107,7 +188,7 @@ MOD
     ldflags+=(-X "k8s.io/component-base/version.$key=$value" -X "k8s.io/client-go/pkg/version.$key=$value")
   done
   local packages=() tool
-  for tool in kube-apiserver kube-controller-manager; do
+  for tool in "${kube_tools[@]}"; do
     [[ " ${missing[*]} " == *" $tool "* ]] && packages+=("k8s.io/kubernetes/cmd/$tool")
   done
   [ ${#packages[@]} -gt 0 ] || return 0
@@ -143,9 +224,55 @@ copy_crds() { # module@version files...
   done
 }
 
+build_containerd() {
+  local module="$work/containerd" ldflags
+  mkdir -p "$module"
+  printf 'module refit.invalid/containerd\n\ngo 1.24\n\nrequire github.com/containerd/containerd/v2 %s\n' "$CONTAINERD_VERSION" >"$module/go.mod"
+  ldflags="-s -w -X github.com/containerd/containerd/v2/version.Version=$CONTAINERD_VERSION"
+  say "building containerd $CONTAINERD_VERSION (github.com/containerd/containerd/v2: containerd, its runc shim, ctr)"
+  # Without cgo and the snapshotters that need it: overlayfs, the one the node uses, is pure Go.
+  (cd "$module" && go get "github.com/containerd/containerd/v2@$CONTAINERD_VERSION" >&2 &&
+    nice -n 19 go build -trimpath -tags no_btrfs,no_devmapper,no_zfs -ldflags "$ldflags" -o "$work/bin/" \
+      github.com/containerd/containerd/v2/cmd/containerd github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2 \
+      github.com/containerd/containerd/v2/cmd/ctr >&2) ||
+    fail "go build github.com/containerd/containerd/v2@$CONTAINERD_VERSION failed (output above); containerd was not installed"
+  mv -f "$work/bin/containerd" "$work/bin/containerd-shim-runc-v2" "$work/bin/ctr" "$bin/"
+}
+
+build_crane() {
+  local module="$work/crane"
+  mkdir -p "$module"
+  printf 'module refit.invalid/crane\n\ngo 1.24\n\nrequire github.com/google/go-containerregistry %s\n' "$GO_CONTAINERREGISTRY_VERSION" >"$module/go.mod"
+  say "building crane $GO_CONTAINERREGISTRY_VERSION (github.com/google/go-containerregistry/cmd/crane)"
+  (cd "$module" && go get "github.com/google/go-containerregistry/cmd/crane@$GO_CONTAINERREGISTRY_VERSION" >&2 &&
+    go build -trimpath -ldflags "-s -w" -o "$work/bin/crane" github.com/google/go-containerregistry/cmd/crane >&2) ||
+    fail "go build crane@$GO_CONTAINERREGISTRY_VERSION failed (output above); crane was not installed"
+  mv -f "$work/bin/crane" "$bin/crane"
+}
+
+# The sandbox image every pod starts with: Kubernetes' own pause.c, built as its Makefile builds it.
+build_pause_image() {
+  local src layer="$work/pause-layer"
+  src="$(download "k8s.io/kubernetes@$KUBERNETES_VERSION")/build/pause/linux/pause.c"
+  command -v cc >/dev/null 2>&1 || fail "a C compiler (cc) is needed to build the pause image from $src: install Debian's gcc and libc6-dev"
+  say "building the pause $PAUSE_VERSION image"
+  mkdir -p "$layer"
+  cc -Os -Wall -Werror -static -DVERSION="v$PAUSE_VERSION-refit" -o "$layer/pause" "$src" ||
+    fail "cc could not compile $src statically (is libc6-dev installed?)"
+  # shellcheck source=lib/oci-image.sh
+  source "$(dirname "$0")/lib/oci-image.sh"
+  mkdir -p "$images"
+  layer_tar "$layer" "$work/pause-layer.tar"
+  image_from_layers "$bin/crane" "$work/pause.tar" "$work/pause-layer.tar" -- --entrypoint /pause --user 65535:65535
+  mv -f "$work/pause.tar" "$pause_image"
+}
+
 started=$SECONDS
-if [[ " ${missing[*]} " == *" kube-"* ]]; then build_kubernetes; fi
+if [[ " ${missing[*]} " == *" kube"* ]]; then build_kubernetes; fi
 if [[ " ${missing[*]} " == *" etcd "* ]]; then build_etcd; fi
+if [[ " ${missing[*]} " == *" containerd"* ]]; then build_containerd; fi
+if [[ " ${missing[*]} " == *" crane "* ]]; then build_crane; fi
+if [[ " ${missing[*]} " == *" pause-image "* ]]; then build_pause_image; fi
 if [[ " ${missing[*]} " == *" crds "* ]]; then
   say "fetching the KEDA $KEDA_VERSION and Gateway API $GATEWAY_API_VERSION CRDs"
   mkdir -p "$work/crds"
