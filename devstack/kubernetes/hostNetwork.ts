@@ -1,7 +1,10 @@
 // The node's pod network: a Linux bridge on a private /24 that nothing on this machine uses, the node's own
-// address on it, and a filter chain that keeps pods' traffic on the bridge. Pods get no default route
-// (cniConfig.ts gives them only the Service range), so they reach the node and each other, never another
-// machine. Everything here is recorded in the host record before it is made (hostRecord.ts).
+// address on it, and two filter chains: one keeps pods' forwarded traffic on the bridge, the other refuses
+// pods' new connections to this machine itself (answers to the kubelet's probes and to clients pass, as do
+// the ports a server for pods is opened on with allowPodsToReach). Pods get no default route (containerd.ts
+// gives them only the Service range), so they reach each other and Services, never another machine, and no
+// server of this machine that listens on all interfaces. Everything here is recorded in the host record
+// before it is made (hostRecord.ts).
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { HostChanges } from './hostRecord.js';
@@ -9,7 +12,8 @@ import type { HostChanges } from './hostRecord.js';
 const run = promisify(execFile);
 
 export const BRIDGE = 'refit0';
-export const GUARD_CHAIN = 'REFIT-NODE-GUARD';
+/** Filter chains, each jumped to from the built-in chain it is named after. */
+export const GUARD_CHAINS = { FORWARD: 'REFIT-NODE-FORWARD', INPUT: 'REFIT-NODE-INPUT' } as const;
 const POD_RANGES = ['10.244.0.0/24', '10.245.0.0/24', '10.246.0.0/24', '172.31.244.0/24'];
 const SERVICE_RANGES = ['10.96.0.0/24', '10.97.0.0/24', '10.98.0.0/24', '172.31.245.0/24'];
 
@@ -87,17 +91,21 @@ async function tool(command: string, args: string[]): Promise<string> {
     return (await run(command, args)).stdout;
   } catch (err) {
     const detail = (err as { stderr?: string }).stderr?.trim() || (err as Error).message;
-    throw new Error(`${command} ${args.join(' ')} failed: ${detail}`);
+    throw new Error(`${command} ${args.join(' ')} failed: ${detail}`, { cause: err });
   }
 }
 
-/** The bridge with the node's address, forwarding on for pods' Service traffic, and the guard chain in FORWARD. */
+/** The bridge with the node's address, forwarding on for pods' Service traffic, and the guard chains. */
 export async function setUpNetwork(network: NodeNetwork, changes: HostChanges): Promise<void> {
-  changes.update({ bridge: network.bridge, guardChain: GUARD_CHAIN });
+  changes.update({ bridge: network.bridge, guarded: true });
   const prefix = network.podCidr.split('/')[1];
   await tool('ip', ['link', 'add', network.bridge, 'type', 'bridge']);
   await tool('ip', ['addr', 'add', `${network.nodeAddress}/${prefix}`, 'dev', network.bridge]);
   await tool('ip', ['link', 'set', network.bridge, 'up']);
+  // This machine's own requests to a ClusterIP go onto the bridge too: kube-proxy's rules turn them into pod
+  // addresses, and until they do (or for a Service with no endpoints) they stay here rather than follow the
+  // default route to whatever answers that address on the machine's network. The route goes with the bridge.
+  await tool('ip', ['route', 'add', network.serviceCidr, 'dev', network.bridge, 'src', network.nodeAddress]);
   // A pod's request to a ClusterIP is routed to the node and back onto the bridge: forwarding, on this bridge
   // only (the guard drops the rest); the bridge netfilter hook lets kube-proxy's rules see pod-to-pod replies.
   changes.setSysctl('net.ipv4.ip_forward', '1');
@@ -106,31 +114,46 @@ export async function setUpNetwork(network: NodeNetwork, changes: HostChanges): 
   } catch {
     // br_netfilter is not loaded: a pod calling a Service that lands on itself may not get its answer; nothing else needs it.
   }
-  await tool('iptables', ['-w', '-N', GUARD_CHAIN]);
-  await tool('iptables', ['-w', '-A', GUARD_CHAIN, '-i', network.bridge, '-o', network.bridge, '-j', 'ACCEPT']);
-  await tool('iptables', ['-w', '-A', GUARD_CHAIN, '-i', network.bridge, '-j', 'DROP']);
-  await tool('iptables', ['-w', '-A', GUARD_CHAIN, '-o', network.bridge, '-j', 'DROP']);
-  await tool('iptables', ['-w', '-I', 'FORWARD', '1', '-j', GUARD_CHAIN]);
+  const { FORWARD, INPUT } = GUARD_CHAINS;
+  const iptables = (...args: string[]) => tool('iptables', ['-w', ...args]);
+  await iptables('-N', FORWARD);
+  await iptables('-A', FORWARD, '-i', network.bridge, '-o', network.bridge, '-j', 'ACCEPT');
+  await iptables('-A', FORWARD, '-i', network.bridge, '-j', 'DROP');
+  await iptables('-A', FORWARD, '-o', network.bridge, '-j', 'DROP');
+  await iptables('-I', 'FORWARD', '1', '-j', FORWARD);
+  await iptables('-N', INPUT);
+  await iptables('-A', INPUT, '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT');
+  // Refused at once (not dropped), so that a pod's client fails fast and says "refused".
+  await iptables('-A', INPUT, '-p', 'tcp', '-j', 'REJECT', '--reject-with', 'tcp-reset');
+  await iptables('-A', INPUT, '-j', 'REJECT', '--reject-with', 'icmp-port-unreachable');
+  await iptables('-I', 'INPUT', '1', '-i', network.bridge, '-j', INPUT);
 }
 
-/** Removes the bridge and the guard chain; says what it could not remove. */
-export async function tearDownNetwork(bridge: string | undefined, guardChain: string | undefined): Promise<string[]> {
+/** Lets pods open connections to this TCP port of the node's bridge address (a server this machine runs for them). */
+export async function allowPodsToReach(network: NodeNetwork, port: number): Promise<void> {
+  await tool('iptables', ['-w', '-I', GUARD_CHAINS.INPUT, '1', '-p', 'tcp', '-d', network.nodeAddress, '--dport', String(port), '-j', 'ACCEPT']);
+}
+
+/** Removes the bridge and the guard chains; says what it could not remove. */
+export async function tearDownNetwork(bridge: string | undefined, guarded: boolean | undefined): Promise<string[]> {
   const problems: string[] = [];
-  if (guardChain) {
-    // Delete every jump to it, then the chain; each step is a no-op when already done.
-    for (let attempt = 0; attempt < 10; attempt++) {
-      try {
-        await tool('iptables', ['-w', '-D', 'FORWARD', '-j', guardChain]);
-      } catch {
-        break;
+  if (guarded) {
+    for (const [builtIn, chain] of Object.entries(GUARD_CHAINS)) {
+      // Delete every jump to it (a rule as -S prints it), then the chain; each step is a no-op when already done.
+      const rules = await run('iptables', ['-w', '-S', builtIn]).then(
+        (result) => result.stdout.split('\n'),
+        () => [],
+      );
+      for (const rule of rules.filter((line) => line.startsWith(`-A ${builtIn} `) && line.endsWith(`-j ${chain}`))) {
+        await deleteRule('iptables', 'filter', rule).catch((err: Error) => problems.push(err.message));
       }
-    }
-    if (await chainExists(guardChain)) {
-      try {
-        await tool('iptables', ['-w', '-F', guardChain]);
-        await tool('iptables', ['-w', '-X', guardChain]);
-      } catch (err) {
-        problems.push((err as Error).message);
+      if (await chainExists(chain)) {
+        try {
+          await tool('iptables', ['-w', '-F', chain]);
+          await tool('iptables', ['-w', '-X', chain]);
+        } catch (err) {
+          problems.push((err as Error).message);
+        }
       }
     }
   }

@@ -36,8 +36,8 @@ export interface HostRecord {
   /** Paths that did not exist before the node started. */
   createdPaths: string[];
   bridge?: string;
-  /** The filter chain that keeps pods' traffic on the bridge, jumped to from FORWARD. */
-  guardChain?: string;
+  /** Whether the guard chains (hostNetwork.ts) were made. */
+  guarded?: boolean;
   /** The kubelet's cgroupRoot (one folder under each controller's hierarchy). */
   cgroupRoot?: string;
   /** The binaries whose stray processes teardown kills, and kube-proxy, whose --cleanup removes its rules. */
@@ -97,7 +97,8 @@ export class HostChanges {
 
   /** Remembers the sysctls the kubelet sets itself, before it starts. */
   recordSysctls(names: string[]): void {
-    for (const name of names) if (!(name in this.record.sysctls) && existsSync(sysctlFile(name))) this.record.sysctls[name] = readFileSync(sysctlFile(name), 'utf8').trim();
+    for (const name of names)
+      if (!(name in this.record.sysctls) && existsSync(sysctlFile(name))) this.record.sysctls[name] = readFileSync(sysctlFile(name), 'utf8').trim();
     this.save();
   }
 

@@ -165,5 +165,7 @@ export async function waitForNodeReady(admin: KubeConfig, kubelet: ServerProcess
     }
     await sleep(250);
   }
-  throw new Error(`the node ${NODE_NAME} was not Ready within ${START_TIMEOUT_MS} ms (${last}); the kubelet's log (${kubelet.logFile}) ends with:\n${tail(kubelet.log)}`);
+  throw new Error(
+    `the node ${NODE_NAME} was not Ready within ${START_TIMEOUT_MS} ms (${last}); the kubelet's log (${kubelet.logFile}) ends with:\n${tail(kubelet.log)}`,
+  );
 }

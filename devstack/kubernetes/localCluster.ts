@@ -37,6 +37,8 @@ export interface LocalClusterOptions {
 /** What a client needs to use the cluster; written to $REFIT_HOME/dev/kubernetes.json by `refit dev --kubernetes`. */
 export interface LocalClusterInfo {
   kubeconfig: string;
+  /** The folder of the cluster's binaries: kubectl, crane, ctr. */
+  bin: string;
   /** https://127.0.0.1:<port> */
   server: string;
   /** host:port of the registry the node pulls from (absent without a node). */
@@ -59,19 +61,20 @@ interface InstalledParts {
 }
 
 /** What scripts/install-k8s-test-env.sh and build-runtime-image.sh installed (they only look: building is `make test-tools`' job). */
-export async function installedParts(need: string): Promise<InstalledParts> {
+export async function installedParts(need: string, options: { runtimeImage: boolean } = { runtimeImage: true }): Promise<InstalledParts> {
   const lines = (await installerLines('install-k8s-test-env.sh', need, ['--check'])).filter(Boolean);
   const bin = lines.at(-1)!;
   const status = lines.find((line) => line.startsWith('node: ')) ?? 'node: unavailable: the installer did not say';
   const nodeUnavailable = status === 'node: ready' ? undefined : status.replace(/^node: unavailable: /, '');
-  if (nodeUnavailable) return { bin, nodeUnavailable };
+  if (nodeUnavailable || !options.runtimeImage) return { bin, nodeUnavailable };
   const runtimeImage = await runInstaller('build-runtime-image.sh', `${need} (its pods run Refit's Python runtime image)`, ['--check']);
   return { bin, runtimeImage };
 }
 
 export async function startLocalCluster(options: LocalClusterOptions): Promise<LocalCluster> {
   const log = options.log ?? (() => undefined);
-  const parts = await installedParts('a local Kubernetes cluster');
+  // A control plane alone runs no pods, so it needs no runtime image.
+  const parts = await installedParts('a local Kubernetes cluster', { runtimeImage: options.node !== false });
   if (options.node === true && parts.nodeUnavailable) throw new Error(`a Kubernetes node cannot run on this machine: ${parts.nodeUnavailable}`);
   const withNode = options.node !== false && !parts.nodeUnavailable;
   mkdirSync(options.dir, { recursive: true, mode: 0o700 });
@@ -93,11 +96,25 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
       log(`starting the control plane alone (${parts.nodeUnavailable ?? 'no node asked for'})`);
       const pki = await createPki(options.dir);
       const controlPlane = await startControlPlane(
-        { dir: options.dir, bin: parts.bin, pki, serviceCidr: CONTROL_PLANE_SERVICE_CIDR, withNode: false, removeOnExit: options.removeDir ? options.dir : undefined },
+        {
+          dir: options.dir,
+          bin: parts.bin,
+          pki,
+          serviceCidr: CONTROL_PLANE_SERVICE_CIDR,
+          withNode: false,
+          removeOnExit: options.removeDir ? options.dir : undefined,
+        },
         servers,
       );
       await installCrds(controlPlane.admin, path.join(path.dirname(parts.bin), 'crds'));
-      return { kubeconfig: controlPlane.adminKubeconfigPath, server: controlPlane.server, nodeUnavailable: parts.nodeUnavailable, images: {}, stop };
+      return {
+        kubeconfig: controlPlane.adminKubeconfigPath,
+        bin: parts.bin,
+        server: controlPlane.server,
+        nodeUnavailable: parts.nodeUnavailable,
+        images: {},
+        stop,
+      };
     }
 
     changes = await takeNodeLock({
@@ -153,6 +170,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     log(`node ${NODE_NAME} is Ready`);
     return {
       kubeconfig: controlPlane.adminKubeconfigPath,
+      bin: parts.bin,
       server: controlPlane.server,
       registry: registry.address,
       node: nodeOf(network),

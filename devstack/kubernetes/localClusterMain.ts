@@ -6,7 +6,8 @@
 import { startLocalCluster, type LocalCluster, type LocalClusterOptions } from './localCluster.js';
 
 let cluster: LocalCluster | undefined;
-let starting: Promise<LocalCluster> | undefined;
+// Set once the options are read; stop() waits for a start under way, so that what it made is undone.
+const start: { promise?: Promise<LocalCluster> } = {};
 let stopping = false;
 
 function say(message: string): void {
@@ -18,7 +19,7 @@ async function stop(why: string): Promise<void> {
   stopping = true;
   say(`stopping (${why})`);
   try {
-    if (starting) await starting.catch(() => undefined);
+    if (start.promise) await start.promise.catch(() => undefined);
     const problems = cluster ? await cluster.stop() : [];
     if (problems.length) {
       say(`stopped, but could not undo everything:\n  ${problems.join('\n  ')}`);
@@ -52,9 +53,9 @@ for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal
 
 const options = await readOptions();
 process.stdin.resume();
-starting = startLocalCluster({ ...options, log: say });
+start.promise = startLocalCluster({ ...options, log: say });
 try {
-  cluster = await starting;
+  cluster = await start.promise;
   const { stop: _stop, ...info } = cluster;
   process.stdout.write(`${JSON.stringify({ ready: info })}\n`);
 } catch (err) {

@@ -40,6 +40,8 @@ export function startLocalClusterProcess(options: Omit<LocalClusterOptions, 'log
       if (answer.ready) resolve({ info: answer.ready, process: child, stop });
       else reject(new Error(answer.error ?? 'the local cluster did not start'));
     });
-    void exited.then((code) => reject(new Error(`the local cluster's process exited (${code}) before the cluster was ready${logFile ? `:\n${logTail(logFile)}` : ''}`)));
+    void exited.then((code) =>
+      reject(new Error(`the local cluster's process exited (${code}) before the cluster was ready${logFile ? `:\n${logTail(logFile)}` : ''}`)),
+    );
   });
 }

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { NODE_RUN_DIR, sysctlFile, type HostRecord } from './hostRecord.js';
-import { chainExists, kubernetesChains, removeKubernetesChains, tearDownNetwork } from './hostNetwork.js';
+import { chainExists, GUARD_CHAINS, kubernetesChains, removeKubernetesChains, tearDownNetwork } from './hostNetwork.js';
 
 const run = promisify(execFile);
 const CGROUP_MOUNT = '/sys/fs/cgroup';
@@ -129,7 +129,7 @@ export async function tearDownNode(record: HostRecord, options: TeardownOptions 
     });
   }
   if (record.kubeletStarted) problems.push(...(await removeKubernetesChains()));
-  problems.push(...(await tearDownNetwork(record.bridge, record.guardChain)));
+  problems.push(...(await tearDownNetwork(record.bridge, record.guarded)));
   // 5. The pods' cgroups, now empty, deepest first.
   if (record.cgroupRoot) {
     for (const cgroup of nodeCgroups(record.cgroupRoot)) {
@@ -183,7 +183,7 @@ export async function nodeLeftovers(record: HostRecord): Promise<string[]> {
     );
     if (links) left.push(`the network interface ${record.bridge}`);
   }
-  if (record.guardChain && (await chainExists(record.guardChain))) left.push(`the iptables chain ${record.guardChain}`);
+  if (record.guarded) for (const chain of Object.values(GUARD_CHAINS)) if (await chainExists(chain)) left.push(`the iptables chain ${chain}`);
   const chains = await kubernetesChains();
   if (chains.length) left.push(`${chains.length} KUBE-* iptables chain(s), e.g. ${chains[0]}`);
   for (const file of record.createdPaths) if (existsSync(file)) left.push(file);

@@ -42,7 +42,23 @@ export async function createPki(dir: string, node?: { name: string; address: str
   const ca = { key: newKey('ca'), cert: file('ca.crt') };
   // `req -x509` reads its extensions from its -config file.
   writeFileSync(file('ca.cnf'), `[req]\ndistinguished_name = dn\n[dn]\n${CA_EXTENSIONS}`);
-  await openssl(['req', '-x509', '-new', '-key', ca.key, '-subj', '/CN=refit-local-ca', '-days', '2', '-config', file('ca.cnf'), '-extensions', 'ext', '-out', ca.cert]);
+  await openssl([
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    ca.key,
+    '-subj',
+    '/CN=refit-local-ca',
+    '-days',
+    '2',
+    '-config',
+    file('ca.cnf'),
+    '-extensions',
+    'ext',
+    '-out',
+    ca.cert,
+  ]);
 
   const issue = async (name: string, subject: string, usage: { server: string[] } | 'client'): Promise<KeyPair> => {
     const pair = { key: newKey(name), cert: file(`${name}.crt`) };
@@ -50,8 +66,24 @@ export async function createPki(dir: string, node?: { name: string; address: str
     writeFileSync(extensions, usage === 'client' ? CLIENT_EXTENSIONS : serverExtensions(usage.server));
     await openssl(['req', '-new', '-key', pair.key, '-subj', subject, '-config', file('openssl.cnf'), '-out', file(`${name}.csr`)]);
     await openssl([
-      'x509', '-req', '-in', file(`${name}.csr`), '-CA', ca.cert, '-CAkey', ca.key,
-      '-set_serial', `0x${randomBytes(16).toString('hex')}`, '-days', '2', '-extfile', extensions, '-extensions', 'ext', '-out', pair.cert,
+      'x509',
+      '-req',
+      '-in',
+      file(`${name}.csr`),
+      '-CA',
+      ca.cert,
+      '-CAkey',
+      ca.key,
+      '-set_serial',
+      `0x${randomBytes(16).toString('hex')}`,
+      '-days',
+      '2',
+      '-extfile',
+      extensions,
+      '-extensions',
+      'ext',
+      '-out',
+      pair.cert,
     ]);
     return pair;
   };

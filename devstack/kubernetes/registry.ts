@@ -33,6 +33,6 @@ export async function pushImage(bin: string, tarball: string, reference: string)
     return stdout.trim();
   } catch (err) {
     const detail = (err as { stderr?: string }).stderr?.trim() || (err as Error).message;
-    throw new Error(`crane push ${tarball} ${reference} failed: ${detail}`);
+    throw new Error(`crane push ${tarball} ${reference} failed: ${detail}`, { cause: err });
   }
 }

@@ -1,4 +1,4 @@
-// Canary rollouts on the Kubernetes target, against the real control plane: the target's methods are called in
+// Canary rollouts on the Kubernetes target, against the run's cluster and its real node: the target's methods are called in
 // the order the BuildDeploy workflow calls them (startCanary at the first step, setCanaryWeight per further
 // step, abortCanary when the guard fails, promoteCanary after the last step). Evaluating the guard is the
 // workflow's job: here the test decides. Every call goes through a new target object, as after a worker
@@ -112,7 +112,7 @@ describe('canary rollouts on the Kubernetes target', () => {
   });
 
   it('promotes a canary whose guard holds at every step, once, and a repeat changes nothing', async () => {
-    await target().startCanary(request('scorer-3', { cpu_fraction: 1 }), 10);
+    await target().startCanary(request('scorer-3', { cpu_fraction: 0.5 }), 10);
     expect((await weights()).percent).toEqual({ 'scorer-default': 90, 'scorer-default-canary': 10 });
     await target().setCanaryWeight(canaryOf('scorer-3'), 50);
     expect((await weights()).percent).toEqual({ 'scorer-default': 50, 'scorer-default-canary': 50 });
@@ -129,7 +129,7 @@ describe('canary rollouts on the Kubernetes target', () => {
     // The variation's Deployment runs the canary's pod template, but with its own labels and service account.
     expect(stable.spec?.template.spec?.containers).toEqual(canaryTemplate.spec?.containers);
     expect(stable.spec?.template.metadata?.annotations).toEqual(canaryTemplate.metadata?.annotations);
-    expect(stable.spec?.template.spec?.containers[0]?.resources?.requests).toEqual({ cpu: '1', memory: '2Gi' });
+    expect(stable.spec?.template.spec?.containers[0]?.resources?.requests).toEqual({ cpu: '500m', memory: '128Mi' });
     expect(stable.spec?.template.metadata?.labels).toMatchObject({
       'refit.dev/model': 'scorer',
       'refit.dev/variation': 'default',
@@ -146,24 +146,21 @@ describe('canary rollouts on the Kubernetes target', () => {
     expect(again).toMatchObject({ buildId: 'scorer-3', previousBuildId: 'scorer-1', changed: false });
     expect(await settledObjects(cluster, namespace)).toEqual(settled);
     // A plain deploy afterwards keeps the route (clients may come through the Gateway), routing all to the variation.
-    await target().apply(request('scorer-3', { cpu_fraction: 1 }));
+    await target().apply(request('scorer-3', { cpu_fraction: 0.5 }));
     expect((await weights()).raw).toEqual([['scorer-default', 1]]);
   });
 
   it("removes a canary that does not become ready in time and fails, the variation's build untouched", async () => {
     const stableBefore = await deployment('scorer-default');
     const routeBefore = await route();
-    cluster.kubelet.runs = (pod) => pod.metadata?.labels?.['refit.dev/build'] !== 'scorer-4';
-    try {
-      await expect(target().startCanary(request('scorer-4', { deployment_process_timeout_limit: 2 }), 10)).rejects.toMatchObject({
-        type: ErrorTypes.DeploymentFailed,
-        message: expect.stringMatching(
-          /^the canary of build scorer-4 of scorer did not start in namespace "canaries" \(build scorer-3 keeps serving variation "default"; its objects were removed\): the rollout did not finish in time .*pods of build scorer-4: 1 pod pending/,
-        ),
-      });
-    } finally {
-      cluster.kubelet.runs = () => true;
-    }
+    // Nothing pushed the build's image.
+    cluster.missingImages.add('scorer-4');
+    await expect(target().startCanary(request('scorer-4', { deployment_process_timeout_limit: 6 }), 10)).rejects.toMatchObject({
+      type: ErrorTypes.DeploymentFailed,
+      message: expect.stringMatching(
+        /^the canary of build scorer-4 of scorer did not start in namespace "canaries" \(build scorer-3 keeps serving variation "default"; its objects were removed\): the rollout did not finish in time .*pods of build scorer-4: 1 pod waiting: (ErrImagePull|ImagePullBackOff)/,
+      ),
+    });
     await canaryObjectsGone();
     expect((await deployment('scorer-default')).metadata?.generation).toBe(stableBefore.metadata?.generation);
     expect((await route()).metadata?.resourceVersion).toBe(routeBefore.metadata?.resourceVersion);
@@ -174,19 +171,16 @@ describe('canary rollouts on the Kubernetes target', () => {
   });
 
   it("puts the variation's build back and removes the canary when the promoted build does not roll out in time", async () => {
-    await target().startCanary(request('scorer-6', { deployment_process_timeout_limit: 3 }), 100);
-    // The canary's pods run; the same build's pods in the variation's Deployment never become ready.
-    cluster.kubelet.runs = (pod) => pod.metadata?.labels?.['refit.dev/build'] !== 'scorer-6' || Boolean(pod.metadata?.labels?.['refit.dev/canary-of']);
-    try {
-      await expect(target().promoteCanary(canaryOf('scorer-6'))).rejects.toMatchObject({
-        type: ErrorTypes.DeploymentFailed,
-        message: expect.stringMatching(
-          /^the canary of build scorer-6 was not promoted: build scorer-6 of scorer was not deployed to namespace "canaries" \(rolled back: build scorer-3 serves variation "default" again\): the rollout did not finish in time .*; the canary was removed as well$/,
-        ),
-      });
-    } finally {
-      cluster.kubelet.runs = () => true;
-    }
+    // The canary's pods become ready; the same build's pods in the variation's Deployment (named scorer-default-<hash>-<id>,
+    // where the canary's are scorer-default-canary-...) never do.
+    const neverReadyOutsideTheCanary = { deployment_process_timeout_limit: 10, env_vars: ['NEVER_READY_PODS=^scorer-default-(?!canary-)'] };
+    await target().startCanary(request('scorer-6', neverReadyOutsideTheCanary), 100);
+    await expect(target().promoteCanary(canaryOf('scorer-6'))).rejects.toMatchObject({
+      type: ErrorTypes.DeploymentFailed,
+      message: expect.stringMatching(
+        /^the canary of build scorer-6 was not promoted: build scorer-6 of scorer was not deployed to namespace "canaries" \(rolled back: build scorer-3 serves variation "default" again\): the rollout did not finish in time .*running but not ready.*; the canary was removed as well$/,
+      ),
+    });
     await canaryObjectsGone();
     expect((await weights()).raw).toEqual([['scorer-default', 1]]);
     expect((await deployment('scorer-default')).spec?.template.spec?.containers[0]?.image).toBe(`${IMAGES}/scorer:scorer-3`);

@@ -11,7 +11,7 @@ import { startGitServer, type GitServer } from '../../devstack/gitServer.js';
 import { secretStoreFromEnvironment } from '../../activities/secrets/storeFromEnvironment.js';
 import { deploymentTargetFromEnvironment } from '../../worker/dependencies.js';
 import { ErrorTypes } from '../../shared/errors.js';
-import { startKubernetes, type TestKubernetes } from '../harness/kubernetes.js';
+import { deleteNamespaces, testKubernetes, type TestKubernetes } from '../harness/kubernetes.js';
 
 const namespace = 'refit-secrets';
 const TOKEN = 'git-token-7d3e1f0a9b8c2d4e';
@@ -29,14 +29,14 @@ describe('the Kubernetes secret store', () => {
     });
 
   beforeAll(async () => {
-    kubernetes = await startKubernetes();
+    kubernetes = testKubernetes();
     core = kubernetes.kubeConfig.makeApiClient(CoreV1Api);
     await core.createNamespace({ body: { metadata: { name: namespace } } });
     store = new KubernetesSecretStore({ kubeConfig: kubernetes.kubeConfig, namespace });
-  }, 240_000);
+  });
 
   afterAll(async () => {
-    await kubernetes?.stop();
+    if (kubernetes) await deleteNamespaces(kubernetes.kubeConfig, [namespace]);
   });
 
   it("stores, reads, lists and deletes secrets as labelled Secrets, the seed's underscore names included", async () => {

@@ -1,6 +1,6 @@
-// The Kubernetes deployment target against the real control plane (kube-apiserver, controller-manager, etcd;
-// KEDA and Gateway API CRDs). There is no kubelet: a fake one (fakeKubelet.ts) reports pods ready the way a
-// kubelet would, or leaves them Pending to make a rollout fail.
+// The Kubernetes deployment target against the run's cluster (kube-apiserver, controller-manager, scheduler,
+// etcd; KEDA and Gateway API CRDs) and its real node: pods pull their images from the loopback registry, run
+// Refit's model server, pass (or fail) their probes, and answer through their Services via kube-proxy.
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { DeploymentSpec } from '../../shared/deployment.js';
@@ -8,7 +8,8 @@ import type { KubernetesTargetOptions } from '../../activities/deploy/kubernetes
 import { ErrorTypes } from '../../shared/errors.js';
 import { loadDefinitions } from '../../spec/loader.js';
 import * as fixtures from './targetFixture.js';
-import { IMAGES, deployRequest as request, spec, useTargetCluster } from './targetFixture.js';
+import { askThroughService, IMAGES, deployRequest as request, spec, useTargetCluster } from './targetFixture.js';
+import { deleteNamespaces } from '../harness/kubernetes.js';
 
 describe('the Kubernetes deployment target', () => {
   const cluster = useTargetCluster();
@@ -26,6 +27,15 @@ describe('the Kubernetes deployment target', () => {
   it("applies the seed's DeploymentSpecifications as objects the API server accepts, with the values the seed names", async () => {
     await createNamespace('seed');
     expect(seedSpec).toMatchObject({ number_of_pods: 1, cpu_fraction: 2, memory: '2Gi', variation_name: 'B' });
+    try {
+      await seedDeploymentServes();
+    } finally {
+      // Its 2 CPUs are the whole node: hand them back to the tests after it, whatever happened.
+      await deleteNamespaces(cluster.kubernetes.kubeConfig, ['seed']);
+    }
+  });
+
+  async function seedDeploymentServes(): Promise<void> {
     const result = await targetIn('seed').apply(request('my-model-id', 'my-model-id-0123456789ab', seedSpec));
     expect(result).toMatchObject({
       modelId: 'my-model-id',
@@ -56,12 +66,26 @@ describe('the Kubernetes deployment target', () => {
     // What status() reports is what champion/challenger conditions read.
     const status = await targetIn('seed').status('my-model-id', '');
     expect(status?.variations.B).toMatchObject({ buildId: 'my-model-id-0123456789ab', metrics: { f1_score: 0.7 } });
-  });
+
+    // A real pod on the node runs the image and answers through the Service (ClusterIP, kube-proxy).
+    const { items: pods } = await cluster.core.listNamespacedPod({ namespace: 'seed', labelSelector: 'refit.dev/model=my-model-id' });
+    expect(pods).toHaveLength(1);
+    expect(pods[0]!.spec?.nodeName).toBe(cluster.kubernetes.node.name);
+    expect(pods[0]!.status?.phase).toBe('Running');
+    expect(pods[0]!.status?.containerStatuses?.[0]).toMatchObject({ ready: true, image: `${IMAGES}/my-model-id:my-model-id-0123456789ab` });
+    const answer = await askThroughService(cluster, 'seed', 'my-model-id', 'my-model-id', [
+      [1, 2],
+      [3, 4],
+    ]);
+    expect(answer).toMatchObject({ status: 200, outputs: [6, 14], modelVersion: 'my-model-id-0123456789ab', variation: 'B', pod: pods[0]!.metadata!.name });
+  }
 
   it("turns the seed's auto_scale_config example into a KEDA ScaledObject with a Prometheus trigger", async () => {
     await createNamespace('autoscale');
     const autoscaled = spec({
       ...seedSpec,
+      cpu_fraction: 0.05,
+      memory: '128Mi',
       custom_iam_role_arn: 'arn:aws:iam::123456789012:role/model-serving',
       auto_scale_config: {
         min_replica_count: 1,
@@ -114,6 +138,13 @@ describe('the Kubernetes deployment target', () => {
     }
     const status = await target.status('churn', '');
     expect(Object.keys(status!.variations).sort()).toEqual(['A', 'B']);
+    // Each variation's Service reaches its own build's pods; the model's Service reaches both.
+    for (const [service, build] of [
+      ['churn-a', 'churn-a1'],
+      ['churn-b', 'churn-b1'],
+    ]) {
+      expect(await askThroughService(cluster, 'ab', service!, 'churn', [[1]])).toMatchObject({ status: 200, outputs: [2], modelVersion: build });
+    }
 
     // Weights given to the target; then B stops serving and the route goes, A keeps serving.
     await targetIn('ab', { weights: { churn: { A: 90, B: 10 } } }).apply(request('churn', 'churn-b1', spec({ number_of_pods: 1, variation_name: 'B' })));
@@ -131,26 +162,22 @@ describe('the Kubernetes deployment target', () => {
     expect(Object.keys((await target.status('churn', ''))!.variations)).toEqual(['A']);
   });
 
-  it('rolls a rollout that does not become ready in time back to the previous revision, and says so', async () => {
+  it('rolls a rollout whose image cannot be pulled back to the previous revision, saying so', async () => {
     await createNamespace('rollback');
     const target = targetIn('rollback');
     await target.apply(request('fraud', 'fraud-1', spec({ number_of_pods: 1 })));
     const before = await cluster.apps.readNamespacedDeployment({ name: 'fraud-default', namespace: 'rollback' });
     const serviceBefore = await cluster.core.readNamespacedService({ name: 'fraud', namespace: 'rollback' });
 
-    // The new build's pods never start.
-    cluster.kubelet.runs = (pod) => pod.metadata?.labels?.['refit.dev/build'] !== 'fraud-2';
-    try {
-      const failing = target.apply(request('fraud', 'fraud-2', spec({ number_of_pods: 1, deployment_process_timeout_limit: 3 })));
-      await expect(failing).rejects.toMatchObject({
-        type: ErrorTypes.DeploymentFailed,
-        message: expect.stringMatching(
-          /^build fraud-2 of fraud was not deployed to namespace "rollback" \(rolled back: build fraud-1 serves variation "default" again\): the rollout did not finish in time .*pods of build fraud-2: 1 pod pending, not scheduled to a node yet/,
-        ),
-      });
-    } finally {
-      cluster.kubelet.runs = () => true;
-    }
+    // Nothing pushed the new build's image: the kubelet cannot pull it.
+    cluster.missingImages.add('fraud-2');
+    const failing = target.apply(request('fraud', 'fraud-2', spec({ number_of_pods: 1, deployment_process_timeout_limit: 8 })));
+    await expect(failing).rejects.toMatchObject({
+      type: ErrorTypes.DeploymentFailed,
+      message: expect.stringMatching(
+        /^build fraud-2 of fraud was not deployed to namespace "rollback" \(rolled back: build fraud-1 serves variation "default" again\): the rollout did not finish in time \(waiting for new pods to be ready: 0 of 1 available .*\); pods of build fraud-2: 1 pod waiting: (ErrImagePull|ImagePullBackOff) \(.*fraud:fraud-2/,
+      ),
+    });
     const after = await cluster.apps.readNamespacedDeployment({ name: 'fraud-default', namespace: 'rollback' });
     expect(after.spec?.template).toEqual(before.spec?.template);
     expect(after.spec?.template.spec?.containers[0]?.image).toBe(`${IMAGES}/fraud:fraud-1`);
@@ -160,19 +187,39 @@ describe('the Kubernetes deployment target', () => {
       serviceBefore.metadata?.resourceVersion,
     );
     expect((await target.status('fraud', ''))?.variations.default?.buildId).toBe('fraud-1');
+    expect(await askThroughService(cluster, 'rollback', 'fraud', 'fraud', [[1]])).toMatchObject({ status: 200, modelVersion: 'fraud-1' });
+  });
+
+  it('rolls a rollout whose pods never become ready back within deployment_process_timeout_limit, saying why', async () => {
+    const target = targetIn('rollback');
+    const timeoutSeconds = 10;
+    const started = Date.now();
+    // The new build's server starts but never finishes loading its model: the readiness probe never passes.
+    const neverReady = spec({ number_of_pods: 1, deployment_process_timeout_limit: timeoutSeconds, env_vars: ['NEVER_READY_PODS=.'] });
+    await expect(target.apply(request('fraud', 'fraud-3', neverReady))).rejects.toMatchObject({
+      type: ErrorTypes.DeploymentFailed,
+      message: expect.stringMatching(
+        /^build fraud-3 of fraud was not deployed to namespace "rollback" \(rolled back: build fraud-1 serves variation "default" again\): .*pods of build fraud-3: 1 pod running but not ready \(the readiness probe \/v2\/health\/ready fails\)/,
+      ),
+    });
+    // It waited the whole limit, and no longer than that plus the rollback (generous: these machines are shared).
+    expect(Date.now() - started).toBeGreaterThanOrEqual(timeoutSeconds * 1000);
+    expect(Date.now() - started).toBeLessThan((timeoutSeconds + 90) * 1000);
+    const { items: pods } = await cluster.core.listNamespacedPod({ namespace: 'rollback', labelSelector: 'refit.dev/model=fraud' });
+    const staying = pods.filter((pod) => !pod.metadata?.deletionTimestamp);
+    expect(staying.map((pod) => pod.metadata?.labels?.['refit.dev/build'])).not.toContain('fraud-3');
+    expect(await askThroughService(cluster, 'rollback', 'fraud', 'fraud', [[1]])).toMatchObject({ status: 200, modelVersion: 'fraud-1' });
   });
 
   it('removes what a first deploy created when it fails, and puts back an earlier build from the kept history', async () => {
     await createNamespace('history');
     const target = targetIn('history');
-    cluster.kubelet.runs = (pod) => pod.metadata?.labels?.['refit.dev/model'] !== 'ads';
-    try {
-      await expect(target.apply(request('ads', 'ads-1', spec({ number_of_pods: 1, deployment_process_timeout_limit: 1 })))).rejects.toThrow(
-        /^build ads-1 of ads was not deployed to namespace "history" \(rolled back: nothing served variation "default" before, so its objects were removed\)/,
-      );
-    } finally {
-      cluster.kubelet.runs = () => true;
-    }
+    cluster.missingImages.add('ads-1');
+    await expect(target.apply(request('ads', 'ads-1', spec({ number_of_pods: 1, deployment_process_timeout_limit: 2 })))).rejects.toThrow(
+      /^build ads-1 of ads was not deployed to namespace "history" \(rolled back: nothing served variation "default" before, so its objects were removed\)/,
+    );
+    // The build system pushes it after all.
+    cluster.missingImages.delete('ads-1');
     await expect(cluster.apps.readNamespacedDeployment({ name: 'ads-default', namespace: 'history' })).rejects.toMatchObject({ code: 404 });
     await expect(cluster.core.readNamespacedServiceAccount({ name: 'ads-default', namespace: 'history' })).rejects.toMatchObject({ code: 404 });
 

@@ -91,9 +91,12 @@ describe('buildManifests', () => {
   it('turns secret env_vars into secretKeyRefs and keeps literal ones', () => {
     const plan = buildManifests(input({ env_vars: ['API_TOKEN=secret:scoring_token', 'MODE=fast'] }, { secretKeys: { scoring_token: 'token' } }));
     const env = (plan.workload[1] as V1Deployment).spec!.template.spec!.containers[0]!.env;
-    expect(env?.map((variable) => variable.name)).toEqual(['API_TOKEN', 'MODE', 'PYTHONUNBUFFERED']);
+    expect(env?.map((variable) => variable.name)).toEqual(['API_TOKEN', 'MODE', 'PYTHONUNBUFFERED', 'REFIT_POD_NAME']);
     const unbuffered = buildManifests(input({ env_vars: ['PYTHONUNBUFFERED=0'] }));
-    expect((unbuffered.workload[1] as V1Deployment).spec!.template.spec!.containers[0]!.env).toEqual([{ name: 'PYTHONUNBUFFERED', value: '0' }]);
+    expect((unbuffered.workload[1] as V1Deployment).spec!.template.spec!.containers[0]!.env).toEqual([
+      { name: 'PYTHONUNBUFFERED', value: '0' },
+      { name: 'REFIT_POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    ]);
     expect(env?.slice(0, 2)).toEqual([
       { name: 'API_TOKEN', valueFrom: { secretKeyRef: { name: 'scoring-token', key: 'token' } } },
       { name: 'MODE', value: 'fast' },
@@ -235,8 +238,11 @@ describe('rollouts', () => {
       waitingFor: 'the deployment controller to see the new revision',
     });
     expect(rolloutProgress(deployment({ observedGeneration: 3, updatedReplicas: 1, replicas: 3 }), 3).waitingFor).toBe('new pods: 1 of 2 created');
-    expect(rolloutProgress(deployment({ observedGeneration: 3, updatedReplicas: 2, replicas: 3, availableReplicas: 2 }), 3).waitingFor).toBe(
+    expect(rolloutProgress(deployment({ observedGeneration: 3, updatedReplicas: 2, replicas: 3, availableReplicas: 3 }), 3).waitingFor).toBe(
       '1 pod(s) of the previous build to stop',
+    );
+    expect(rolloutProgress(deployment({ observedGeneration: 3, updatedReplicas: 2, replicas: 3, availableReplicas: 2 }), 3).waitingFor).toBe(
+      'new pods to be ready: 1 of 2 available (1 pod(s) of the previous build serve meanwhile)',
     );
     expect(rolloutProgress(deployment({ observedGeneration: 3, updatedReplicas: 2, replicas: 2, availableReplicas: 1 }), 3).waitingFor).toBe(
       'new pods to be ready: 1 of 2 available',

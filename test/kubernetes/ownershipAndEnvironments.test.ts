@@ -3,7 +3,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { KubeConfig, PatchStrategy, setHeaderOptions, type KubernetesObject } from '@kubernetes/client-node';
 import type { DeploymentSpec } from '../../shared/deployment.js';
-import { KubernetesDeploymentTarget } from '../../activities/deploy/kubernetes/kubernetesTarget.js';
 import { ErrorTypes } from '../../shared/errors.js';
 import * as fixtures from './targetFixture.js';
 import { deployRequest as request, useTargetCluster } from './targetFixture.js';
@@ -119,13 +118,7 @@ describe('the Kubernetes target and what it may touch', () => {
       contexts: [context('east', 'east-models'), context('home')],
       currentContext: 'home',
     });
-    const target = new KubernetesDeploymentTarget({
-      kubeConfig,
-      namespace: 'default',
-      environments: 'contexts',
-      imageRepository: 'registry.invalid/refit',
-      pollMs: 100,
-    });
+    const target = fixtures.targetIn(cluster, 'default', { kubeConfig, environments: 'contexts' });
     await target.apply(request('geo', 'geo-1', spec({ environments: ['east'] }), 'east'));
     expect((await cluster.apps.readNamespacedDeployment({ name: 'geo-default', namespace: 'east-models' })).metadata?.labels?.['refit.dev/model']).toBe('geo');
     expect((await target.status('geo', 'east'))?.variations.default?.buildId).toBe('geo-1');

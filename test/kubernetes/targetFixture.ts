@@ -1,36 +1,40 @@
-// What the Kubernetes target's test files share: one control plane per file with a fake kubelet, API
-// clients, and short ways to make namespaces, targets and deployment requests.
-import { afterAll, beforeAll } from '@jest/globals';
+// What the Kubernetes target's test files share: the run's cluster and its real node (test/harness/kubernetes.ts),
+// held under the node lease for the file, API clients, and short ways to make namespaces, targets and
+// deployment requests. The target's contract is that the build system has pushed `<repository>/<model>:<build>`
+// before a deploy; here the fixture's target does that push itself (test/harness/modelImages.ts), except for
+// the builds a test lists in `missingImages`, whose pods then fail to pull, as they would on a real cluster.
+import { beforeAll } from '@jest/globals';
 import { AppsV1Api, CoreV1Api, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import type { DeploymentRequest, DeploymentSpec } from '../../shared/deployment.js';
+import type { DeployContext, DeploymentResult } from '../../activities/deploy/deploymentTarget.js';
 import { KubernetesDeploymentTarget, type KubernetesTargetOptions } from '../../activities/deploy/kubernetes/kubernetesTarget.js';
 import { DeploymentSpecifications } from '../../spec/schema/deployment.js';
-import { startKubernetes, type TestKubernetes } from '../harness/kubernetes.js';
-import { startFakeKubelet, type FakeKubelet } from './fakeKubelet.js';
+import { testNode, useNodeLease, type TestKubernetes } from '../harness/kubernetes.js';
+import { pushModelImage } from '../harness/modelImages.js';
 
-export const IMAGES = 'registry.invalid/refit';
+/** The model images' repository in the node's registry (a placeholder where there is no node: those tests fail saying why). */
+export const IMAGES = `${(JSON.parse(process.env.REFIT_TEST_KUBERNETES || '{}') as { registry?: string }).registry ?? 'registry.invalid'}/models`;
 
 export interface TargetFixture {
-  kubernetes: TestKubernetes;
-  kubelet: FakeKubelet;
+  kubernetes: ReturnType<typeof testNode> & TestKubernetes;
   objects: KubernetesObjectApi;
   apps: AppsV1Api;
   core: CoreV1Api;
+  /** Namespaces made through createNamespace: deleted, with their pods, when the file is done. */
+  namespaces: Set<string>;
+  /** Builds whose image is never pushed. */
+  missingImages: Set<string>;
 }
 
-/** Starts the control plane and the fake kubelet before the file's tests, and stops them after. */
+/** The run's cluster under the node lease for the file's tests, handed back clean after them. */
 export function useTargetCluster(): TargetFixture {
-  const fixture = {} as TargetFixture;
-  beforeAll(async () => {
-    fixture.kubernetes = await startKubernetes();
-    fixture.kubelet = startFakeKubelet(fixture.kubernetes.kubeConfig);
+  const fixture = { namespaces: new Set<string>(), missingImages: new Set<string>() } as TargetFixture;
+  useNodeLease(() => [...fixture.namespaces]);
+  beforeAll(() => {
+    fixture.kubernetes = testNode();
     fixture.objects = KubernetesObjectApi.makeApiClient(fixture.kubernetes.kubeConfig);
     fixture.apps = fixture.kubernetes.kubeConfig.makeApiClient(AppsV1Api);
     fixture.core = fixture.kubernetes.kubeConfig.makeApiClient(CoreV1Api);
-  }, 240_000);
-  afterAll(async () => {
-    await fixture.kubelet?.stop();
-    await fixture.kubernetes?.stop();
   });
   return fixture;
 }
@@ -41,16 +45,44 @@ export function applyAs<T extends KubernetesObject>(fixture: TargetFixture, mana
 }
 
 export function createNamespace(fixture: TargetFixture, name: string): Promise<KubernetesObject> {
+  fixture.namespaces.add(name);
   return applyAs(fixture, 'refit-test', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
 }
 
-export function targetIn(fixture: TargetFixture, namespace: string, extra: Partial<KubernetesTargetOptions> = {}): KubernetesDeploymentTarget {
-  return new KubernetesDeploymentTarget({ kubeConfig: fixture.kubernetes.kubeConfig, namespace, imageRepository: IMAGES, pollMs: 100, ...extra });
+/** The Kubernetes target, with the build system's push of each build's image before its deploy. */
+class TargetWithImages extends KubernetesDeploymentTarget {
+  constructor(
+    private readonly fixture: TargetFixture,
+    options: KubernetesTargetOptions,
+  ) {
+    super(options);
+  }
+
+  private async push(request: DeploymentRequest): Promise<void> {
+    if (!this.fixture.missingImages.has(request.buildId)) await pushModelImage(this.fixture.kubernetes, IMAGES, request.modelId, request.buildId);
+  }
+
+  override async apply(request: DeploymentRequest, context?: DeployContext): Promise<DeploymentResult> {
+    await this.push(request);
+    return super.apply(request, context);
+  }
+
+  override async startCanary(request: DeploymentRequest, percent: number, context?: DeployContext): Promise<DeploymentResult> {
+    await this.push(request);
+    return super.startCanary(request, percent, context);
+  }
 }
 
-/** A DeploymentSpecifications with the schema's defaults filled in, as a validated definition has it. */
+export function targetIn(fixture: TargetFixture, namespace: string, extra: Partial<KubernetesTargetOptions> = {}): KubernetesDeploymentTarget {
+  return new TargetWithImages(fixture, { kubeConfig: fixture.kubernetes.kubeConfig, namespace, imageRepository: IMAGES, pollMs: 100, ...extra });
+}
+
+/**
+ * A DeploymentSpecifications with the schema's defaults filled in, as a validated definition has it, except
+ * that pods ask for little: the schema's default (2 CPUs and 2 GiB per pod, 2 pods) is the whole test node.
+ */
 export function spec(fields: Record<string, unknown> = {}): DeploymentSpec {
-  return DeploymentSpecifications.parse(fields);
+  return DeploymentSpecifications.parse({ cpu_fraction: 0.05, memory: '128Mi', ...fields });
 }
 
 export function deployRequest(modelId: string, buildId: string, deploymentSpec: DeploymentSpec, environment = ''): DeploymentRequest {
@@ -83,12 +115,15 @@ export async function namespaceObjects(fixture: TargetFixture, namespace: string
   const lists = await Promise.all(WRITTEN_KINDS.map(([apiVersion, kind]) => whileInitializing(() => fixture.objects.list(apiVersion, kind, namespace))));
   return lists
     .flatMap((list, index) =>
-      list.items.map((item) => `${WRITTEN_KINDS[index]![1]} ${item.metadata?.name} ${item.metadata?.resourceVersion} ${item.metadata?.generation ?? '-'}`),
+      // Objects on their way out (a replaced pod draining its requests) are not part of what stays.
+      list.items
+        .filter((item) => !item.metadata?.deletionTimestamp)
+        .map((item) => `${WRITTEN_KINDS[index]![1]} ${item.metadata?.name} ${item.metadata?.resourceVersion} ${item.metadata?.generation ?? '-'}`),
     )
     .sort();
 }
 
-/** The controllers and the fake kubelet finish writing status a moment after a rollout: waits until nothing moves for a second. */
+/** The controllers and the kubelet finish writing status a moment after a rollout: waits until nothing moves for a second. */
 export async function settledObjects(fixture: TargetFixture, namespace: string): Promise<string[]> {
   let last = await namespaceObjects(fixture, namespace);
   for (let stableFor = 0; stableFor < 1000; stableFor += 250) {
@@ -108,6 +143,55 @@ async function whileInitializing<T>(call: () => Promise<T>): Promise<T> {
     } catch (err) {
       if ((err as { code?: number }).code !== 429 || attempt >= 30) throw err;
       await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+}
+
+export interface ServiceAnswer {
+  status: number;
+  outputs: unknown;
+  /** The model_version of the answer: the build that answered. */
+  modelVersion?: string;
+  variation: string | null;
+  /** The pod that answered (the server's x-refit-pod header). */
+  pod: string | null;
+}
+
+/**
+ * An Open Inference Protocol request to a model through a Service's ClusterIP, routed by kube-proxy to a pod.
+ * kube-proxy programs a Service's endpoints a moment after its pods become ready: refused connections are
+ * retried for a while.
+ */
+export async function askThroughService(fixture: TargetFixture, namespace: string, service: string, modelId: string, rows: number[][]): Promise<ServiceAnswer> {
+  const { spec } = await fixture.core.readNamespacedService({ name: service, namespace });
+  const url = `http://${spec!.clusterIP}:${spec!.ports![0]!.port}/v2/models/${modelId}/infer`;
+  const body = JSON.stringify({ inputs: [{ name: 'rows', shape: [rows.length, rows[0]!.length], datatype: 'FP64', data: rows }] });
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    try {
+      const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(5000) });
+      const text = await response.text();
+      if (!response.headers.get('x-refit-build-id')) {
+        throw new Error(`${url} answered ${response.status} without x-refit-build-id: not a model server (server: ${response.headers.get('server')})`);
+      }
+      const answer = (() => {
+        try {
+          return JSON.parse(text) as { model_version?: string; outputs?: { data: unknown }[] };
+        } catch {
+          throw new Error(`${url} answered ${response.status} with ${JSON.stringify(text)} (headers ${JSON.stringify([...response.headers])})`);
+        }
+      })();
+      return {
+        status: response.status,
+        outputs: answer.outputs?.[0]?.data,
+        modelVersion: answer.model_version,
+        variation: response.headers.get('x-refit-variation'),
+        pod: response.headers.get('x-refit-pod'),
+      };
+    } catch (err) {
+      if (Date.now() > deadline)
+        throw new Error(`${url} did not answer: ${(err as Error).message} (${String((err as { cause?: unknown }).cause ?? '')})`, { cause: err });
+      await new Promise((resolve) => setTimeout(resolve, 250));
     }
   }
 }

@@ -26,7 +26,18 @@ export function rolloutProgress(deployment: V1Deployment, generation: number): R
   const total = status.replicas ?? 0;
   const available = status.availableReplicas ?? 0;
   if (updated < desired) return { done: false, waitingFor: `new pods: ${updated} of ${desired} created` };
-  if (total > updated) return { done: false, waitingFor: `${total - updated} pod(s) of the previous build to stop` };
+  if (total > updated) {
+    // The previous build's pods stay until the new ones are available: say which of the two the rollout waits for.
+    const previous = total - updated;
+    const newAvailable = Math.max(0, available - previous);
+    if (newAvailable < updated) {
+      return {
+        done: false,
+        waitingFor: `new pods to be ready: ${newAvailable} of ${updated} available (${previous} pod(s) of the previous build serve meanwhile)`,
+      };
+    }
+    return { done: false, waitingFor: `${previous} pod(s) of the previous build to stop` };
+  }
   if (available < updated) return { done: false, waitingFor: `new pods to be ready: ${available} of ${updated} available` };
   return { done: true, waitingFor: 'nothing' };
 }

@@ -39,6 +39,8 @@ class ServedModel:
     daemon_mode: bool
     timeout_ms: int
     predictor: Predictor
+    # Which pod answered (Kubernetes sets REFIT_POD_NAME from the pod's name), as the x-refit-pod header.
+    pod_name: str = ""
 
 
 class InFlightRequests:
@@ -284,6 +286,8 @@ class InferenceRequestHandler(BaseHTTPRequestHandler):
         served = self.server.served_model
         self.send_header("x-refit-build-id", served.build_id)
         self.send_header("x-refit-variation", served.variation)
+        if served.pod_name:
+            self.send_header("x-refit-pod", served.pod_name)
 
     def send_error(self, code, message=None, explain=None):
         # http.server's own errors (bad request line, unsupported method, ...) get the same JSON body and

@@ -5,6 +5,7 @@ that cannot be loaded gives a ``refit-serve-error:`` line on stderr and exit cod
 stops accepting connections, lets the requests in flight finish (for up to DRAIN_SECONDS) and exits 0.
 """
 
+import os
 import signal
 import sys
 import threading
@@ -68,6 +69,7 @@ def main(argv=None) -> int:
         variation=args.variation,
         daemon_mode=args.daemon_mode,
         timeout_ms=args.timeout_ms,
+        pod_name=os.environ.get("REFIT_POD_NAME", ""),
         predictor=Predictor(model, workers=args.workers, timeout_seconds=args.timeout_ms / 1000,
                             max_batch_size=args.max_batch_size),
     )
