@@ -4,12 +4,14 @@ SHELL := bash
 .DEFAULT_GOAL := help
 JEST := node --experimental-vm-modules node_modules/jest/bin/jest.js
 
-.PHONY: help deps tools test-tools kubernetes-tools build typecheck lint format test demo dev schema clean
+.PHONY: help deps tools test-tools kubernetes-tools node-tools build typecheck lint format test demo demo-kubernetes dev dev-kubernetes schema clean
 
 help:
 	@echo "make demo   run the example end to end on the embedded Temporal dev server"
 	@echo "make test   install everything, type-check, lint and run all tests against real servers"
 	@echo "make dev    the embedded dev server (with its Web UI) and a worker, until Ctrl-C"
+	@echo "make demo-kubernetes   the demo on this machine's single-node Kubernetes (root; first build about 11 min)"
+	@echo "make dev-kubernetes    make dev with that node, which the worker deploys to (refit dev --kubernetes)"
 	@echo "make clean  remove build output (the tools folder in \$$REFIT_HOME is kept)"
 
 # npm ci only when the lock file changed since the last install: a fresh clone installs, a rerun is instant.
@@ -34,6 +36,12 @@ test-tools: tools
 kubernetes-tools:
 	@node="$$(bash scripts/install-k8s-test-env.sh | sed -n 1p)"; \
 	if [ "$$node" = "node: ready" ]; then bash scripts/build-runtime-image.sh >/dev/null; else echo "$$node" >&2; fi
+
+# The node's parts and the runtime image, failing with the reason where a node cannot run (the demo needs one).
+node-tools:
+	@node="$$(bash scripts/install-k8s-test-env.sh | sed -n 1p)"; \
+	if [ "$$node" != "node: ready" ]; then echo "a Kubernetes node cannot run here: $${node#node: unavailable: }" >&2; exit 1; fi
+	@bash scripts/build-runtime-image.sh >/dev/null
 
 build: deps
 	npx tsc -p tsconfig.json
@@ -61,6 +69,12 @@ demo: deps tools build
 
 dev: deps tools build
 	node dist/devstack/devMain.js
+
+demo-kubernetes: deps tools node-tools build
+	node dist/devstack/demo.js --kubernetes
+
+dev-kubernetes: deps tools node-tools build
+	node dist/devstack/devMain.js --kubernetes
 
 # The committed JSON Schema is generated from the zod schemas; a test fails when it is stale.
 schema: build

@@ -2,6 +2,7 @@
 // real, isolated parts and the worker its configured ones.
 import type { StepLimits } from '../shared/stepLimits.js';
 import type { AnalyticsStore } from './analytics/analyticsStore.js';
+import type { ImagePublishing } from './build/modelImage.js';
 import type { DeploymentTarget } from './deploy/deploymentTarget.js';
 import type { GitPolicy } from './git/gitAccess.js';
 import type { MetricSource } from './metrics/metricSource.js';
@@ -34,6 +35,8 @@ export interface ActivityDependencies {
   /** How the code of model repositories is confined (builds, tests, installs, local model servers). */
   sandbox: SandboxSettings;
   cgroupRoot?: string;
+  /** Set when deploys run images (the Kubernetes target): a finished build is pushed as `<repository>/<model>:<build>`. */
+  imagePublishing?: ImagePublishing;
 }
 
 export const minutes = (value: number) => value * 60_000;

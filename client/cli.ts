@@ -195,7 +195,11 @@ program
 program
   .command('dev')
   .description('the embedded stack in one foreground process: Temporal dev server with its Web UI, and a worker')
-  .action(async () => (await import('../devstack/dev.js')).runDevStack());
+  .option(
+    '--kubernetes',
+    "also this machine's single-node Kubernetes cluster (needs root), which the worker deploys to; writes $REFIT_HOME/dev/kubernetes.json",
+  )
+  .action(async (options: { kubernetes?: boolean }) => (await import('../devstack/dev.js')).runDevStack(options));
 
 try {
   await program.parseAsync();

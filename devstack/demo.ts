@@ -3,12 +3,15 @@
 // the seed's, an hourly champion/challenger, a metric trigger), runs one now and follows it to a deployed
 // model, asks that model for a prediction, lets the metric trigger fire, prints the history and the Web UI
 // links, and stops everything it started. Its state lives in $REFIT_HOME/demo, on its own task queue, so it
-// never mixes with your own automations.
+// never mixes with your own automations. `make demo-kubernetes` (--kubernetes) does the same on this
+// machine's single-node Kubernetes cluster: builds are pushed to the node's registry as images and the model
+// answers from a pod, through its Service.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { stopAllLocalServing } from '../activities/deploy/local/localTarget.js';
 import { LocalSecretStore } from '../activities/secrets/localSecretStore.js';
@@ -21,11 +24,13 @@ import { scheduleIdOf } from '../client/schedules.js';
 import type { MetricTriggerCheckResult } from '../shared/operations.js';
 import { startEmbeddedStack } from './embeddedStack.js';
 import { startGitServer } from './gitServer.js';
+import { startKubernetesDev, type KubernetesDev } from './kubernetesDev.js';
 import { packageRoot, refitHome } from '../platform/paths.js';
 
 const TASK_QUEUE = 'refit-demo';
 const DEMO_GIT_PORT = 8290;
 const EXAMPLES = path.join(packageRoot(), 'examples');
+const onKubernetes = process.argv.includes('--kubernetes');
 
 function heading(text: string): void {
   console.log(`\n${paint('bold', paint('cyan', `▸ ${text}`))}`);
@@ -38,6 +43,27 @@ async function main(): Promise<void> {
   process.env.REFIT_VENV_CACHE ??= path.join(refitHome(), 'venvs');
   Runtime.install({ logger: new DefaultLogger('ERROR') });
 
+  let kubernetes: KubernetesDev | undefined;
+  if (onKubernetes) {
+    heading("Starting this machine's single-node Kubernetes cluster: API server, scheduler, controllers, containerd and a kubelet");
+    kubernetes = await startKubernetesDev({ namespace: 'refit-demo', purpose: `make demo-kubernetes (pid ${process.pid})`, lockWaitMs: 10 * 60_000 });
+    Object.assign(process.env, kubernetes.workerEnv);
+    const { info } = kubernetes;
+    console.log(`  ${info.server}, node ${info.node?.name} on ${info.node?.address}; models in namespace "refit-demo", images in ${info.registry}/models`);
+    console.log(`  look with: KUBECONFIG=${info.kubeconfig} ${info.bin}/kubectl -n refit-demo get pods`);
+  }
+  try {
+    await runDemo(home, started, kubernetes);
+  } finally {
+    if (kubernetes) {
+      heading('Stopping the Kubernetes node');
+      await kubernetes.stop();
+      console.log("  pods, containers, mounts, the bridge and the node's iptables rules are gone; sysctls restored");
+    }
+  }
+}
+
+async function runDemo(home: string, started: number, kubernetes: KubernetesDev | undefined): Promise<void> {
   heading('Starting the embedded stack: a Temporal dev server (with its Web UI) and a Refit worker');
   const stack = await startEmbeddedStack({ taskQueue: TASK_QUEUE, home });
   const running = stack.worker.run();
@@ -74,16 +100,21 @@ async function main(): Promise<void> {
     await registerCommand([definitions], {});
     await listCommand({});
 
-    heading('Running weekly-retrain now (the first build also installs scikit-learn, once)');
+    heading(
+      kubernetes
+        ? "Running weekly-retrain now: build here, push the image to the node's registry, roll it out as a pod (the first build installs scikit-learn and pushes it, once)"
+        : 'Running weekly-retrain now (the first build also installs scikit-learn, once)',
+    );
     const runExit = await runCommand('weekly-retrain', { wait: true });
     if (runExit !== 0) throw new Error('the run of weekly-retrain failed: see above');
 
     heading('Asking the deployed model for a prediction (Open Inference Protocol v2)');
     const [last] = await refit.history('weekly-retrain', 1);
-    const status = await fetchServing(home, 'breast-cancer');
-    const answer = await predict(status, 'breast-cancer');
-    console.log(`  POST ${status}/v2/models/breast-cancer/infer with two patients' 30 features`);
-    console.log(`  → ${JSON.stringify(answer)}  (0: malignant, 1: benign; build ${last?.buildId})`);
+    const url = kubernetes ? await serviceAddress(kubernetes, 'breast-cancer') : await fetchServing(home, 'breast-cancer');
+    const answer = await predict(url, 'breast-cancer');
+    console.log(`  POST ${url}/v2/models/breast-cancer/infer with two patients' 30 features${kubernetes ? " (the Service's ClusterIP, via kube-proxy)" : ''}`);
+    console.log(`  → ${JSON.stringify(answer.outputs)}  (0: malignant, 1: benign; build ${last?.buildId})`);
+    if (kubernetes) console.log(`prediction from pod ${answer.pod}: ${JSON.stringify(answer.outputs)}`);
 
     heading('Letting precision-drift check its metric now (normally every 15 minutes)');
     const check = await triggerCheck(refit, 'precision-drift');
@@ -109,13 +140,13 @@ async function main(): Promise<void> {
     heading('Stopping what the demo started');
     // The demo's schedules would fire later against a git server that is gone: remove them (their runs stay).
     for (const name of names) await refit.delete(name).catch(() => undefined);
-    await stopAllLocalServing(path.join(home, 'deployments'));
+    if (!kubernetes) await stopAllLocalServing(path.join(home, 'deployments'));
     await git.stop();
     stack.worker.shutdown();
     await running;
     await stack.stop();
     rmSync(scratch, { recursive: true, force: true });
-    console.log('  schedules deleted, model servers, git server, worker and Temporal stopped');
+    console.log(`  schedules deleted, ${kubernetes ? '' : 'model servers, '}git server, worker and Temporal stopped`);
   }
 }
 
@@ -146,7 +177,15 @@ async function fetchServing(home: string, modelId: string): Promise<string> {
   return `http://127.0.0.1:${state.router.port}`;
 }
 
-async function predict(url: string, modelId: string): Promise<unknown> {
+/** http://<ClusterIP>:<port> of the model's Service: this machine reaches it through kube-proxy's rules. */
+async function serviceAddress(kubernetes: KubernetesDev, modelId: string): Promise<string> {
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(kubernetes.record.kubeconfig);
+  const { spec } = await kubeConfig.makeApiClient(CoreV1Api).readNamespacedService({ name: modelId, namespace: kubernetes.record.namespace });
+  return `http://${spec!.clusterIP}:${spec!.ports![0]!.port}`;
+}
+
+async function predict(url: string, modelId: string): Promise<{ outputs: unknown; pod: string | null }> {
   const malignant = [
     17.99, 10.38, 122.8, 1001, 0.1184, 0.2776, 0.3001, 0.1471, 0.2419, 0.07871, 1.095, 0.9053, 8.589, 153.4, 0.006399, 0.04904, 0.05373, 0.01587, 0.03003,
     0.006193, 25.38, 17.33, 184.6, 2019, 0.1622, 0.6656, 0.7119, 0.2654, 0.4601, 0.1189,
@@ -155,12 +194,19 @@ async function predict(url: string, modelId: string): Promise<unknown> {
     13.54, 14.36, 87.46, 566.3, 0.09779, 0.08129, 0.06664, 0.04781, 0.1885, 0.05766, 0.2699, 0.7886, 2.058, 23.56, 0.008462, 0.0146, 0.02387, 0.01315, 0.0198,
     0.0023, 15.11, 19.26, 99.7, 711.2, 0.144, 0.1773, 0.239, 0.1288, 0.2977, 0.07259,
   ];
-  const response = await fetch(`${url}/v2/models/${modelId}/infer`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ inputs: [{ name: 'features', shape: [2, 30], datatype: 'FP64', data: [malignant, benign] }] }),
-  });
-  return ((await response.json()) as { outputs: { data: unknown }[] }).outputs[0]!.data;
+  const body = JSON.stringify({ inputs: [{ name: 'features', shape: [2, 30], datatype: 'FP64', data: [malignant, benign] }] });
+  // kube-proxy programs a new Service's rules a moment after its pod is ready: a refused first try is retried.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const response = await fetch(`${url}/v2/models/${modelId}/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      if (!response.ok) throw new Error(`${url} answered ${response.status}: ${await response.text()}`);
+      const answer = (await response.json()) as { outputs: { data: unknown }[] };
+      return { outputs: answer.outputs[0]!.data, pod: response.headers.get('x-refit-pod') };
+    } catch (err) {
+      if (attempt >= 20) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
 }
 
 /** Asks a metric trigger's schedule to check now and returns that check's outcome. */

@@ -1,9 +1,11 @@
-// `make dev`: the embedded dev server and a worker in the foreground until Ctrl-C.
+// `make dev`: the embedded dev server and a worker in the foreground until Ctrl-C; with --kubernetes, also
+// this machine's single-node cluster, which the worker deploys to.
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { startEmbeddedStack } from './embeddedStack.js';
+import { startKubernetesDev, type KubernetesDev } from './kubernetesDev.js';
 
-/** The embedded stack in the foreground until Ctrl-C: `make dev` and `refit dev`. */
-export async function runDevStack(): Promise<void> {
+/** The embedded stack in the foreground until Ctrl-C: `make dev` and `refit dev [--kubernetes]`. */
+export async function runDevStack(options: { kubernetes?: boolean } = {}): Promise<void> {
   // The worker on this machine's own queue runs activities only; the SDK's warning about that is noise here.
   const logger = new DefaultLogger((process.env.REFIT_LOG_LEVEL ?? 'WARN') as 'WARN');
   Runtime.install({
@@ -11,20 +13,47 @@ export async function runDevStack(): Promise<void> {
       if (!entry.message.startsWith('No workflows registered')) logger.log(entry.level, entry.message, entry.meta);
     }),
   });
-  const stack = await startEmbeddedStack();
+  let kubernetes: KubernetesDev | undefined;
+  if (options.kubernetes) {
+    console.log('starting the single-node Kubernetes cluster (about 15 s) ...');
+    kubernetes = await startKubernetesDev({ purpose: `refit dev (pid ${process.pid})` });
+    // The worker reads its settings from the environment: these point it, and only it, at the cluster.
+    Object.assign(process.env, kubernetes.workerEnv);
+  }
+  const stack = await startEmbeddedStack().catch(async (err: unknown) => {
+    await kubernetes?.stop();
+    throw err;
+  });
   if (!stack.ownsServer) {
     console.log(`another Refit process already serves this machine's dev stack at ${stack.server.address}; adding a worker`);
+    if (kubernetes) {
+      // Two workers on one task queue with different targets would deploy each run to either, at random.
+      await stack.stop();
+      await kubernetes.stop();
+      throw new Error('`refit dev --kubernetes` needs the dev stack to itself: stop the other `refit dev`/`make dev` first');
+    }
   }
   console.log(`Refit dev stack is up (Ctrl-C stops it):`);
   console.log(`  Temporal  ${stack.server.address}   (TEMPORAL_ADDRESS=${stack.server.address})`);
   console.log(`  Web UI    ${stack.server.uiUrl}`);
   console.log(`  worker    task queue "${stack.taskQueue}", namespace "${stack.server.namespace}"`);
   console.log(`  log       ${stack.server.logFile}`);
+  if (kubernetes) {
+    const { info, record } = kubernetes;
+    console.log(`  Kubernetes ${info.server}, node ${info.node?.name} (pods on ${info.node?.podCidr}, Services on ${info.node?.serviceCidr})`);
+    console.log(`  models    namespace "${record.namespace}", images in ${record.registry}/models`);
+    console.log(`  kubectl   KUBECONFIG=${record.kubeconfig} ${info.bin}/kubectl -n ${record.namespace} get pods`);
+    console.log(`  written   ${kubernetes.recordFile}; the node's log ${kubernetes.logFile}`);
+  }
   try {
     // The SDK's runtime shuts the worker down on SIGINT/SIGTERM, which ends run().
     await stack.worker.run();
   } finally {
     await stack.stop();
+    if (kubernetes) {
+      console.log('stopping the Kubernetes node (its pods, network and mounts go with it) ...');
+      await kubernetes.stop();
+    }
     console.log('stopped');
   }
 }

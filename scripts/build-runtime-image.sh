@@ -42,7 +42,9 @@ hash_of() { sha256sum | cut -c1-12; }
 base_key="$(printf '%s\n' "$DEBIAN_SUITE" "$DEBIAN_PACKAGES" "${sources[@]}" "${dpkg_options[@]}" | hash_of)"
 base_layer="$images/debian-python-$base_key.tar"
 sdk_key="$(cd "$sdk" && sdk_files | xargs sha256sum | hash_of)"
-image_key="$(printf '%s\n' "$base_key" "$sdk_key" | hash_of)"
+# IMAGE_RECIPE: bumped when the image's config (labels, env) changes, so that a cached image is remade.
+IMAGE_RECIPE=2
+image_key="$(printf '%s\n' "$base_key" "$sdk_key" "$IMAGE_RECIPE" | hash_of)"
 image="$images/refit-python-$image_key.tar"
 
 if [ -s "$image" ]; then
@@ -78,9 +80,14 @@ mkdir -p "$work/sdk$SDK_PATH"
 (cd "$sdk" && sdk_files | tar --create --file - --files-from -) | tar --extract --file - --directory "$work/sdk$SDK_PATH" ||
   fail "could not copy $sdk"
 layer_tar "$work/sdk" "$work/sdk.tar"
+# The labels say which Python the image has and where its site folder for extra packages is: a model image
+# adds the build's dependencies there (activities/build/modelImage.ts), if the worker's Python matches.
+python_version="$(tar --list --file "$base_layer" | sed -n 's,^\./usr/lib/python\(3\.[0-9]*\)/$,\1,p' | head -1)"
+[ -n "$python_version" ] || fail "the Debian layer $base_layer has no /usr/lib/python3.N"
 image_from_layers "$crane" "$work/image.tar" "$base_layer" "$work/sdk.tar" -- \
   --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --env LANG=C.UTF-8 --cmd python3 \
-  --label org.opencontainers.image.title=refit-python --label "dev.refit.sdk=$sdk_key"
+  --label org.opencontainers.image.title=refit-python --label "dev.refit.sdk=$sdk_key" \
+  --label "dev.refit.python=$python_version" --label "dev.refit.site-packages=/usr/local/lib/python$python_version/dist-packages"
 mv -f "$work/image.tar" "$image"
 # Older images of this clone's earlier SDKs are rebuilt in seconds from the kept Debian layer if needed again.
 find "$images" -maxdepth 1 -name 'refit-python-*.tar' ! -name "$(basename "$image")" -mmin +1440 -delete

@@ -152,6 +152,8 @@ export interface BuildOutput {
   environmentReused: boolean;
   limits: string[];
   tags: string[];
+  /** The image the build pushed (deploys to Kubernetes run it); absent when nothing was pushed. */
+  image?: { reference: string; digest: string; dependencies: 'pushed' | 'reused' };
 }
 
 /** A BuildOutput as builds before the camelCase contract reported it (recorded in the history of older runs). */

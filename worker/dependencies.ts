@@ -1,6 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { ActivityDependencies } from '../activities/index.js';
+import type { ImagePublishing } from '../activities/build/modelImage.js';
 import { openAnalyticsStore } from '../activities/analytics/analyticsStore.js';
 import { duckdbLimitsFromEnvironment } from '../activities/analytics/duckdbStore.js';
 import { gitPolicyFromEnvironment } from '../activities/git/gitAccess.js';
@@ -50,7 +51,18 @@ export function defaultDependencies(options: { taskQueue: string; home?: string;
     webhookPolicy: webhookPolicyFromEnvironment(),
     sandbox,
     limits: stepLimitsFromEnvironment(process.env),
+    imagePublishing: imagePublishingFromEnvironment(process.env),
   };
+}
+
+/**
+ * With REFIT_DEPLOY_TARGET=kubernetes and REFIT_RUNTIME_IMAGE (Refit's runtime image in a registry), a local
+ * build pushes its image to REFIT_IMAGE_REPOSITORY with crane (REFIT_CRANE, default: crane on PATH). Without
+ * REFIT_RUNTIME_IMAGE the images are left to the user's own build system, as before.
+ */
+export function imagePublishingFromEnvironment(env: NodeJS.ProcessEnv): ImagePublishing | undefined {
+  if (env.REFIT_DEPLOY_TARGET !== 'kubernetes' || !env.REFIT_RUNTIME_IMAGE || !env.REFIT_IMAGE_REPOSITORY) return undefined;
+  return { crane: env.REFIT_CRANE || 'crane', baseImage: env.REFIT_RUNTIME_IMAGE, repository: env.REFIT_IMAGE_REPOSITORY };
 }
 
 /**

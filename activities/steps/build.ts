@@ -5,6 +5,8 @@ import { Context } from '@temporalio/activity';
 import type { BuildOutput, CloneOutput } from '../../shared/runTypes.js';
 import type { AutomationModel } from '../../spec/schema/automation.js';
 import { withHeartbeat } from '../activityContext.js';
+import { publishModelImage } from '../build/modelImage.js';
+import { describeInterpreter } from '../build/pythonEnvironment.js';
 import { runBuild } from '../build/runBuild.js';
 import { minutes, type ActivityDependencies } from '../dependencies.js';
 import { cloneRepository, remoteHead } from '../git/cloneRepository.js';
@@ -56,7 +58,23 @@ export function createBuildActivities(deps: ActivityDependencies) {
           onProgress: progress,
           cgroupRoot: deps.cgroupRoot,
         });
+        // push_image: false keeps the build on this worker: nothing goes to the registry.
+        const image =
+          deps.imagePublishing && input.buildSpec.push_image
+            ? await publishModelImage({
+                publishing: deps.imagePublishing,
+                modelId: input.modelId,
+                buildId: input.buildId,
+                artifactDir: result.artifactDir,
+                environmentDir: result.environment.dir,
+                pythonVersion: (await describeInterpreter(deps.python)).version,
+                workDir: buildDir,
+                signal: Context.current().cancellationSignal,
+                onProgress: (line) => progress({ step: 'image', line }),
+              })
+            : undefined;
         return {
+          image,
           artifactDir: result.artifactDir,
           metricsFile: result.metricsFile,
           python: path.join(result.environment.dir, 'bin', 'python'),

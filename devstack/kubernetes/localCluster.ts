@@ -12,7 +12,7 @@ import { installCrds } from './crds.js';
 import { chooseNetwork, kubernetesChains, setUpNetwork, type NodeNetwork } from './hostNetwork.js';
 import { releaseNodeLock, takeNodeLock, type HostChanges } from './hostRecord.js';
 import { CGROUP_ROOT, KUBELET_SYSCTLS, NODE_NAME, startKubelet, startKubeProxy, waitForNodeReady } from './kubelet.js';
-import { tearDownNode } from './nodeTeardown.js';
+import { nodeLeftovers, tearDownNode } from './nodeTeardown.js';
 import { createPki } from './pki.js';
 import { pushImage, startRegistry } from './registry.js';
 import { stopServer, type ServerProcess } from './serverProcess.js';
@@ -74,8 +74,14 @@ export async function installedParts(need: string, options: { runtimeImage: bool
 export async function startLocalCluster(options: LocalClusterOptions): Promise<LocalCluster> {
   const log = options.log ?? (() => undefined);
   // A control plane alone runs no pods, so it needs no runtime image.
-  const parts = await installedParts('a local Kubernetes cluster', { runtimeImage: options.node !== false });
-  if (options.node === true && parts.nodeUnavailable) throw new Error(`a Kubernetes node cannot run on this machine: ${parts.nodeUnavailable}`);
+  const parts = await installedParts('a local Kubernetes cluster', { runtimeImage: options.node !== false }).catch((err: unknown) => {
+    if (options.removeDir) rmSync(options.dir, { recursive: true, force: true });
+    throw err;
+  });
+  if (options.node === true && parts.nodeUnavailable) {
+    if (options.removeDir) rmSync(options.dir, { recursive: true, force: true });
+    throw new Error(`a Kubernetes node cannot run on this machine: ${parts.nodeUnavailable}`);
+  }
   const withNode = options.node !== false && !parts.nodeUnavailable;
   mkdirSync(options.dir, { recursive: true, mode: 0o700 });
   const servers: ServerProcess[] = [];
@@ -88,6 +94,8 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
       return [];
     }
     const problems = await tearDownNode(changes.record);
+    // Then look again, as a user would: every stop (the tests', the demo's) proves nothing of the node is left.
+    if (!problems.length) problems.push(...(await nodeLeftovers(changes.record)).map((left) => `left behind: ${left}`));
     if (!problems.length) releaseNodeLock();
     return problems;
   };

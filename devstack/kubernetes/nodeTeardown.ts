@@ -93,6 +93,8 @@ async function unmount(point: string): Promise<string | undefined> {
 export interface TeardownOptions {
   /** Also remove the record's folder (when its record says so). */
   removeDir?: boolean;
+  /** The node's run folder, whose mounts (network namespaces) go too: NODE_RUN_DIR but in the teardown test. */
+  runDir?: string;
 }
 
 /** Undoes everything the record lists; returns what it could not undo (empty: the machine is as before). */
@@ -117,7 +119,7 @@ export async function tearDownNode(record: HostRecord, options: TeardownOptions 
     }
   }
   // 3. Mounts: containers' root filesystems, network namespaces, volumes.
-  for (const point of mountsUnder([record.dir, NODE_RUN_DIR])) {
+  for (const point of mountsUnder([record.dir, options.runDir ?? NODE_RUN_DIR])) {
     const problem = await unmount(point);
     if (problem) problems.push(problem);
   }
@@ -167,14 +169,14 @@ export async function tearDownNode(record: HostRecord, options: TeardownOptions 
 }
 
 /** What of a node is still on this machine: for checks after teardown (tests, the demo). */
-export async function nodeLeftovers(record: HostRecord): Promise<string[]> {
+export async function nodeLeftovers(record: HostRecord, options: Pick<TeardownOptions, 'runDir'> = {}): Promise<string[]> {
   const left: string[] = [];
   if (record.cgroupRoot) {
     const cgroups = nodeCgroups(record.cgroupRoot);
     if (cgroups.length) left.push(`${cgroups.length} cgroup(s) under ${record.cgroupRoot}`);
   }
   if (record.shimBinary && processesOf(record.shimBinary).length) left.push(`containerd shims running (${processesOf(record.shimBinary).join(', ')})`);
-  const mounts = mountsUnder([record.dir, NODE_RUN_DIR]);
+  const mounts = mountsUnder([record.dir, options.runDir ?? NODE_RUN_DIR]);
   if (mounts.length) left.push(`${mounts.length} mount(s), e.g. ${mounts[0]}`);
   if (record.bridge) {
     const links = await run('ip', ['link', 'show', 'dev', record.bridge]).then(
@@ -184,7 +186,7 @@ export async function nodeLeftovers(record: HostRecord): Promise<string[]> {
     if (links) left.push(`the network interface ${record.bridge}`);
   }
   if (record.guarded) for (const chain of Object.values(GUARD_CHAINS)) if (await chainExists(chain)) left.push(`the iptables chain ${chain}`);
-  const chains = await kubernetesChains();
+  const chains = record.kubeletStarted || record.kubeProxyStarted ? await kubernetesChains() : [];
   if (chains.length) left.push(`${chains.length} KUBE-* iptables chain(s), e.g. ${chains[0]}`);
   for (const file of record.createdPaths) if (existsSync(file)) left.push(file);
   return left;

@@ -5,7 +5,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { mkdtempSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import {
   AppsV1Api,
@@ -19,6 +20,8 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import { startLocalCluster } from '../../devstack/kubernetes/localCluster.js';
+import type { HostRecord } from '../../devstack/kubernetes/hostRecord.js';
+import { nodeLeftovers, tearDownNode } from '../../devstack/kubernetes/nodeTeardown.js';
 import { testNode, useNodeLease } from '../harness/kubernetes.js';
 
 const namespace = 'refit-test';
@@ -276,4 +279,51 @@ describe('the control plane alone (a machine that cannot run a node)', () => {
     }
     expect(() => mkdtempSync(path.join(dir, 'x'))).toThrow(/ENOENT/);
   }, 180_000);
+});
+
+// The teardown a stop, or the next start after a killed owner, runs from the host record: here on a record of
+// made-up changes of each kind, so that it runs beside the run's node without touching it (no kubelet, no guard
+// chains: their names are the node's).
+describe("the node's teardown", () => {
+  it('undoes every kind of change a record lists: processes in its cgroups, mounts, the bridge, sysctls, created paths', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'refit-teardown-'));
+    const created = path.join(dir, 'created-by-the-node');
+    mkdirSync(created);
+    const mountPoint = path.join(dir, 'state', 'rootfs');
+    mkdirSync(mountPoint, { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', mountPoint]);
+    const bridge = 'refit-td0';
+    execFileSync('ip', ['link', 'add', bridge, 'type', 'bridge']);
+    const sysctl = '/proc/sys/net/ipv4/conf/all/log_martians';
+    const before = readFileSync(sysctl, 'utf8').trim();
+    writeFileSync(sysctl, before === '0' ? '1' : '0');
+    const cgroupRoot = `/refit-teardown-test-${process.pid}`;
+    const cgroup = path.join('/sys/fs/cgroup/pids', cgroupRoot, 'pod');
+    mkdirSync(cgroup, { recursive: true });
+    const stray = spawn('sleep', ['600'], { stdio: 'ignore' });
+    writeFileSync(path.join(cgroup, 'cgroup.procs'), String(stray.pid));
+    const exited = new Promise((resolve) => stray.once('exit', resolve));
+    const record: HostRecord = {
+      owner: { pid: 1, startTime: '0', purpose: 'the teardown test' },
+      dir,
+      removeDir: true,
+      sysctls: { 'net.ipv4.conf.all.log_martians': before },
+      createdPaths: [created],
+      bridge,
+      cgroupRoot,
+    };
+    // The node's run folder is the real node's: this record's stands in for it.
+    const runDir = path.join(dir, 'run');
+    expect(await nodeLeftovers(record, { runDir })).toEqual(
+      expect.arrayContaining([expect.stringMatching(/cgroup\(s\) under/), expect.stringMatching(/^1 mount\(s\)/), `the network interface ${bridge}`, created]),
+    );
+
+    expect(await tearDownNode(record, { runDir })).toEqual([]);
+    expect(await nodeLeftovers(record, { runDir })).toEqual([]);
+    await exited;
+    expect(stray.exitCode ?? stray.signalCode).toBe('SIGKILL');
+    expect(readFileSync(sysctl, 'utf8').trim()).toBe(before);
+    expect(existsSync(dir)).toBe(false);
+    expect(existsSync(path.dirname(cgroup))).toBe(false);
+  }, 60_000);
 });
