@@ -33,3 +33,25 @@ export function runningProcesses(): { pid: number; command: string }[] {
   }
   return processes;
 }
+
+/**
+ * The first line on this process's stdin, parsed as JSON: how owner processes (the tether, the local
+ * cluster's owner) get their options from the process that started them, which then holds stdin open.
+ */
+export function readJsonLineFromStdin<T>(): Promise<T> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const onData = (chunk: Buffer) => {
+      text += chunk.toString('utf8');
+      const newline = text.indexOf('\n');
+      if (newline === -1) return;
+      process.stdin.off('data', onData);
+      try {
+        resolve(JSON.parse(text.slice(0, newline)) as T);
+      } catch (err) {
+        reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    };
+    process.stdin.on('data', onData);
+  });
+}

@@ -10,6 +10,7 @@ import { openSync, rmSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
 import type { TetherOptions } from './tethered.js';
 import { SecretMask } from './secretMask.js';
+import { readJsonLineFromStdin } from './processes.js';
 
 const GRACE_MS = 5_000;
 const [logFile, command, ...args] = process.argv.slice(2);
@@ -31,21 +32,9 @@ function stop(): void {
 }
 
 function readOptions(): Promise<TetherOptions> {
-  return new Promise((resolve) => {
-    let text = '';
-    const onData = (chunk: Buffer) => {
-      text += chunk.toString('utf8');
-      const newline = text.indexOf('\n');
-      if (newline === -1) return;
-      process.stdin.off('data', onData);
-      try {
-        resolve(JSON.parse(text.slice(0, newline)) as TetherOptions);
-      } catch {
-        console.error('tether: the first line on stdin must be the options as JSON');
-        process.exit(2);
-      }
-    };
-    process.stdin.on('data', onData);
+  return readJsonLineFromStdin<TetherOptions>().catch(() => {
+    console.error('tether: the first line on stdin must be the options as JSON');
+    process.exit(2);
   });
 }
 

@@ -19,6 +19,8 @@ export interface DeploymentRequest {
   python: string;
   /** The build's metrics, recorded with the deployment for champion/challenger checks. */
   metrics: Record<string, number>;
+  /** The image the build pushed, by digest (`<repository>/<model>@sha256:...`); targets that run images run this one. */
+  image?: string;
 }
 
 /** A variation's canary in one environment. */

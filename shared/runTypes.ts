@@ -58,6 +58,8 @@ export interface BuildSummary {
   environment_reused: boolean;
   limits: string[];
   tags: string[];
+  /** The image the build pushed, by digest (`<repository>/<model>@sha256:...`), when it pushed one. */
+  image?: string;
 }
 
 export interface NotificationRecord {
@@ -153,7 +155,9 @@ export interface BuildOutput {
   limits: string[];
   tags: string[];
   /** The image the build pushed (deploys to Kubernetes run it); absent when nothing was pushed. */
-  image?: { reference: string; digest: string; dependencies: 'pushed' | 'reused' };
+  image?: { reference: string; digest: string; pinned: string; dependencies: 'pushed' | 'reused' };
+  /** Why there is no image where the deploy needs one (push_image: false): the run then does not deploy. */
+  imageNotPushed?: string;
 }
 
 /** A BuildOutput as builds before the camelCase contract reported it (recorded in the history of older runs). */

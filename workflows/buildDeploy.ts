@@ -111,6 +111,7 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
       environment_reused: built.environmentReused,
       limits: built.limits,
       tags: built.tags,
+      ...(built.image ? { image: built.image.pinned } : {}),
     };
 
     status.step = 'collecting_metrics';
@@ -138,8 +139,9 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
       ]);
 
     const rollout = automation.action.rollout;
-    let notDeployed: string | undefined;
-    if (status.condition.passed) {
+    // A target that runs images has nothing to run when the build pushed none (push_image: false).
+    let notDeployed: string | undefined = status.condition.passed ? built.imageNotPushed : undefined;
+    if (status.condition.passed && !notDeployed) {
       const request: Omit<DeploymentRequest, 'environment'> = {
         automation: automation.name,
         modelId: automation.model_id,
@@ -148,6 +150,8 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
         artifactDir: built.artifactDir,
         python: built.python,
         metrics: status.metrics,
+        // Pinned by digest when the build pushed its image; older builds' outputs have none.
+        ...(built.image ? { image: built.image.pinned } : {}),
       };
       status.step = rollout ? 'canary' : 'deploying';
       if (promotion) {

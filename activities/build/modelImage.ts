@@ -45,6 +45,8 @@ export interface ModelImage {
   reference: string;
   /** The manifest's digest (sha256:...). */
   digest: string;
+  /** `<repository>/<model_id>@<digest>`: what the deploy runs, so that a tag moved later changes nothing. */
+  pinned: string;
   /** Whether this build pushed the dependency layer or found it in the registry. */
   dependencies: 'pushed' | 'reused';
 }
@@ -130,7 +132,8 @@ export async function publishModelImage(request: ModelImageRequest): Promise<Mod
   const { repository } = request.publishing;
   const reference = imageOf(repository, request.modelId, request.buildId);
   const existing = await digestOf(request, reference);
-  if (existing) return { reference, digest: existing, dependencies: 'reused' };
+  const pinned = (digest: string) => `${repository}/${request.modelId}@${digest}`;
+  if (existing) return { reference, digest: existing, pinned: pinned(existing), dependencies: 'reused' };
 
   const sitePackages = await sitePackagesOf(request);
   const work = mkdtempSync(path.join(request.workDir, 'image-'));
@@ -151,7 +154,7 @@ export async function publishModelImage(request: ModelImageRequest): Promise<Mod
     await crane(request, ['append', '--base', dependencies, '--new_layer', layer, '--new_tag', reference]);
     const digest = await digestOf(request, reference);
     if (!digest) throw new Error(`the registry does not show ${reference} after pushing it`);
-    return { reference, digest, dependencies: pushedDependencies };
+    return { reference, digest, pinned: pinned(digest), dependencies: pushedDependencies };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

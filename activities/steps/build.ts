@@ -75,6 +75,9 @@ export function createBuildActivities(deps: ActivityDependencies) {
             : undefined;
         return {
           image,
+          ...(deps.imagePublishing && !input.buildSpec.push_image
+            ? { imageNotPushed: `push_image is false, so build ${input.buildId} pushed no image for the deploy to run` }
+            : {}),
           artifactDir: result.artifactDir,
           metricsFile: result.metricsFile,
           python: path.join(result.environment.dir, 'bin', 'python'),

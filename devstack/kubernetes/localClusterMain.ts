@@ -3,6 +3,7 @@
 // stdout, and stops it, undoing the node's changes to the machine, when its stdin closes (its owner exited,
 // even by SIGKILL) or it gets SIGTERM, SIGINT or SIGHUP. It is the node's tether: the servers run under
 // tethers of their own, but only a process that outlives them can unmount, remove the bridge and restore sysctls.
+import { readJsonLineFromStdin } from '../../platform/processes.js';
 import { startLocalCluster, type LocalCluster, type LocalClusterOptions } from './localCluster.js';
 
 let cluster: LocalCluster | undefined;
@@ -33,25 +34,11 @@ async function stop(why: string): Promise<void> {
   }
 }
 
-function readOptions(): Promise<LocalClusterOptions> {
-  return new Promise((resolve) => {
-    let text = '';
-    const onData = (chunk: Buffer) => {
-      text += chunk.toString('utf8');
-      const newline = text.indexOf('\n');
-      if (newline === -1) return;
-      process.stdin.off('data', onData);
-      resolve(JSON.parse(text.slice(0, newline)) as LocalClusterOptions);
-    };
-    process.stdin.on('data', onData);
-  });
-}
-
 process.stdin.on('end', () => void stop('its owner is gone'));
 process.stdin.on('close', () => void stop('its owner is gone'));
 for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => void stop(signal));
 
-const options = await readOptions();
+const options = await readJsonLineFromStdin<LocalClusterOptions>();
 process.stdin.resume();
 start.promise = startLocalCluster({ ...options, log: say });
 try {

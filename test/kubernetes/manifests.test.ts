@@ -84,6 +84,18 @@ describe('buildManifests', () => {
     expect(releaseOfDeployment(deployment)).toEqual(input().release);
   });
 
+  it('runs the image a build pushed by its digest, and keeps that digest in the record for rollbacks', () => {
+    const pinned = `ghcr.io/acme/models/my-model-id@sha256:${'a'.repeat(64)}`;
+    const base = input();
+    const pinnedInput = { ...base, release: { ...base.release, image: pinned } };
+    const deployment = buildManifests(pinnedInput).workload[1] as V1Deployment;
+    expect(deployment.spec!.template.spec!.containers[0]!.image).toBe(pinned);
+    expect(deployment.spec!.template.metadata!.annotations?.['refit.dev/image']).toBe(pinned);
+    expect(releaseOfDeployment(deployment)).toEqual(pinnedInput.release);
+    // A record without an image has no such annotation: objects deployed before it are unchanged by it.
+    expect((buildManifests(base).workload[1] as V1Deployment).spec!.template.metadata!.annotations).not.toHaveProperty('refit.dev/image');
+  });
+
   it('is the same for the same input, so applying it again changes nothing', () => {
     expect(JSON.stringify(buildManifests(input()))).toBe(JSON.stringify(buildManifests(input())));
   });

@@ -85,6 +85,7 @@ describe('model images from local builds', () => {
     const base = await layersOf(cluster.kubernetes.images.runtime!);
     const first = await publishModelImage(request('adder-1', await buildArtifact('adder-1')));
     expect(first).toMatchObject({ reference: `${IMAGES}/adder:adder-1`, digest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/), dependencies: 'pushed' });
+    expect(first.pinned).toBe(`${IMAGES}/adder@${first.digest}`);
     const layers = await layersOf(first.reference);
     expect(layers).toHaveLength(base.length + 2);
     expect(layers.slice(0, base.length)).toEqual(base);
@@ -103,28 +104,43 @@ describe('model images from local builds', () => {
     expect(await publishModelImage(request('adder-2', '/nonexistent'))).toEqual({ ...second, dependencies: 'reused' });
   }, 120_000);
 
-  it('runs on the node: the pod imports the package from the dependency layer and answers through its Service', async () => {
+  it('runs on the node by digest: the pod imports the package from the dependency layer and answers; a rollback puts that digest back', async () => {
     await fixtures.createNamespace(cluster, 'images');
     const image = await publishModelImage(request('adder-3', await buildArtifact('adder-3')));
     // The plain target: nothing but the publish above put the image there.
     const target = new KubernetesDeploymentTarget({ kubeConfig: cluster.kubernetes.kubeConfig, namespace: 'images', imageRepository: IMAGES, pollMs: 100 });
-    await target.apply(deployRequest('adder', 'adder-3', fixtures.spec({ number_of_pods: 1, deployment_process_timeout_limit: 60 })));
+    const deploy = (buildId: string, pinned: string, timeout: number) => ({
+      ...deployRequest('adder', buildId, fixtures.spec({ number_of_pods: 1, deployment_process_timeout_limit: timeout })),
+      image: pinned,
+    });
+    await target.apply(deploy('adder-3', image.pinned, 60));
+    const imageOfDeployment = async () =>
+      (await cluster.apps.readNamespacedDeployment({ name: 'adder-default', namespace: 'images' })).spec?.template.spec?.containers[0]?.image;
+    expect(await imageOfDeployment()).toBe(image.pinned);
     const { items: pods } = await cluster.core.listNamespacedPod({ namespace: 'images', labelSelector: 'refit.dev/model=adder' });
     expect(pods[0]?.status?.containerStatuses?.[0]?.imageID).toContain(image.digest);
     expect(await askThroughService(cluster, 'images', 'adder', 'adder', [[1, 2]])).toMatchObject({ status: 200, outputs: [9], modelVersion: 'adder-3' });
-  }, 150_000);
+
+    // A build whose digest is not in the registry cannot be pulled; the rollback runs build adder-3's digest again.
+    const missing = `${IMAGES}/adder@sha256:${'0'.repeat(64)}`;
+    await expect(target.apply(deploy('adder-4', missing, 8))).rejects.toMatchObject({
+      type: ErrorTypes.DeploymentFailed,
+      message: expect.stringMatching(/rolled back: build adder-3 serves variation "default" again.*(ErrImagePull|ImagePullBackOff)/),
+    });
+    expect(await imageOfDeployment()).toBe(image.pinned);
+  }, 180_000);
 
   it("refuses an environment built with another Python than the image's, and a base image that is not Refit's, naming both", async () => {
-    const artifactDir = await buildArtifact('adder-4');
-    await expect(publishModelImage(request('adder-4', artifactDir, { pythonVersion: '3.9.18 (main)' }))).rejects.toMatchObject({
+    const artifactDir = await buildArtifact('adder-5');
+    await expect(publishModelImage(request('adder-5', artifactDir, { pythonVersion: '3.9.18 (main)' }))).rejects.toMatchObject({
       type: ErrorTypes.InvalidDefinition,
       message: expect.stringMatching(/built with Python 3\.9 on the worker, and the runtime image .* has Python 3\.11: compiled packages would not load there/),
     });
     const pause = cluster.kubernetes.images.pause!;
-    const foreign = request('adder-4', artifactDir);
+    const foreign = request('adder-5', artifactDir);
     await expect(publishModelImage({ ...foreign, publishing: { ...foreign.publishing, baseImage: pause } })).rejects.toThrow(
       `the runtime image ${pause} is not Refit's (it lacks the labels dev.refit.python and dev.refit.site-packages): set REFIT_RUNTIME_IMAGE`,
     );
-    await expect(crane('digest', `${IMAGES}/adder:adder-4`)).rejects.toThrow();
+    await expect(crane('digest', `${IMAGES}/adder:adder-5`)).rejects.toThrow();
   }, 60_000);
 });

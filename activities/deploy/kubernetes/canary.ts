@@ -53,7 +53,7 @@ export class CanaryRollouts {
     }
 
     const secretKeys = await secretKeysFor(cluster.core, namespace, release);
-    const image = imageOf(this.applier.settings.imageRepository, modelId, buildId);
+    const image = release.image ?? imageOf(this.applier.settings.imageRepository, modelId, buildId);
     const workload = [canaryServiceAccountFor(release, namespace), canaryDeploymentFor(release, { namespace, image, secretKeys })];
     const serving = await this.routedWith(cluster, features, release, percent);
     await this.applier.preflight(cluster, [...workload, ...serving]);

@@ -147,6 +147,6 @@ export class KubernetesDeploymentTarget implements DeploymentTarget {
 }
 
 function releaseOf(request: DeploymentRequest): Release {
-  const { automation, modelId, buildId, spec, metrics } = request;
-  return { automation, modelId, buildId, spec, metrics };
+  const { automation, modelId, buildId, spec, metrics, image } = request;
+  return { automation, modelId, buildId, spec, metrics, ...(image ? { image } : {}) };
 }

@@ -93,7 +93,7 @@ export function buildManifests(input: ManifestInput): ManifestPlan {
     serviceAccountFor(release, { namespace }),
     deploymentFor(release, {
       namespace,
-      image: imageOf(settings.imageRepository, modelId, release.buildId),
+      image: release.image ?? imageOf(settings.imageRepository, modelId, release.buildId),
       secretKeys: input.secretKeys,
       autoscaled: Boolean(config),
     }),

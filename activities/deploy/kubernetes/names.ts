@@ -26,6 +26,8 @@ export const ANNOTATIONS = {
   metrics: 'refit.dev/metrics',
   /** The DeploymentSpecifications the build was deployed with, so that a rollback can rebuild every object. */
   spec: 'refit.dev/deployment-spec',
+  /** The image the build pushed, by digest, when it did (else the image is `<repository>/<model>:<build>`). */
+  image: 'refit.dev/image',
   /** The format version of the record above (a newer Refit may write another). */
   recordVersion: 'refit.dev/record-version',
   /** The Refit name of a secret whose Kubernetes name had to be changed. */

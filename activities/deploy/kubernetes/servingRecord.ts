@@ -16,6 +16,8 @@ export interface Release {
   buildId: string;
   spec: DeploymentSpec;
   metrics: Record<string, number>;
+  /** The build's image by digest, when the build pushed one (older records have none). */
+  image?: string;
 }
 
 /** JSON with keys sorted, so that the same record always gives the same annotation (and applying it again changes nothing). */
@@ -38,6 +40,8 @@ export function recordAnnotations(release: Release): Record<string, string> {
     [ANNOTATIONS.buildId]: release.buildId,
     [ANNOTATIONS.metrics]: canonicalJson(release.metrics),
     [ANNOTATIONS.spec]: canonicalJson(release.spec),
+    // Only when there is one: a record without an image stays as it was, so re-applying it changes nothing.
+    ...(release.image ? { [ANNOTATIONS.image]: release.image } : {}),
   };
 }
 
@@ -75,6 +79,7 @@ export function releaseOf(templateMetadata: V1ObjectMeta | undefined, knownModel
     buildId,
     spec: parsedSpec.data,
     metrics: parsedMetrics.data,
+    ...(annotations[ANNOTATIONS.image] ? { image: annotations[ANNOTATIONS.image] } : {}),
   };
 }
 
