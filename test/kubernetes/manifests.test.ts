@@ -82,6 +82,12 @@ describe('buildManifests', () => {
     expect(container.command).toEqual(['python', '-m', 'refit_sdk.serve']);
     expect(container.resources).toEqual({ requests: { cpu: '2', memory: '2Gi' }, limits: { cpu: '2', memory: '2Gi' } });
     expect(releaseOfDeployment(deployment)).toEqual(input().release);
+    expect(deployment.spec!.template.metadata!.annotations).toMatchObject({
+      'prometheus.io/scrape': 'true',
+      'prometheus.io/port': '8080',
+      'prometheus.io/path': '/metrics',
+    });
+    expect(container.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
   });
 
   it('runs the image a build pushed by its digest, and keeps that digest in the record for rollbacks', () => {

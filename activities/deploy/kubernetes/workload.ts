@@ -74,6 +74,9 @@ export function serviceAccountFor(release: Release, settings: { namespace: strin
 
 const httpGet = (path: string) => ({ path, port: 'http' });
 
+/** The model server's /metrics (refit_sdk/serving_metrics.py), for Prometheus' annotation-based pod discovery; a PodMonitor finds the `http` port. */
+export const SCRAPE_ANNOTATIONS = { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(SERVING_PORT), 'prometheus.io/path': '/metrics' };
+
 /** Adds a variable unless env_vars set it (an env list is keyed by name: a second entry would be refused). */
 function withDefault(env: V1EnvVar[], variable: V1EnvVar): V1EnvVar[] {
   return env.some((entry) => entry.name === variable.name) ? env : [...env, variable];
@@ -150,7 +153,7 @@ export function deploymentFor(release: Release, settings: WorkloadSettings): V1D
       // The previous build's pods keep serving until the new ones are ready.
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: '25%' } },
       template: {
-        metadata: { labels, annotations: recordAnnotations(release) },
+        metadata: { labels, annotations: { ...recordAnnotations(release), ...SCRAPE_ANNOTATIONS } },
         spec: {
           serviceAccountName: name,
           // The model needs no Kubernetes API access; EKS still injects the IRSA web identity token.

@@ -16,6 +16,7 @@ from ._version import __version__
 from .infer_output import PredictionOutputError, output_tensor
 from .infer_request import RequestError, parse_infer_request
 from .predictor import PredictionRaised, PredictionTimedOut, Predictor
+from .serving_metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE, ServingMetrics
 
 PLATFORM = "refit-python"
 MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -29,6 +30,7 @@ _READY = re.compile(r"/v2/health/ready")
 _MODEL_METADATA = re.compile(_MODEL_PATH)
 _MODEL_READY = re.compile(_MODEL_PATH + r"/ready")
 _MODEL_INFER = re.compile(_MODEL_PATH + r"/infer")
+_METRICS = re.compile(r"/metrics")
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class InferenceServer(ThreadingHTTPServer):
         if ":" in host:  # an IPv6 literal such as ::1
             self.address_family = socket.AF_INET6
         self.served_model = served_model
+        self.metrics = ServingMetrics(served_model.name, served_model.variation, served_model.build_id)
         self.in_flight = InFlightRequests()
         self.draining = False
         self.connections = threading.BoundedSemaphore(MAX_CONNECTIONS)
@@ -127,6 +130,8 @@ class InferenceRequestHandler(BaseHTTPRequestHandler):
         served = self.server.served_model
         if _LIVE.fullmatch(path):
             self._send_json(HTTPStatus.OK, {"live": True})
+        elif _METRICS.fullmatch(path):
+            self._send_text(HTTPStatus.OK, self.server.metrics.exposition(), METRICS_CONTENT_TYPE)
         elif _READY.fullmatch(path):
             ready = not self.server.draining
             self._send_json(HTTPStatus.OK if ready else HTTPStatus.SERVICE_UNAVAILABLE, {"ready": ready})
@@ -158,7 +163,7 @@ class InferenceRequestHandler(BaseHTTPRequestHandler):
     def _answer_post(self, path: str, body: bytes) -> None:
         match = _MODEL_INFER.fullmatch(path)
         if match is None:
-            if any(route.fullmatch(path) for route in (_LIVE, _READY, _SERVER_METADATA, _MODEL_READY, _MODEL_METADATA)):
+            if any(route.fullmatch(path) for route in (_LIVE, _READY, _METRICS, _SERVER_METADATA, _MODEL_READY, _MODEL_METADATA)):
                 self._send_error_json(HTTPStatus.METHOD_NOT_ALLOWED, f"{path} takes GET, not POST",
                                       extra_headers={"Allow": "GET"})
             else:
@@ -166,9 +171,22 @@ class InferenceRequestHandler(BaseHTTPRequestHandler):
             return
         if not self._check_model(match):
             return
+        # Counted whatever the outcome: an exception below still ends as a 500 (see _answer_safely).
+        metrics = self.server.metrics
+        self._status = HTTPStatus.INTERNAL_SERVER_ERROR
+        self._batch_size = None
+        started = time.monotonic()
+        metrics.request_started()
+        try:
+            self._infer(body)
+        finally:
+            metrics.request_finished(int(self._status), time.monotonic() - started, self._batch_size)
+
+    def _infer(self, body: bytes) -> None:
         served = self.server.served_model
         try:
             request = parse_infer_request(body)
+            self._batch_size = request.batch_size
             rows = served.predictor.predict(request.model_input(), request.batch_size)
             output = output_tensor(rows)
         except RequestError as error:
@@ -267,9 +285,13 @@ class InferenceRequestHandler(BaseHTTPRequestHandler):
         self._send_json(status, {"error": message}, extra_headers)
 
     def _send_json(self, status: HTTPStatus, document: dict, extra_headers=None) -> None:
-        body = json.dumps(document).encode("utf-8")
+        self._send_text(status, json.dumps(document), "application/json", extra_headers)
+
+    def _send_text(self, status: HTTPStatus, text: str, content_type: str, extra_headers=None) -> None:
+        body = text.encode("utf-8")
+        self._status = status
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self._send_refit_headers()
         for name, value in (extra_headers or {}).items():

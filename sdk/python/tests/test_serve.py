@@ -434,3 +434,56 @@ def test_a_body_sent_slowly_is_cut_off_at_the_request_timeout(start_server):
     assert "did not arrive within the request timeout (500 ms)" in answer
     assert elapsed < 5  # the idle timeout of a connection is 120 s: the body's deadline ended it
     assert server.request("GET", "/v2/health/live").status == 200
+
+
+def metric_samples(text):
+    """{(name, labels): value} of a Prometheus text exposition (sample lines only)."""
+    samples = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        series, value = line.rsplit(" ", 1)
+        name, _, labels = series.partition("{")
+        samples[(name, labels.rstrip("}"))] = float(value)
+    return samples
+
+
+def test_metrics_count_the_inference_requests_by_status_with_durations_and_batch_sizes(start_server):
+    server = start_server("--build-id", "build-7", "--variation", "A").wait_until_ready()
+    for rows in ([[0, 1]], [[0, 1], [0, 2], [0, 3]]):
+        assert server.infer(rows_request(rows)).status == 200
+    assert server.infer({"inputs": "not a list"}).status == 400
+    assert server.request("GET", "/v2/health/ready").status == 200  # probes are not inference requests
+
+    response = server.request("GET", "/metrics")
+
+    assert response.status == 200
+    assert response.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+    samples = metric_samples(response.raw.decode())
+    base = 'model="probe",variation="A",build="build-7"'
+    assert samples[("refit_requests_total", base + ',code="200"')] == 2
+    assert samples[("refit_requests_total", base + ',code="400"')] == 1
+    assert samples[("refit_request_duration_seconds_count", base)] == 3
+    assert samples[("refit_request_duration_seconds_bucket", base + ',le="+Inf"')] == 3
+    assert 0 < samples[("refit_request_duration_seconds_sum", base)] < 30
+    assert samples[("refit_batch_size_count", base)] == 2
+    assert samples[("refit_batch_size_bucket", base + ',le="1.0"')] == 1
+    assert samples[("refit_batch_size_bucket", base + ',le="4.0"')] == 2
+    assert samples[("refit_batch_size_sum", base)] == 4
+    assert samples[("refit_requests_in_flight", base)] == 0
+    assert samples[("process_resident_memory_bytes", "")] > 1_000_000
+    assert samples[("process_cpu_seconds_total", "")] > 0
+    buckets = [value for (name, labels), value in samples.items() if name == "refit_request_duration_seconds_bucket"]
+    assert buckets == sorted(buckets)  # cumulative, as Prometheus reads them
+
+
+def test_a_prediction_that_raises_counts_as_a_500(server):
+    before = metric_samples(server.request("GET", "/metrics").raw.decode())
+    key = ("refit_requests_total", 'model="probe",variation="B",build="build-42",code="500"')
+    assert server.infer(rows_request([[2, 9]])).status == 500
+    after = metric_samples(server.request("GET", "/metrics").raw.decode())
+    assert after[key] == before.get(key, 0) + 1
+
+
+def test_metrics_take_get_only(server):
+    assert server.request("POST", "/metrics", {}).status == 405
