@@ -7,11 +7,13 @@
 #   images         crane (go-containerregistry): the loopback OCI registry and the image tool; the pause image
 #                  (pause.c from k8s.io/kubernetes, compiled static); scripts/build-runtime-image.sh makes the
 #                  Python runtime image from Debian's packages
+#   monitoring     Prometheus (the tests' scraper for the autoscaling queries)
 #   debugging      kubectl, ctr
 #   CRDs           KEDA ScaledObject and TriggerAuthentication, Gateway API GatewayClass, Gateway and HTTPRoute
 # Source: the Go module proxy at pinned versions and Debian's package archive; nothing else is downloaded.
 # The Kubernetes parts share one wrapper module and so one module cache. Each part present at its pinned
-# version is skipped. A cold build takes 10-12 minutes on two cores (Kubernetes ~7, etcd ~1, containerd ~1.5).
+# version is skipped. A cold build takes 15-17 minutes on two cores (Kubernetes ~7, Prometheus ~5, etcd ~1,
+# containerd ~1.5).
 # A host where a node cannot run (not root, no cgroup controllers, no overlayfs) gets the control plane only,
 # and the script says why: devstack/kubernetes/ then runs without a kubelet.
 # Usage: install-k8s-test-env.sh [--check]   (--check only reports whether everything is in place)
@@ -25,6 +27,8 @@ ETCD_VERSION=v3.6.6
 # 2.x: kubelet 1.36 drops containerd 1.x, and only 2.x mounts `image` volumes.
 CONTAINERD_VERSION=v2.4.2
 GO_CONTAINERREGISTRY_VERSION=v0.22.1
+# Prometheus 3.16.0, whose Go module is tagged v0.316.0 (3.x releases are v0.3xx.y); the binary reports the module's version.
+PROMETHEUS_MODULE_VERSION=v0.316.0
 # The pause version kubeadm v1.35.4 pins (cmd/kubeadm/app/constants).
 PAUSE_VERSION=3.10.1
 KEDA_VERSION=v2.21.0
@@ -71,6 +75,7 @@ containerd_version() {
   "$bin/$1" --version 2>/dev/null | sed -n -e 's#^containerd github.com/containerd/containerd/v2 \(v[^ ]*\).*#\1#p' -e 's/^ *Version: *\(v[^ ]*\)$/\1/p'
 }
 crane_version() { "$bin/crane" version 2>/dev/null; }
+prometheus_version() { "$bin/prometheus" --version 2>/dev/null | sed -n 's/^prometheus, version \([^ ]*\) .*/v\1/p'; }
 crds_in_place() {
   local file
   for file in "${keda_crds[@]}" "${gateway_api_crds[@]}"; do [ -s "$crds/$(basename "$file")" ] || return 1; done
@@ -101,6 +106,7 @@ for tool in "${kube_tools[@]}"; do
 done
 [ "$(etcd_version)" = "$ETCD_VERSION" ] || missing+=(etcd)
 [ "$(crane_version)" = "$GO_CONTAINERREGISTRY_VERSION" ] || missing+=(crane)
+[ "$(prometheus_version)" = "$PROMETHEUS_MODULE_VERSION" ] || missing+=(prometheus)
 crds_in_place || missing+=(crds)
 if [ -z "$node_reason" ]; then
   for tool in containerd containerd-shim-runc-v2; do
@@ -113,7 +119,7 @@ if [ -z "$node_reason" ]; then
 fi
 
 report() {
-  say "Kubernetes $KUBERNETES_VERSION (${kube_tools[*]}), etcd $(etcd_version), crane $(crane_version);" \
+  say "Kubernetes $KUBERNETES_VERSION (${kube_tools[*]}), etcd $(etcd_version), crane $(crane_version), Prometheus $(prometheus_version);" \
     "CRDs: KEDA $KEDA_VERSION, Gateway API $GATEWAY_API_VERSION in $crds"
   if [ -n "$node_reason" ]; then
     say "control plane only: $node_reason"
@@ -127,7 +133,7 @@ report() {
 
 if [ ${#missing[@]} -eq 0 ] && [ ${#debian_missing[@]} -eq 0 ]; then report; exit 0; fi
 if [ "${1:-}" = "--check" ]; then
-  fail "missing or of another version in $env_dir: ${missing[*]} ${debian_missing[*]}. Run \`bash scripts/install-k8s-test-env.sh\` (or \`make test-tools\`) once on this machine; a cold build takes 10-12 minutes on two cores."
+  fail "missing or of another version in $env_dir: ${missing[*]} ${debian_missing[*]}. Run \`bash scripts/install-k8s-test-env.sh\` (or \`make test-tools\`) once on this machine; a cold build takes 15-17 minutes on two cores."
 fi
 
 if [ ${#debian_missing[@]} -gt 0 ]; then
@@ -139,7 +145,7 @@ fi
 [ ${#missing[@]} -gt 0 ] || { report; exit 0; }
 
 command -v go >/dev/null 2>&1 || fail "Go is needed to build ${missing[*]} from the Go module proxy; install Go 1.25 or newer."
-say "building ${missing[*]} into $env_dir with $(go env GOVERSION) (once per machine; a cold build takes 10-12 minutes on two cores)"
+say "building ${missing[*]} into $env_dir with $(go env GOVERSION) (once per machine; a cold build takes 15-17 minutes on two cores)"
 mkdir -p "$tools"
 work="$(mktemp -d "$tools/.k8s-test-env-XXXXXX")"
 trap 'rm -rf "$work"' EXIT
@@ -250,6 +256,18 @@ build_crane() {
   mv -f "$work/bin/crane" "$bin/crane"
 }
 
+build_prometheus() {
+  local module="$work/prometheus"
+  mkdir -p "$module"
+  printf 'module refit.invalid/prometheus\n\ngo 1.24\n\nrequire github.com/prometheus/prometheus %s\n' "$PROMETHEUS_MODULE_VERSION" >"$module/go.mod"
+  say "building Prometheus $PROMETHEUS_MODULE_VERSION (github.com/prometheus/prometheus/cmd/prometheus; its web UI's assets are not in the module: the API is what tests use)"
+  (cd "$module" && go get "github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS_MODULE_VERSION" >&2 &&
+    nice -n 19 go build -trimpath -ldflags "-s -w -X github.com/prometheus/common/version.Version=${PROMETHEUS_MODULE_VERSION#v}" \
+      -o "$work/bin/prometheus" github.com/prometheus/prometheus/cmd/prometheus >&2) ||
+    fail "go build github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS_MODULE_VERSION failed (output above); Prometheus was not installed"
+  mv -f "$work/bin/prometheus" "$bin/prometheus"
+}
+
 # The sandbox image every pod starts with: Kubernetes' own pause.c, built as its Makefile builds it.
 build_pause_image() {
   local src layer="$work/pause-layer"
@@ -272,6 +290,7 @@ if [[ " ${missing[*]} " == *" kube"* ]]; then build_kubernetes; fi
 if [[ " ${missing[*]} " == *" etcd "* ]]; then build_etcd; fi
 if [[ " ${missing[*]} " == *" containerd"* ]]; then build_containerd; fi
 if [[ " ${missing[*]} " == *" crane "* ]]; then build_crane; fi
+if [[ " ${missing[*]} " == *" prometheus "* ]]; then build_prometheus; fi
 if [[ " ${missing[*]} " == *" pause-image "* ]]; then build_pause_image; fi
 if [[ " ${missing[*]} " == *" crds "* ]]; then
   say "fetching the KEDA $KEDA_VERSION and Gateway API $GATEWAY_API_VERSION CRDs"

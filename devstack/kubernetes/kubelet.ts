@@ -105,6 +105,9 @@ export async function startKubelet(options: NodeAgentOptions): Promise<ServerPro
     `--root-dir=${dirs.root}`,
     `--hostname-override=${NODE_NAME}`,
     `--node-ip=${options.network.nodeAddress}`,
+    // cAdvisor, inside the kubelet, names containers (the `container` label of container_* series) by asking
+    // containerd, at the default socket unless told: ours is in the node's run folder. Deprecated, still read.
+    `--containerd=${containerdSocket()}`,
     '--v=1',
   ]);
   await waitUntilServing(kubelet, () => probe(`http://127.0.0.1:${healthzPort}/healthz`));

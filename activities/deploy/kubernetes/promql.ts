@@ -45,8 +45,11 @@ function perPod(trigger: Trigger, selector: string): string {
       return `avg by (pod) (${overTime(aggregation)}(DCGM_FI_DEV_GPU_UTIL{${selector}}${window}))`;
     case 'throughput':
       return `sum by (pod) (rate(${requests}{${selector}}${window}))`;
-    case 'error_rate':
-      return `sum by (pod) (rate(${requests}{${selector},code=~"5.."}${window})) / sum by (pod) (rate(${requests}{${selector}}${window}))`;
+    case 'error_rate': {
+      // A pod that answered no 5xx has no such series: `or ... * 0` makes its errors 0 rather than no result at all.
+      const all = `sum by (pod) (rate(${requests}{${selector}}${window}))`;
+      return `(sum by (pod) (rate(${requests}{${selector},code=~"5.."}${window})) or ${all} * 0) / ${all}`;
+    }
     case 'latency':
       // A histogram has no exact minimum or maximum: its lowest and highest quantiles stand for them.
       if (aggregation === 'min' || aggregation === 'max') {
