@@ -58,26 +58,27 @@ export function createBuildActivities(deps: ActivityDependencies) {
           onProgress: progress,
           cgroupRoot: deps.cgroupRoot,
         });
-        // push_image: false keeps the build on this worker: nothing goes to the registry.
-        const image =
-          deps.imagePublishing && input.buildSpec.push_image
-            ? await publishModelImage({
-                publishing: deps.imagePublishing,
-                modelId: input.modelId,
-                buildId: input.buildId,
-                artifactDir: result.artifactDir,
-                environmentDir: result.environment.dir,
-                pythonVersion: (await describeInterpreter(deps.python)).version,
-                workDir: buildDir,
-                signal: Context.current().cancellationSignal,
-                onProgress: (line) => progress({ step: 'image', line }),
-              })
-            : undefined;
-        return {
-          image,
-          ...(deps.imagePublishing && !input.buildSpec.push_image
+        // For a target that runs images: the build's image, or (push_image: false) why there is none.
+        const publishing = deps.imagePublishing;
+        const image: Pick<BuildOutput, 'image' | 'imageNotPushed'> = !publishing
+          ? {}
+          : !input.buildSpec.push_image
             ? { imageNotPushed: `push_image is false, so build ${input.buildId} pushed no image for the deploy to run` }
-            : {}),
+            : {
+                image: await publishModelImage({
+                  publishing,
+                  modelId: input.modelId,
+                  buildId: input.buildId,
+                  artifactDir: result.artifactDir,
+                  environmentDir: result.environment.dir,
+                  pythonVersion: (await describeInterpreter(deps.python)).version,
+                  workDir: buildDir,
+                  signal: Context.current().cancellationSignal,
+                  onProgress: (line) => progress({ step: 'image', line }),
+                }),
+              };
+        return {
+          ...image,
           artifactDir: result.artifactDir,
           metricsFile: result.metricsFile,
           python: path.join(result.environment.dir, 'bin', 'python'),
