@@ -37,8 +37,7 @@ describe('BuildDeploy on the real Kubernetes node', () => {
     const deployment = await cluster.apps.readNamespacedDeployment({ name: 'on-node-default', namespace: 'e2e' });
     expect(deployment.spec?.template.spec?.containers[0]?.image).toBe(result.build?.image);
 
-    const { spec } = await cluster.core.readNamespacedService({ name: 'on-node', namespace: 'e2e' });
-    const url = `http://${spec!.clusterIP}:${spec!.ports![0]!.port}`;
+    const url = await fixtures.serviceAddress(cluster, 'e2e', 'on-node');
     // kube-proxy programs the Service's endpoints a moment after the pod is ready.
     let answer: Awaited<ReturnType<typeof predict>> | undefined;
     for (let attempt = 0; attempt < 40 && answer?.status !== 200; attempt++) {

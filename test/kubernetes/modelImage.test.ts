@@ -121,8 +121,7 @@ describe('model images from local builds', () => {
     expect(pods[0]?.status?.containerStatuses?.[0]?.imageID).toContain(image.digest);
     expect(await askThroughService(cluster, 'images', 'adder', 'adder', [[1, 2]])).toMatchObject({ status: 200, outputs: [9], modelVersion: 'adder-3' });
     // The pod's /metrics counted that request (one pod: the Service reaches it).
-    const { spec: service } = await cluster.core.readNamespacedService({ name: 'adder', namespace: 'images' });
-    const metrics = await (await fetch(`http://${service!.clusterIP}:${service!.ports![0]!.port}/metrics`)).text();
+    const metrics = await (await fetch(`${await fixtures.serviceAddress(cluster, 'images', 'adder')}/metrics`)).text();
     expect(metrics).toContain('refit_requests_total{model="adder",variation="default",build="adder-3",code="200"} 1\n');
 
     // A build whose digest is not in the registry cannot be pulled; the rollback runs build adder-3's digest again.

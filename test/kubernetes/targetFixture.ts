@@ -147,6 +147,12 @@ async function whileInitializing<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
+/** http://<ClusterIP>:<port> of a Service: this machine reaches it through kube-proxy's rules. */
+export async function serviceAddress(fixture: TargetFixture, namespace: string, service: string): Promise<string> {
+  const { spec } = await fixture.core.readNamespacedService({ name: service, namespace });
+  return `http://${spec!.clusterIP}:${spec!.ports![0]!.port}`;
+}
+
 export interface ServiceAnswer {
   status: number;
   outputs: unknown;
@@ -163,8 +169,7 @@ export interface ServiceAnswer {
  * retried for a while.
  */
 export async function askThroughService(fixture: TargetFixture, namespace: string, service: string, modelId: string, rows: number[][]): Promise<ServiceAnswer> {
-  const { spec } = await fixture.core.readNamespacedService({ name: service, namespace });
-  const url = `http://${spec!.clusterIP}:${spec!.ports![0]!.port}/v2/models/${modelId}/infer`;
+  const url = `${await serviceAddress(fixture, namespace, service)}/v2/models/${modelId}/infer`;
   const body = JSON.stringify({ inputs: [{ name: 'rows', shape: [rows.length, rows[0]!.length], datatype: 'FP64', data: rows }] });
   const deadline = Date.now() + 20_000;
   for (;;) {
