@@ -82,12 +82,19 @@ export async function startPrometheus(kubernetes: ReturnType<typeof testNode>, d
   };
 }
 
-/** Polls an instant query until it has a result (Prometheus needs two scrapes before a rate exists). */
-export async function valueOf(prometheus: TestPrometheus, expression: string, timeoutMs = 60_000): Promise<number[]> {
+/**
+ * Polls an instant query until it has a result (Prometheus needs two scrapes before a rate exists), or until
+ * `complete` accepts the result: a series per target appears only once that target has been scraped.
+ */
+export async function valueOf(
+  prometheus: TestPrometheus,
+  expression: string,
+  { timeoutMs = 60_000, complete = () => true }: { timeoutMs?: number; complete?: (values: number[]) => boolean } = {},
+): Promise<number[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const values = await prometheus.query(expression);
-    if (values.length && values.every(Number.isFinite)) return values;
+    if (values.length && values.every(Number.isFinite) && complete(values)) return values;
     if (Date.now() > deadline) throw new Error(`no finite value from ${expression} within ${timeoutMs} ms (last: ${JSON.stringify(values)})`);
     await sleep(1000);
   }

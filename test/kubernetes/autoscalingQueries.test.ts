@@ -60,7 +60,10 @@ describe('autoscaling queries on real scraped data', () => {
   });
 
   it("scrapes the model server's own series from both pods, with the labels the queries select on", async () => {
-    const pods = await valueOf(prometheus, 'sum by (pod) (refit_requests_total{namespace="scaling",code="200"})');
+    // Each pod's series appears once a request has reached it and it has been scraped since: wait for both.
+    const pods = await valueOf(prometheus, 'sum by (pod) (refit_requests_total{namespace="scaling",code="200"})', {
+      complete: (values) => values.length >= 2,
+    });
     expect(pods).toHaveLength(2);
     expect(pods.every((count) => count > 0)).toBe(true);
   }, 90_000);
