@@ -2,6 +2,7 @@
 // real, isolated parts and the worker its configured ones.
 import type { StepLimits } from '../shared/stepLimits.js';
 import type { AnalyticsStore } from './analytics/analyticsStore.js';
+import type { ClusterBuildRunner } from './build/kubernetes/clusterBuildSteps.js';
 import type { ImagePublishing } from './build/modelImage.js';
 import type { DeploymentTarget } from './deploy/deploymentTarget.js';
 import type { GitPolicy } from './git/gitAccess.js';
@@ -37,6 +38,8 @@ export interface ActivityDependencies {
   cgroupRoot?: string;
   /** Set when deploys run images (the Kubernetes target): a finished build is pushed as `<repository>/<model>:<build>`. */
   imagePublishing?: ImagePublishing;
+  /** Where builds run: on this worker (absent, or local) or as Jobs on the cluster. */
+  buildRunner?: { kind: 'local' } | ClusterBuildRunner;
 }
 
 export const minutes = (value: number) => value * 60_000;

@@ -11,8 +11,9 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 
 export interface GitServer {
-  /** http://127.0.0.1:PORT */
+  /** http://127.0.0.1:PORT (or the host it was started on) */
   url: string;
+  port: number;
   /** The token every request must carry as the Basic-auth password. */
   token: string;
   /** Every request the server saw: method, path, whether it was authorized. */
@@ -36,8 +37,11 @@ async function git(cwd: string, ...args: string[]): Promise<string> {
   return stdout.trim();
 }
 
-/** Starts the server on loopback, on `port` if given (and free), else on a free port. */
-export async function startGitServer(token: string, port = 0): Promise<GitServer> {
+/**
+ * Starts the server on loopback (or `host`: the node's bridge address, for build pods), on `port` if given
+ * (and free), else on a free port.
+ */
+export async function startGitServer(token: string, port = 0, host = '127.0.0.1'): Promise<GitServer> {
   const root = mkdtempSync(path.join(os.tmpdir(), 'refit-git-'));
   const projects = path.join(root, 'projects');
   const worktrees = path.join(root, 'worktrees');
@@ -79,13 +83,14 @@ export async function startGitServer(token: string, port = 0): Promise<GitServer
     backend.stderr.resume();
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => (err.code === 'EADDRINUSE' && port ? server.listen(0, '127.0.0.1', resolve) : reject(err)));
-    server.listen(port, '127.0.0.1', resolve);
+    server.once('error', (err: NodeJS.ErrnoException) => (err.code === 'EADDRINUSE' && port ? server.listen(0, host, resolve) : reject(err)));
+    server.listen(port, host, resolve);
   });
   const listening = (server.address() as AddressInfo).port;
 
   return {
-    url: `http://127.0.0.1:${listening}`,
+    url: `http://${host}:${listening}`,
+    port: listening,
     token,
     requests,
     failNext(count, status = 503) {

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds Refit's Python runtime image from Debian's packages, with no registry on the internet and no Docker
-# engine: the image model pods run (and, later, builds). Two layers:
-#   1. Debian bookworm (minbase) with python3, python3-venv, python3-pip, python-is-python3, git and
-#      ca-certificates, made by mmdebstrap (about 30 s; docs, man pages and translations left out)
-#   2. refit_sdk from this clone, at /usr/lib/python3/dist-packages/refit_sdk (on every Debian python3's path)
+# engine: the image model pods run, and builds on the cluster run in (their default base_image). Two layers:
+#   1. Debian bookworm (minbase) with python3, python3-venv, python3-pip, python-is-python3, python3-yaml, git
+#      and ca-certificates, made by mmdebstrap (about 30 s; docs, man pages and translations left out)
+#   2. refit_sdk from this clone, at /usr/lib/python3/dist-packages/refit_sdk (on every Debian python3's path),
+#      and crane (static) at /usr/local/bin/crane, with which a build pushes its image
 # Each is rebuilt only when its inputs change: the Debian layer is kept by a hash of its packages and sources,
 # the image by a hash of that layer and the SDK's files. Output: an image tarball in $REFIT_HOME/tools/images,
 # which `crane push` sends to a registry (the node's loopback registry does so when it starts).
@@ -13,7 +14,7 @@
 set -euo pipefail
 
 DEBIAN_SUITE=bookworm
-DEBIAN_PACKAGES=python3,python3-venv,python3-pip,python-is-python3,git,ca-certificates
+DEBIAN_PACKAGES=python3,python3-venv,python3-pip,python-is-python3,python3-yaml,git,ca-certificates
 DEBIAN_MIRROR="${REFIT_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 DEBIAN_SECURITY_MIRROR="${REFIT_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
 SDK_PATH=/usr/lib/python3/dist-packages/refit_sdk
@@ -43,8 +44,10 @@ base_key="$(printf '%s\n' "$DEBIAN_SUITE" "$DEBIAN_PACKAGES" "${sources[@]}" "${
 base_layer="$images/debian-python-$base_key.tar"
 sdk_key="$(cd "$sdk" && sdk_files | xargs sha256sum | hash_of)"
 # IMAGE_RECIPE: bumped when the image's config (labels, env) changes, so that a cached image is remade.
-IMAGE_RECIPE=2
-image_key="$(printf '%s\n' "$base_key" "$sdk_key" "$IMAGE_RECIPE" | hash_of)"
+IMAGE_RECIPE=3
+crane_bin="$( (bash "$here/install-k8s-test-env.sh" --check 2>/dev/null || true) | tail -1)/crane"
+crane_version="$("$crane_bin" version 2>/dev/null || echo none)"
+image_key="$(printf '%s\n' "$base_key" "$sdk_key" "$IMAGE_RECIPE" "$crane_version" | hash_of)"
 image="$images/refit-python-$image_key.tar"
 
 if [ -s "$image" ]; then
@@ -55,7 +58,8 @@ fi
 [ "${1:-}" = --check ] && fail "the runtime image for this clone's refit_sdk is not built: run \`bash scripts/build-runtime-image.sh\` (or \`make test-tools\`)"
 [ "$(id -u)" -eq 0 ] || fail "making the image's Debian root filesystem needs root (mmdebstrap's root mode)"
 command -v mmdebstrap >/dev/null 2>&1 || fail "mmdebstrap is needed: run \`bash scripts/install-k8s-test-env.sh\` (it installs Debian's mmdebstrap package)"
-crane="$(bash "$here/install-k8s-test-env.sh" --check | tail -1)/crane"
+[ "$crane_version" != none ] || fail "crane is needed: run \`bash scripts/install-k8s-test-env.sh\` (it builds crane)"
+crane="$crane_bin"
 
 mkdir -p "$images"
 work="$(mktemp -d "$images/.runtime-image-XXXXXX")"
@@ -75,10 +79,12 @@ if [ ! -s "$base_layer" ]; then
   find "$images" -maxdepth 1 -name 'debian-python-*.tar' ! -name "$(basename "$base_layer")" -delete
 fi
 
-say "adding refit_sdk ($(sdk_files | wc -l) files) at $SDK_PATH"
+say "adding refit_sdk ($(sdk_files | wc -l) files) at $SDK_PATH and crane $crane_version at /usr/local/bin/crane"
 mkdir -p "$work/sdk$SDK_PATH"
 (cd "$sdk" && sdk_files | tar --create --file - --files-from -) | tar --extract --file - --directory "$work/sdk$SDK_PATH" ||
   fail "could not copy $sdk"
+mkdir -p "$work/sdk/usr/local/bin"
+cp "$crane" "$work/sdk/usr/local/bin/crane"
 layer_tar "$work/sdk" "$work/sdk.tar"
 # The labels say which Python the image has and where its site folder for extra packages is: a model image
 # adds the build's dependencies there (activities/build/modelImage.ts), if the worker's Python matches.

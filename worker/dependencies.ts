@@ -8,6 +8,8 @@ import { gitPolicyFromEnvironment } from '../activities/git/gitAccess.js';
 import { webhookPolicyFromEnvironment } from '../activities/notify/sendNotification.js';
 import { sandboxSettingsFromEnvironment, type SandboxSettings } from '../activities/process/sandbox.js';
 import type { DeploymentTarget } from '../activities/deploy/deploymentTarget.js';
+import { DEFAULT_JOB_SETTINGS } from '../activities/build/kubernetes/buildJob.js';
+import type { ClusterBuildRunner } from '../activities/build/kubernetes/clusterBuildSteps.js';
 import { KubernetesDeploymentTarget } from '../activities/deploy/kubernetes/kubernetesTarget.js';
 import { parseGateway } from '../activities/deploy/kubernetes/routing.js';
 import { LocalDeploymentTarget } from '../activities/deploy/local/localTarget.js';
@@ -52,6 +54,48 @@ export function defaultDependencies(options: { taskQueue: string; home?: string;
     sandbox,
     limits: stepLimitsFromEnvironment(process.env),
     imagePublishing: imagePublishingFromEnvironment(process.env),
+    buildRunner: buildRunnerFromEnvironment(process.env),
+  };
+}
+
+/**
+ * REFIT_BUILD_RUNNER: "local" (builds on this worker, confined) or "kubernetes" (each build a Job in the
+ * deploy target's namespace); default: the same as REFIT_DEPLOY_TARGET. The Kubernetes runner needs
+ * REFIT_RUNTIME_IMAGE (the tools and the default base_image) and REFIT_IMAGE_REPOSITORY, and takes
+ * REFIT_PIP_INDEX_URL, REFIT_REGISTRY_SECRET, REFIT_REGISTRY_INSECURE, REFIT_BUILD_JOB_TTL_SECONDS,
+ * REFIT_GPU_NODE_LABEL and REFIT_INSTANCE_NODE_LABEL.
+ */
+export function buildRunnerFromEnvironment(env: NodeJS.ProcessEnv): { kind: 'local' } | ClusterBuildRunner {
+  const kind = env.REFIT_BUILD_RUNNER || env.REFIT_DEPLOY_TARGET || 'local';
+  if (kind === 'local') return { kind };
+  if (kind !== 'kubernetes') throw new Error(`REFIT_BUILD_RUNNER must be local or kubernetes, not "${kind}"`);
+  if (env.REFIT_DEPLOY_TARGET !== 'kubernetes')
+    throw new Error('REFIT_BUILD_RUNNER=kubernetes builds images for a cluster: it needs REFIT_DEPLOY_TARGET=kubernetes (a local deploy runs a local build)');
+  const missing = ['REFIT_RUNTIME_IMAGE', 'REFIT_IMAGE_REPOSITORY'].filter((name) => !env[name]);
+  if (missing.length)
+    throw new Error(
+      `REFIT_BUILD_RUNNER=kubernetes needs ${missing.join(' and ')}: Refit's runtime image in your registry (scripts/build-runtime-image.sh makes it) and the repository builds push to`,
+    );
+  const ttl = Number(env.REFIT_BUILD_JOB_TTL_SECONDS || DEFAULT_JOB_SETTINGS.ttlSecondsAfterFinished);
+  if (!Number.isInteger(ttl) || ttl < 0)
+    throw new Error(`REFIT_BUILD_JOB_TTL_SECONDS must be a whole number of seconds, not "${env.REFIT_BUILD_JOB_TTL_SECONDS}"`);
+  if (env.REFIT_PIP_INDEX_URL && !/^https?:\/\//.test(env.REFIT_PIP_INDEX_URL))
+    throw new Error(`REFIT_PIP_INDEX_URL must be an http(s) URL of a package index (e.g. https://pypi.example.com/simple), not "${env.REFIT_PIP_INDEX_URL}"`);
+  const kubeConfig = kubeConfigFromEnvironment();
+  return {
+    kind,
+    kubeConfig,
+    settings: {
+      namespace: kubeNamespace(kubeConfig, env),
+      runtimeImage: env.REFIT_RUNTIME_IMAGE!,
+      imageRepository: env.REFIT_IMAGE_REPOSITORY!,
+      pipIndexUrl: env.REFIT_PIP_INDEX_URL || undefined,
+      registrySecret: env.REFIT_REGISTRY_SECRET || undefined,
+      insecureRegistry: /^(1|true|yes)$/i.test(env.REFIT_REGISTRY_INSECURE ?? ''),
+      ttlSecondsAfterFinished: ttl,
+      gpuNodeLabel: env.REFIT_GPU_NODE_LABEL || DEFAULT_JOB_SETTINGS.gpuNodeLabel,
+      instanceNodeLabel: env.REFIT_INSTANCE_NODE_LABEL ?? DEFAULT_JOB_SETTINGS.instanceNodeLabel,
+    },
   };
 }
 

@@ -92,7 +92,7 @@ function gitWith(baseDir: string, request: CloneRequest): SimpleGit {
 export function gitEnvironment(token: string | undefined): Record<string, string> {
   const env = baseEnvironment();
   const config: [string, string][] = [['credential.helper', '']];
-  if (token) config.push(['http.extraHeader', `Authorization: Basic ${Buffer.from(`x-access-token:${token}`).toString('base64')}`]);
+  if (token) config.push(['http.extraHeader', gitAuthorizationHeader(token)]);
   env.GIT_TERMINAL_PROMPT = '0';
   env.GIT_CONFIG_COUNT = String(config.length);
   config.forEach(([key, value], index) => {
@@ -100,6 +100,11 @@ export function gitEnvironment(token: string | undefined): Record<string, string
     env[`GIT_CONFIG_VALUE_${index}`] = value;
   });
   return env;
+}
+
+/** The header git sends the token in (the git hosts' convention for tokens: user x-access-token). */
+export function gitAuthorizationHeader(token: string): string {
+  return `Authorization: Basic ${Buffer.from(`x-access-token:${token}`).toString('base64')}`;
 }
 
 /** Hides a token (and the header built from it) wherever it might appear in a message. */

@@ -5,6 +5,7 @@ import { Context } from '@temporalio/activity';
 import type { BuildOutput, CloneOutput } from '../../shared/runTypes.js';
 import type { AutomationModel } from '../../spec/schema/automation.js';
 import { withHeartbeat } from '../activityContext.js';
+import { buildOnCluster, resolveCloneOnCluster, type ClusterStepContext } from '../build/kubernetes/clusterBuildSteps.js';
 import { publishModelImage } from '../build/modelImage.js';
 import { describeInterpreter } from '../build/pythonEnvironment.js';
 import { runBuild } from '../build/runBuild.js';
@@ -17,9 +18,24 @@ import { buildDirOf } from './workspace.js';
 type BuildSpec = AutomationModel['action']['build_spec'];
 
 export function createBuildActivities(deps: ActivityDependencies) {
+  // With builds on the cluster, the clone and the build happen in the build's Job: these steps resolve and follow it.
+  const onCluster = (buildId: string, progress: (details: unknown) => void): ClusterStepContext | undefined =>
+    deps.buildRunner?.kind === 'kubernetes'
+      ? {
+          runner: deps.buildRunner,
+          secrets: deps.secrets,
+          gitPolicy: deps.gitPolicy,
+          buildDir: buildDirOf(deps, buildId),
+          timeoutMs: minutes(deps.limits.buildMinutes),
+          signal: Context.current().cancellationSignal,
+          onProgress: progress,
+        }
+      : undefined;
   return {
     async cloneModelRepository(input: { buildId: string; buildSpec: BuildSpec; automation: string; modelId: string }): Promise<CloneOutput> {
       return withHeartbeat(async (progress) => {
+        const cluster = onCluster(input.buildId, progress);
+        if (cluster) return resolveCloneOnCluster(input, cluster);
         const location = allowedGitLocation(input.buildSpec.git_uri, deps.gitPolicy);
         const secretName = input.buildSpec.git_access_token_secret;
         const token = await gitToken(deps.secrets, secretName, location, input);
@@ -38,6 +54,8 @@ export function createBuildActivities(deps: ActivityDependencies) {
 
     async buildModel(input: { buildId: string; automation: string; modelId: string; modelDir: string; buildSpec: BuildSpec }): Promise<BuildOutput> {
       return withHeartbeat(async (progress) => {
+        const cluster = onCluster(input.buildId, progress);
+        if (cluster) return buildOnCluster(input, cluster);
         const buildDir = buildDirOf(deps, input.buildId);
         const result = await runBuild({
           buildId: input.buildId,

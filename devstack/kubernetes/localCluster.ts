@@ -9,7 +9,7 @@ import { installerLines, runInstaller } from '../installers.js';
 import { startContainerd } from './containerd.js';
 import { startControlPlane } from './controlPlane.js';
 import { installCrds } from './crds.js';
-import { chooseNetwork, kubernetesChains, setUpNetwork, type NodeNetwork } from './hostNetwork.js';
+import { allowPodsToReach, chooseNetwork, kubernetesChains, setUpNetwork, type NodeNetwork } from './hostNetwork.js';
 import { releaseNodeLock, takeNodeLock, type HostChanges } from './hostRecord.js';
 import { CGROUP_ROOT, KUBELET_SYSCTLS, NODE_NAME, startKubelet, startKubeProxy, waitForNodeReady } from './kubelet.js';
 import { nodeLeftovers, tearDownNode } from './nodeTeardown.js';
@@ -155,8 +155,10 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     log(`control plane at ${controlPlane.server}`);
     const crds = installCrds(controlPlane.admin, path.join(path.dirname(parts.bin), 'crds'));
 
-    const registry = await startRegistry(options.dir, parts.bin);
+    // On the bridge address, so that build pods can push what the node then pulls.
+    const registry = await startRegistry(options.dir, parts.bin, network.nodeAddress);
     servers.push(registry.server);
+    await allowPodsToReach(network, registry.port);
     const images = {
       pause: `${registry.address}/refit-runtime/pause:${PAUSE_VERSION}`,
       runtime: `${registry.address}/refit-runtime/python:${path.basename(parts.runtimeImage!, '.tar').replace(/^refit-python-/, '')}`,

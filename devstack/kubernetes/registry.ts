@@ -1,6 +1,7 @@
-// The local cluster's OCI registry: go-containerregistry's registry (`crane registry serve`) on loopback, its
-// blobs in the cluster's folder, and `crane` to put images into it. containerd on the node pulls from it over
-// plain HTTP (containerd.ts writes its hosts.toml); nothing else can reach it.
+// The local cluster's OCI registry: go-containerregistry's registry (`crane registry serve`) on the node's
+// bridge address, its blobs in the cluster's folder, and `crane` to put images into it. containerd on the node
+// pulls from it and build pods push to it, over plain HTTP (containerd.ts writes its hosts.toml; crane takes a
+// private address as plain HTTP); the guard chains keep everything but this machine and its pods away.
 import { execFile } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -16,14 +17,15 @@ export interface Registry {
   server: ServerProcess;
 }
 
-export async function startRegistry(dir: string, bin: string): Promise<Registry> {
+/** Starts the registry on `host` (the node's bridge address; loopback where there is no node). */
+export async function startRegistry(dir: string, bin: string, host = '127.0.0.1'): Promise<Registry & { port: number }> {
   const port = await freePort();
   const blobs = path.join(dir, 'registry');
   mkdirSync(blobs, { recursive: true });
-  const server = startServer(dir, path.join(bin, 'crane'), ['registry', 'serve', '--address', `127.0.0.1:${port}`, '--disk', blobs]);
-  const address = `127.0.0.1:${port}`;
+  const address = `${host}:${port}`;
+  const server = startServer(dir, path.join(bin, 'crane'), ['registry', 'serve', '--address', address, '--disk', blobs]);
   await waitUntilServing(server, () => probe(`http://${address}/v2/`));
-  return { address, server };
+  return { address, server, port };
 }
 
 /** `crane push` of an image tarball to `reference`; resolves to the pushed digest. */
