@@ -4,8 +4,8 @@
 // model, asks that model for a prediction, lets the metric trigger fire, prints the history and the Web UI
 // links, and stops everything it started. Its state lives in $REFIT_HOME/demo, on its own task queue, so it
 // never mixes with your own automations. `make demo-kubernetes` (--kubernetes) does the same on this
-// machine's single-node Kubernetes cluster: builds are pushed to the node's registry as images and the model
-// answers from a pod, through its Service.
+// machine's single-node Kubernetes cluster: each build is a Job on the node (clone, install from a caching
+// PyPI proxy, tests, training, push to the node's registry) and the model answers from a pod, through its Service.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -46,7 +46,12 @@ async function main(): Promise<void> {
   let kubernetes: KubernetesDev | undefined;
   if (onKubernetes) {
     heading("Starting this machine's single-node Kubernetes cluster: API server, scheduler, controllers, containerd and a kubelet");
-    kubernetes = await startKubernetesDev({ namespace: 'refit-demo', purpose: `make demo-kubernetes (pid ${process.pid})`, lockWaitMs: 10 * 60_000 });
+    kubernetes = await startKubernetesDev({
+      namespace: 'refit-demo',
+      purpose: `make demo-kubernetes (pid ${process.pid})`,
+      lockWaitMs: 10 * 60_000,
+      buildRunner: 'kubernetes',
+    });
     Object.assign(process.env, kubernetes.workerEnv);
     const { info } = kubernetes;
     console.log(`  ${info.server}, node ${info.node?.name} on ${info.node?.address}; models in namespace "refit-demo", images in ${info.registry}/models`);
@@ -71,11 +76,13 @@ async function runDemo(home: string, started: number, kubernetes: KubernetesDev 
   process.env.TEMPORAL_ADDRESS = stack.server.address;
   process.env.REFIT_TASK_QUEUE = TASK_QUEUE;
   const token = randomBytes(16).toString('hex');
-  const git = await startGitServer(token, DEMO_GIT_PORT);
+  // On the node's bridge address when builds run there: the build pods clone from it.
+  const git = await startGitServer(token, DEMO_GIT_PORT, kubernetes?.podHost);
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'refit-demo-'));
   const refit = new RefitClient(stack.client, TASK_QUEUE);
   const names: string[] = [];
   try {
+    await kubernetes?.openToPods(git.port);
     console.log(`  Temporal ${stack.server.address}${stack.ownsServer ? '' : ' (the one `make dev` runs)'}, Web UI ${stack.server.uiUrl}`);
 
     heading('Serving the example model repository on a git server that demands a token');
@@ -102,7 +109,7 @@ async function runDemo(home: string, started: number, kubernetes: KubernetesDev 
 
     heading(
       kubernetes
-        ? "Running weekly-retrain now: build here, push the image to the node's registry, roll it out as a pod (the first build installs scikit-learn and pushes it, once)"
+        ? "Running weekly-retrain now: a build Job on the node clones, installs, tests, trains and pushes the image to the node's registry; then it rolls out as a pod (the first build installs scikit-learn and pushes it, once)"
         : 'Running weekly-retrain now (the first build also installs scikit-learn, once)',
     );
     const runExit = await runCommand('weekly-retrain', { wait: true });

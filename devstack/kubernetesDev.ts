@@ -1,14 +1,18 @@
 // The Kubernetes half of `refit dev --kubernetes` and `make demo-kubernetes`: this machine's single-node
 // cluster (devstack/kubernetes), a namespace for the models, and the worker settings that point the
-// Kubernetes target at them: builds run here and are pushed to the node's registry as images, deploys run
-// them as pods. What a client needs is written to $REFIT_HOME/dev/kubernetes.json.
+// Kubernetes target at them: deploys run the builds' images as pods. Builds run here and are pushed to the
+// node's registry, or, with builds on the cluster (REFIT_BUILD_RUNNER=kubernetes), run as Jobs on the node,
+// installing from a caching PyPI proxy on the node's bridge address (pods reach nothing off this machine).
+// What a client needs is written to $REFIT_HOME/dev/kubernetes.json.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { refitHome } from '../platform/paths.js';
 import type { LocalClusterInfo } from './kubernetes/localCluster.js';
+import { allowPodsToReach } from './kubernetes/hostNetwork.js';
 import { startLocalClusterProcess } from './kubernetes/localClusterProcess.js';
+import { startPypiProxy, type PypiProxy } from './pypiProxy.js';
 
 export const DEV_NAMESPACE = 'refit-dev';
 
@@ -26,6 +30,11 @@ export interface KubernetesDev {
   logFile: string;
   /** The worker's settings for this cluster (REFIT_DEPLOY_TARGET, KUBECONFIG, ...). */
   workerEnv: Record<string, string>;
+  /** Where builds run: `kubernetes` when they are Jobs on the node. */
+  buildRunner: 'local' | 'kubernetes';
+  /** The node's bridge address: a server for build pods (a git server) listens there and is opened with openToPods. */
+  podHost: string;
+  openToPods(port: number): Promise<void>;
   /** Stops the node and undoes its changes to the machine; rejects with what could not be undone. */
   stop(): Promise<void>;
 }
@@ -35,7 +44,14 @@ export interface KubernetesDev {
  * The cluster's own state is throwaway: models deployed to it go when it stops, their builds stay in the
  * history and the registry's images go with the registry.
  */
-export async function startKubernetesDev(options: { namespace?: string; purpose: string; lockWaitMs?: number }): Promise<KubernetesDev> {
+export async function startKubernetesDev(options: {
+  namespace?: string;
+  purpose: string;
+  lockWaitMs?: number;
+  /** Where builds run (default: REFIT_BUILD_RUNNER, else here). */
+  buildRunner?: 'local' | 'kubernetes';
+}): Promise<KubernetesDev> {
+  const buildRunner = options.buildRunner ?? (process.env.REFIT_BUILD_RUNNER === 'kubernetes' ? 'kubernetes' : 'local');
   const devDir = path.join(refitHome(), 'dev');
   mkdirSync(devDir, { recursive: true });
   const logFile = path.join(devDir, 'kubernetes.log');
@@ -48,6 +64,7 @@ export async function startKubernetesDev(options: { namespace?: string; purpose:
     throw err;
   });
   const recordFile = path.join(devDir, 'kubernetes.json');
+  let proxy: PypiProxy | undefined;
   try {
     const { info } = cluster;
     const namespace = options.namespace ?? DEV_NAMESPACE;
@@ -65,19 +82,32 @@ export async function startKubernetesDev(options: { namespace?: string; purpose:
       REFIT_IMAGE_REPOSITORY: `${info.registry}/models`,
       REFIT_RUNTIME_IMAGE: info.images.runtime!,
       REFIT_CRANE: path.join(info.bin, 'crane'),
+      REFIT_BUILD_RUNNER: buildRunner,
     };
+    const podHost = info.node!.address;
+    const openToPods = (port: number) => allowPodsToReach({ nodeAddress: podHost }, port);
+    if (buildRunner === 'kubernetes') {
+      proxy = await startPypiProxy({ host: podHost, dir: path.join(dir, 'pypi-proxy') });
+      await openToPods(proxy.port);
+      Object.assign(workerEnv, { REFIT_PIP_INDEX_URL: proxy.url, REFIT_GIT_ALLOW_HTTP_HOSTS: podHost });
+    }
     return {
       info,
       record,
       recordFile,
       logFile,
       workerEnv,
+      buildRunner,
+      podHost,
+      openToPods,
       async stop() {
         rmSync(recordFile, { force: true });
+        await proxy?.stop();
         await cluster.stop();
       },
     };
   } catch (err) {
+    await proxy?.stop().catch(() => undefined);
     await cluster.stop().catch(() => undefined);
     throw err;
   }

@@ -38,6 +38,9 @@ export class RefitWorker {
       activities,
       interceptors: { activity: [activityInterceptors] },
       shutdownGraceTime: options.shutdownGraceTime ?? '30 seconds',
+      // A heartbeat is also how a running activity learns that its run was cancelled: by default the SDK sends
+      // them at most every 24 s (80% of the heartbeat timeout), so a cancelled build Job would run on that long.
+      maxHeartbeatThrottleInterval: '2 seconds',
     };
     const shared = await Worker.create({
       ...common,

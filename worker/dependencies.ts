@@ -146,6 +146,7 @@ export function deploymentTargetFromEnvironment(
     imageRepository,
     prometheusUrl: env.REFIT_PROMETHEUS_URL || undefined,
     gateway: parseGateway(env.REFIT_GATEWAY),
+    imagePullSecret: env.REFIT_REGISTRY_SECRET || undefined,
   });
 }
 

@@ -48,6 +48,7 @@ export async function gitToken(
   secretName: string | undefined,
   location: GitLocation,
   whom: { automation: string; modelId: string },
+  policy: GitPolicy = DEFAULT_GIT_POLICY,
 ): Promise<string | undefined> {
   if (!secretName) return undefined;
   if (location.scheme !== 'https' && location.scheme !== 'http') {
@@ -56,5 +57,11 @@ export async function gitToken(
       `git_access_token_secret is sent as an HTTP header, so it works with https:// repositories only; ${location.scheme === 'file' ? 'a file:// repository needs none' : "over ssh, git uses the worker's ssh keys"}: remove it or use an https:// git_uri`,
     );
   }
-  return useSecret(secrets, secretName, { ...whom, field: 'git_access_token_secret', destination: location.repository });
+  return useSecret(secrets, secretName, {
+    ...whom,
+    field: 'git_access_token_secret',
+    destination: location.repository,
+    // The operator listed the host for plain http clones, which only work with the token sent the same way.
+    plainHttpAllowed: location.scheme === 'http' && policy.allowHttpHosts.includes(location.host),
+  });
 }

@@ -27,6 +27,8 @@ export interface SecretUse {
   destination?: string;
   /** The value is itself the destination URL (a Slack webhook): it is checked against the hosts once read. */
   destinationIsValue?: boolean;
+  /** The worker's operator allows plain http to the destination's host (REFIT_GIT_ALLOW_HTTP_HOSTS): the value may go there unencrypted. */
+  plainHttpAllowed?: boolean;
 }
 
 const DEFAULT_PORTS: Record<string, number> = { 'https:': 443, 'http:': 80, 'ssh:': 22 };
@@ -63,7 +65,7 @@ export function checkSecretUse(name: string, scope: SecretScope, use: SecretUse,
   const port = url.port ? Number(url.port) : DEFAULT_PORTS[url.protocol];
   const where = `${host}${port ? `:${port}` : ''}`;
   const loopback = isLoopbackHost(host);
-  if (!loopback && url.protocol !== 'https:') {
+  if (!loopback && url.protocol !== 'https:' && !(use.plainHttpAllowed && url.protocol === 'http:')) {
     throw fail(`secret "${name}" (${use.field}) would be sent to ${where} over ${url.protocol.replace(':', '')}; a secret leaves this machine only over https`);
   }
   if (!scope.hosts.length) {

@@ -38,7 +38,7 @@ export function createBuildActivities(deps: ActivityDependencies) {
         if (cluster) return resolveCloneOnCluster(input, cluster);
         const location = allowedGitLocation(input.buildSpec.git_uri, deps.gitPolicy);
         const secretName = input.buildSpec.git_access_token_secret;
-        const token = await gitToken(deps.secrets, secretName, location, input);
+        const token = await gitToken(deps.secrets, secretName, location, input, deps.gitPolicy);
         const result = await cloneRepository({
           repository: location.repository,
           subdirectory: location.subdirectory,
@@ -131,7 +131,7 @@ export function createBuildActivities(deps: ActivityDependencies) {
       return remoteHead({
         repository: location.repository,
         branch: input.buildSpec.git_branch,
-        token: await gitToken(deps.secrets, secretName, location, input),
+        token: await gitToken(deps.secrets, secretName, location, input, deps.gitPolicy),
         tokenSecretName: secretName,
       });
     },

@@ -16,6 +16,9 @@ const CONTROLLERS = [
   'namespace-controller',
   'serviceaccount-controller',
   'serviceaccount-token-controller',
+  // Builds on the cluster: a Job per build, and its removal once its time after finishing is up.
+  'job-controller',
+  'ttl-after-finished-controller',
 ];
 /** With a node, also what makes Services route (kube-proxy reads EndpointSlices) and what cleans up after pods. */
 const NODE_CONTROLLERS = [

@@ -130,7 +130,7 @@ export async function setUpNetwork(network: NodeNetwork, changes: HostChanges): 
 }
 
 /** Lets pods open connections to this TCP port of the node's bridge address (a server this machine runs for them). */
-export async function allowPodsToReach(network: NodeNetwork, port: number): Promise<void> {
+export async function allowPodsToReach(network: Pick<NodeNetwork, 'nodeAddress'>, port: number): Promise<void> {
   await tool('iptables', ['-w', '-I', GUARD_CHAINS.INPUT, '1', '-p', 'tcp', '-d', network.nodeAddress, '--dport', String(port), '-j', 'ACCEPT']);
 }
 

@@ -38,8 +38,12 @@ export interface Fixture {
   close(): Promise<void>;
 }
 
-export async function startFixture(label: string, dependencies: Parameters<typeof createTestWorker>[0]['dependencies'] = {}): Promise<Fixture> {
-  const git = await startGitServer(TOKEN);
+export async function startFixture(
+  label: string,
+  dependencies: Parameters<typeof createTestWorker>[0]['dependencies'] = {},
+  options: { gitHost?: string } = {},
+): Promise<Fixture> {
+  const git = await startGitServer(TOKEN, 0, options.gitHost);
   const commit = await git.publish('models', path.join(packageRoot(), 'examples', 'model-repo'));
   const home = mkdtempSync(path.join(os.tmpdir(), `refit-${label}-`));
   await new LocalSecretStore(path.join(home, 'secrets')).set('git_token', TOKEN);

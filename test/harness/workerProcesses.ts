@@ -18,6 +18,8 @@ export async function startWorkerProcess(options: {
   grace?: string;
   logFile: string;
   address?: string;
+  /** Worker settings (REFIT_*) for this worker. */
+  env?: Record<string, string>;
 }): Promise<WorkerProcess> {
   const state = readRunState();
   const log = openSync(options.logFile, 'a');
@@ -32,6 +34,7 @@ export async function startWorkerProcess(options: {
       REFIT_TEST_TEMPORAL_ADDRESS: options.address ?? state.address,
       REFIT_TEST_TEMPORAL_NAMESPACE: state.namespace,
       REFIT_TEST_WORKFLOW_BUNDLE: state.workflowBundlePath,
+      ...options.env,
     },
     stdio: ['ignore', 'pipe', log],
   });

@@ -207,7 +207,7 @@ describe("the test run's Kubernetes cluster", () => {
     expect(await core.readNamespacedPodLog({ name: pods[0]!.metadata!.name!, namespace })).toMatch(/GET \/ HTTP\/1\.1" 200/);
   });
 
-  it('keeps pods to the bridge: no other machine, no server of this one, only Services and each other', async () => {
+  it('keeps pods to the bridge: no other machine, no server of this one but the registry, only Services and each other', async () => {
     // A server of this machine on all interfaces, which a pod must not reach through the node's address.
     const server = createServer((_, response) => response.end('reached')).listen(0, '0.0.0.0');
     await new Promise((resolve) => server.once('listening', resolve));
@@ -220,6 +220,8 @@ describe("the test run's Kubernetes cluster", () => {
       const targets = {
         service: [rollout.spec!.clusterIP!, 80],
         node: [kubernetes.node.address, port],
+        // Opened for build pods, which push their images there.
+        registry: [kubernetes.registry.split(':')[0], Number(kubernetes.registry.split(':')[1])],
         thisMachine: [outside ?? '192.0.2.1', port],
         internet: ['1.1.1.1', 443],
       };
@@ -253,6 +255,8 @@ describe("the test run's Kubernetes cluster", () => {
       const results = JSON.parse((await core.readNamespacedPodLog({ name: 'network-probe', namespace })).trim()) as Record<string, string>;
       expect(results.service).toBe('connected');
       expect(results.node).toMatch(/^ConnectionRefusedError/);
+      expect(results.registry).toBe('connected');
+      expect(kubernetes.registry.split(':')[0]).toBe(kubernetes.node.address);
       expect(results.thisMachine).toMatch(/unreachable/i);
       expect(results.internet).toMatch(/unreachable/i);
     } finally {

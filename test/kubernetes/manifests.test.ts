@@ -102,6 +102,13 @@ describe('buildManifests', () => {
     expect((buildManifests(base).workload[1] as V1Deployment).spec!.template.metadata!.annotations).not.toHaveProperty('refit.dev/image');
   });
 
+  it('pulls with the registry credentials Secret when the worker names one, and sets none otherwise', () => {
+    const base = input();
+    const withCredentials = buildManifests({ ...base, settings: { ...base.settings, imagePullSecret: 'registry-credentials' } }).workload[1] as V1Deployment;
+    expect(withCredentials.spec!.template.spec!.imagePullSecrets).toEqual([{ name: 'registry-credentials' }]);
+    expect((buildManifests(base).workload[1] as V1Deployment).spec!.template.spec).not.toHaveProperty('imagePullSecrets');
+  });
+
   it('is the same for the same input, so applying it again changes nothing', () => {
     expect(JSON.stringify(buildManifests(input()))).toBe(JSON.stringify(buildManifests(input())));
   });

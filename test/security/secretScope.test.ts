@@ -49,10 +49,16 @@ describe('checkSecretUse', () => {
     expect(refusal('git', github, { ...who, destination: 'https://corp.example/r.git' })).toMatch(/not to corp\.example/);
   });
 
-  it('never sends a secret over plain http to another machine, whatever its scope', () => {
+  it('never sends a secret over plain http to another machine, whatever its scope, unless the operator allows http to that host', () => {
     expect(refusal('git', scope(['github.com']), { ...who, destination: 'http://github.com/org/r.git' })).toMatch(
       /over http; a secret leaves this machine only over https/,
     );
+    // REFIT_GIT_ALLOW_HTTP_HOSTS (a git server on the cluster's own network): http is allowed, the host scope still applies.
+    expect(refusal('git', scope(['10.244.0.1']), { ...who, destination: 'http://10.244.0.1:8080/r.git', plainHttpAllowed: true })).toBeUndefined();
+    expect(refusal('git', scope(['github.com']), { ...who, destination: 'http://10.244.0.1:8080/r.git', plainHttpAllowed: true })).toMatch(
+      /may be sent to github\.com only/,
+    );
+    expect(refusal('git', scope(['10.244.0.1']), { ...who, destination: 'ftp://10.244.0.1/r.git', plainHttpAllowed: true })).toMatch(/over ftp/);
   });
 
   it('gives a secret only to the automations or models its scope names', () => {
@@ -97,6 +103,12 @@ describe('every use goes through the scope', () => {
     await expect(gitToken(store, 'prod_token', allowedGitLocation('git@github.com:org/r.git', DEFAULT_GIT_POLICY), whom)).rejects.toThrow(
       /works with https:\/\/ repositories only/,
     );
+    // Plain http to a host only where the operator allows http clones of it (REFIT_GIT_ALLOW_HTTP_HOSTS), and still within the scope.
+    await store.set('cluster_token', 'cluster-token-value', scope(['10.244.0.1']));
+    const httpPolicy = { allowFile: false, allowHttpHosts: ['10.244.0.1'] };
+    const onCluster = allowedGitLocation('http://10.244.0.1:3000/models.git', httpPolicy);
+    await expect(gitToken(store, 'cluster_token', onCluster, whom, httpPolicy)).resolves.toBe('cluster-token-value');
+    await expect(gitToken(store, 'cluster_token', onCluster, whom)).rejects.toThrow(/over http; a secret leaves this machine only over https/);
   });
 
   it('a build variable KEY=secret:x only for a scoped automation', async () => {

@@ -49,7 +49,7 @@ const RESULT_FILE = 'build-result.json';
 export async function resolveCloneOnCluster(input: Who, context: ClusterStepContext): Promise<CloneOutput> {
   const location = allowedGitLocation(input.buildSpec.git_uri, context.gitPolicy);
   const secretName = input.buildSpec.git_access_token_secret;
-  const token = await gitToken(context.secrets, secretName, location, input);
+  const token = await gitToken(context.secrets, secretName, location, input, context.gitPolicy);
   context.onProgress?.({ step: 'clone', line: `resolving ${input.buildSpec.git_branch} of ${location.repository}` });
   const commit = await remoteHead({ repository: location.repository, branch: input.buildSpec.git_branch, token, tokenSecretName: secretName });
   mkdirSync(context.buildDir, { recursive: true });
@@ -94,7 +94,7 @@ export async function buildOnCluster(input: Who & { modelDir: string }, context:
   const { settings } = context.runner;
   const location = allowedGitLocation(input.buildSpec.git_uri, context.gitPolicy);
   const secretName = input.buildSpec.git_access_token_secret;
-  const token = await gitToken(context.secrets, secretName, location, input);
+  const token = await gitToken(context.secrets, secretName, location, input, context.gitPolicy);
   const { commit } = JSON.parse(readFileSync(path.join(context.buildDir, CLONE_FILE), 'utf8')) as { commit: string };
   const request: BuildJobRequest = {
     buildId: input.buildId,

@@ -254,13 +254,23 @@ export async function runBuildJob(request: BuildJobRequest, values: () => Promis
     }
   } catch (err) {
     if (options.signal?.aborted) {
-      // A cancelled run leaves nothing running: the Job goes, and its pod and Secret with it.
-      await client.deleteJob(name).catch(() => undefined);
-      appendFileSync(options.logFile, `\n== cancelled: deleted Job ${options.settings.namespace}/${name} ==\n`);
+      if (workerStopping(options.signal)) {
+        // The worker stops, the run does not: the Job goes on, and the next attempt attaches to it.
+        appendFileSync(options.logFile, `\n== the worker stopped; Job ${options.settings.namespace}/${name} goes on ==\n`);
+      } else {
+        // A cancelled run leaves nothing running: the Job goes, and its pod and Secret with it.
+        await client.deleteJob(name).catch(() => undefined);
+        appendFileSync(options.logFile, `\n== cancelled: deleted Job ${options.settings.namespace}/${name} ==\n`);
+      }
     }
     if (err instanceof RefitError || options.signal?.aborted) throw err;
     throw new Error(`following the build's Job ${options.settings.namespace}/${name} failed: ${apiErrorMessage(err)}`, { cause: err });
   }
+}
+
+/** Temporal aborts a running activity with the reason WORKER_SHUTDOWN when only its worker stops. */
+function workerStopping(signal: AbortSignal): boolean {
+  return (signal.reason as { message?: string } | undefined)?.message === 'WORKER_SHUTDOWN';
 }
 
 /** A failed result as the error the workflow reports. */

@@ -54,7 +54,10 @@ export class CanaryRollouts {
 
     const secretKeys = await secretKeysFor(cluster.core, namespace, release);
     const image = release.image ?? imageOf(this.applier.settings.imageRepository, modelId, buildId);
-    const workload = [canaryServiceAccountFor(release, namespace), canaryDeploymentFor(release, { namespace, image, secretKeys })];
+    const workload = [
+      canaryServiceAccountFor(release, namespace),
+      canaryDeploymentFor(release, { namespace, image, secretKeys, imagePullSecret: this.applier.settings.imagePullSecret }),
+    ];
     const serving = await this.routedWith(cluster, features, release, percent);
     await this.applier.preflight(cluster, [...workload, ...serving]);
     context.onProgress?.(`starting the canary of build ${buildId} beside build ${stable.buildId} in ${cluster.where}`);

@@ -54,6 +54,7 @@ export class KubernetesDeploymentTarget implements DeploymentTarget {
       prometheusUrl: options.prometheusUrl ?? DEFAULT_PROMETHEUS_URL,
       gateway: options.gateway,
       weights: options.weights,
+      imagePullSecret: options.imagePullSecret,
     };
     this.applier = new ReleaseApplier({
       settings,

@@ -24,6 +24,8 @@ export interface TargetSettings {
   gateway?: GatewayRef;
   /** Traffic shares per model id and variation; equal shares for a model without an entry. */
   weights?: Record<string, Record<string, number>>;
+  /** A `kubernetes.io/dockerconfigjson` Secret in each namespace that model pods pull their image with. */
+  imagePullSecret?: string;
 }
 
 export interface ManifestInput {
@@ -96,6 +98,7 @@ export function buildManifests(input: ManifestInput): ManifestPlan {
       image: release.image ?? imageOf(settings.imageRepository, modelId, release.buildId),
       secretKeys: input.secretKeys,
       autoscaled: Boolean(config),
+      imagePullSecret: settings.imagePullSecret,
     }),
   ];
 

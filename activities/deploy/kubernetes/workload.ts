@@ -20,6 +20,8 @@ export interface WorkloadSettings {
   secretKeys: Record<string, string>;
   /** With an autoscaler, the Deployment leaves `replicas` to it (applying a count would fight the autoscaler). */
   autoscaled: boolean;
+  /** The registry credentials' Secret the pods pull with (REFIT_REGISTRY_SECRET). */
+  imagePullSecret?: string;
 }
 
 /** `cpu_fraction` as a canonical CPU quantity: 2 -> "2", 0.5 -> "500m". */
@@ -158,6 +160,7 @@ export function deploymentFor(release: Release, settings: WorkloadSettings): V1D
           serviceAccountName: name,
           // The model needs no Kubernetes API access; EKS still injects the IRSA web identity token.
           automountServiceAccountToken: false,
+          ...(settings.imagePullSecret ? { imagePullSecrets: [{ name: settings.imagePullSecret }] } : {}),
           containers: [serverContainer(release, settings)],
         },
       },
