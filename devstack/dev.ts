@@ -42,6 +42,11 @@ export async function runDevStack(options: { kubernetes?: boolean } = {}): Promi
     const { info, record } = kubernetes;
     console.log(`  Kubernetes ${info.server}, node ${info.node?.name} (pods on ${info.node?.podCidr}, Services on ${info.node?.serviceCidr})`);
     console.log(`  models    namespace "${record.namespace}", images in ${record.registry}/models`);
+    console.log(
+      kubernetes.buildRunner === 'kubernetes'
+        ? `  builds    Jobs on the node, installing from ${kubernetes.workerEnv.REFIT_PIP_INDEX_URL}; pods reach only ${kubernetes.podHost} (serve your repository there, REFIT_GIT_ALLOW_HTTP_HOSTS=${kubernetes.podHost})`
+        : '  builds    on this worker, pushed to the node (REFIT_BUILD_RUNNER=kubernetes builds in Jobs on the node)',
+    );
     console.log(`  kubectl   KUBECONFIG=${record.kubeconfig} ${info.bin}/kubectl -n ${record.namespace} get pods`);
     console.log(`  written   ${kubernetes.recordFile}; the node's log ${kubernetes.logFile}`);
   }

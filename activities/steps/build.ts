@@ -24,6 +24,7 @@ export function createBuildActivities(deps: ActivityDependencies) {
       ? {
           runner: deps.buildRunner,
           secrets: deps.secrets,
+          metricSource: deps.metricSource,
           gitPolicy: deps.gitPolicy,
           buildDir: buildDirOf(deps, buildId),
           timeoutMs: minutes(deps.limits.buildMinutes),

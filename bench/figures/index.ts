@@ -4,6 +4,7 @@ import type { Budget } from '../lib/budget.js';
 import type { FigureResult } from '../lib/report.js';
 import type { BenchStack } from '../lib/stack.js';
 import { cloneFigure } from './clone.js';
+import { nodeBuildFigure } from './nodeBuild.js';
 import { orchestrationOverhead } from './overhead.js';
 import { registration } from './registration.js';
 import { thresholdFigure } from './threshold.js';
@@ -51,6 +52,8 @@ export const FIGURES = {
       budget,
       reserveMs: quick ? 0 : THROUGHPUT_MINIMUM_MS,
     }),
+  // Needs root and a node; a machine without one records the figure's error and goes on.
+  'node-build': (stack, { quick }) => nodeBuildFigure(stack, { builds: quick ? 2 : 4 }),
   throughput: (stack, { quick, budget }) =>
     throughput(stack, {
       sizes: quick

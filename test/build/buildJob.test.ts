@@ -61,13 +61,12 @@ describe('the build Job', () => {
     expect(job.spec).toMatchObject({ backoffLimit: 0, activeDeadlineSeconds: 7200, ttlSecondsAfterFinished: 3600 });
     const pod = job.spec!.template.spec!;
     expect(pod).toMatchObject({ restartPolicy: 'Never', automountServiceAccountToken: false, imagePullSecrets: [{ name: 'registry-credentials' }] });
-    expect(pod.initContainers!.map((container) => [container.name, container.image])).toEqual([
-      ['tools', settings.runtimeImage],
-      ['clone', settings.runtimeImage],
-    ]);
-    expect(pod.containers.map((container) => [container.name, container.image, container.workingDir])).toEqual([
+    expect(pod.initContainers!.map((container) => [container.name, container.image, container.workingDir])).toEqual([
+      ['tools', settings.runtimeImage, undefined],
+      ['clone', settings.runtimeImage, undefined],
       ['build', settings.runtimeImage, podModelDir('models/churn')],
     ]);
+    expect(pod.containers.map((container) => [container.name, container.image])).toEqual([['push', settings.runtimeImage]]);
     for (const container of [...pod.initContainers!, ...pod.containers])
       expect(container.securityContext).toMatchObject({ allowPrivilegeEscalation: false, runAsNonRoot: true, capabilities: { drop: ['ALL'] } });
   });
@@ -75,10 +74,14 @@ describe('the build Job', () => {
   it('runs on the base_image, with cpu_fraction and memory as requests and limits', () => {
     const job = buildJob(requestWith({ base_image: 'python:3.11-slim', resources: { type: 'CpuResources', cpu_fraction: 0.5, memory: '768Mi' } }), settings);
     const pod = job.spec!.template.spec!;
-    expect(pod.initContainers![1]!.image).toBe('python:3.11-slim');
-    expect(pod.containers[0]!.image).toBe('python:3.11-slim');
-    expect(pod.initContainers![0]!.image).toBe(settings.runtimeImage);
-    expect(pod.containers[0]!.resources).toEqual({ requests: { cpu: '500m', memory: '768Mi' }, limits: { cpu: '500m', memory: '768Mi' } });
+    const [tools, clone, build] = pod.initContainers!;
+    expect([tools!.image, clone!.image, build!.image, pod.containers[0]!.image]).toEqual([
+      settings.runtimeImage,
+      'python:3.11-slim',
+      'python:3.11-slim',
+      settings.runtimeImage,
+    ]);
+    expect(build!.resources).toEqual({ requests: { cpu: '500m', memory: '768Mi' }, limits: { cpu: '500m', memory: '768Mi' } });
     expect(pod.nodeSelector).toBeUndefined();
   });
 
@@ -113,7 +116,7 @@ describe('the build Job', () => {
     const text = JSON.stringify(job);
     for (const value of ['key-value-1', 'pw-value-2', 'c2VjcmV0', 'fast']) expect(text).not.toContain(value);
     const pod = job.spec!.template.spec!;
-    const build = pod.containers[0]!;
+    const build = pod.initContainers!.find((container) => container.name === 'build')!;
     expect(build.env!.filter((variable) => variable.name === 'API_KEY' || variable.name === 'MODE')).toEqual([
       { name: 'API_KEY', valueFrom: { secretKeyRef: { name: job.metadata!.name, key: 'env.API_KEY' } } },
       { name: 'MODE', valueFrom: { secretKeyRef: { name: job.metadata!.name, key: 'env.MODE' } } },
@@ -125,7 +128,16 @@ describe('the build Job', () => {
     expect(headerUsers.map((container) => container.name)).toEqual(['clone']);
     // Granted secrets are files of the build container only; the git header is not among them.
     expect(pod.volumes!.find((volume) => volume.name === 'secrets')!.secret!.items).toEqual([{ key: 'secret.db_password', path: 'db_password' }]);
-    expect(pod.initContainers!.some((container) => container.volumeMounts!.some((mount) => mount.name === 'secrets'))).toBe(false);
+    const all = [...pod.initContainers!, ...pod.containers];
+    const mounting = (volume: string) =>
+      all.filter((container) => container.volumeMounts!.some((mount) => mount.name === volume)).map((container) => container.name);
+    expect(mounting('secrets')).toEqual(['build']);
+    // The registry's credentials only where no model code runs.
+    expect(mounting('docker-config')).toEqual(['push']);
+    expect(all.filter((container) => container.env?.some((variable) => variable.name === 'DOCKER_CONFIG')).map((container) => container.name)).toEqual([
+      'push',
+    ]);
+    expect(pod.containers[0]!.env!.some((variable) => variable.valueFrom)).toBe(false);
 
     const secret = buildSecret(request, settings, SECRET_VALUES);
     expect(secret.stringData).toEqual({
@@ -137,16 +149,24 @@ describe('the build Job', () => {
     expect(secret.metadata!.name).toBe(job.metadata!.name);
   });
 
+  it('gives the build container the MLflow run the worker made, from the Secret too', () => {
+    const request = { ...requestWith({ env_vars: ['MODE=fast'] }), extraEnvKeys: ['MLFLOW_RUN_ID', 'MLFLOW_TRACKING_PASSWORD', 'MODE'] };
+    const build = buildJob(request, settings).spec!.template.spec!.initContainers![2]!;
+    const fromSecret = build.env!.filter((variable) => variable.valueFrom).map((variable) => [variable.name, variable.valueFrom!.secretKeyRef!.key]);
+    expect(fromSecret).toEqual([
+      ['MODE', 'env.MODE'],
+      ['MLFLOW_RUN_ID', 'env.MLFLOW_RUN_ID'],
+      ['MLFLOW_TRACKING_PASSWORD', 'env.MLFLOW_TRACKING_PASSWORD'],
+    ]);
+    expect(build.env!.find((variable) => variable.name === 'REFIT_SECRET_ENV_KEYS')!.value).toBe('MLFLOW_TRACKING_PASSWORD');
+  });
+
   it("points pip at the worker's index (trusted when it is plain http) and crane at the registry credentials", () => {
-    const env = Object.fromEntries(
-      buildJob(requestWith({}), settings).spec!.template.spec!.containers[0]!.env!.map((variable) => [variable.name, variable.value]),
-    );
-    expect(env).toMatchObject({
-      PIP_INDEX_URL: settings.pipIndexUrl,
-      PIP_TRUSTED_HOST: '10.0.0.1',
-      DOCKER_CONFIG: '/var/run/refit/docker',
-      REFIT_PUSH_IMAGE: 'true',
-    });
+    const pod = buildJob(requestWith({}), settings).spec!.template.spec!;
+    const env = Object.fromEntries(pod.initContainers![2]!.env!.map((variable) => [variable.name, variable.value]));
+    expect(env).toMatchObject({ PIP_INDEX_URL: settings.pipIndexUrl, PIP_TRUSTED_HOST: '10.0.0.1', REFIT_PUSH_IMAGE: 'true', REFIT_BUILD_STEP: 'build' });
+    const push = Object.fromEntries(pod.containers[0]!.env!.map((variable) => [variable.name, variable.value]));
+    expect(push).toMatchObject({ DOCKER_CONFIG: '/var/run/refit/docker', REFIT_BUILD_STEP: 'push' });
     const plain = Object.fromEntries(
       buildJob(requestWith({ push_image: false }), {
         ...settings,

@@ -3,7 +3,7 @@
 // registry; the deploy runs that image by digest. The git server and the proxy listen on the node's bridge
 // address and are opened to pods, as a cluster's own git host and package mirror would be reachable.
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -27,6 +27,7 @@ import { IMAGES, useTargetCluster } from './targetFixture.js';
 const run = promisify(execFile);
 const NAMESPACE = 'job-builds';
 const API_KEY = 'build-api-key-5b1e0c93';
+const REGISTRY_SECRET = 'registry-credentials';
 
 describe('builds as Kubernetes Jobs on the real node', () => {
   const cluster = useTargetCluster();
@@ -41,6 +42,16 @@ describe('builds as Kubernetes Jobs on the real node', () => {
     const { kubeConfig, images, node } = cluster.kubernetes;
     batch = kubeConfig.makeApiClient(BatchV1Api);
     await fixtures.createNamespace(cluster, NAMESPACE);
+    // Registry credentials as a platform team provides them (the node's registry asks for none, so any work).
+    const auth = Buffer.from('refit-builds:not-a-real-password').toString('base64');
+    await cluster.core.createNamespacedSecret({
+      namespace: NAMESPACE,
+      body: {
+        metadata: { name: REGISTRY_SECRET },
+        type: 'kubernetes.io/dockerconfigjson',
+        stringData: { '.dockerconfigjson': JSON.stringify({ auths: { [cluster.kubernetes.registry]: { auth } } }) },
+      },
+    });
     proxy = await startPypiProxy({ host: node.address, dir: path.join(scratch, 'pypi-proxy') });
     await allowPodsToReach({ nodeAddress: node.address }, proxy.port);
     settings = {
@@ -49,12 +60,19 @@ describe('builds as Kubernetes Jobs on the real node', () => {
       runtimeImage: images.runtime!,
       imageRepository: IMAGES,
       pipIndexUrl: proxy.url,
+      registrySecret: REGISTRY_SECRET,
       insecureRegistry: false,
     };
     fixture = await startFixture(
       'job-build',
       {
-        deploymentTarget: new KubernetesDeploymentTarget({ kubeConfig, namespace: NAMESPACE, imageRepository: IMAGES, pollMs: 250 }),
+        deploymentTarget: new KubernetesDeploymentTarget({
+          kubeConfig,
+          namespace: NAMESPACE,
+          imageRepository: IMAGES,
+          pollMs: 250,
+          imagePullSecret: REGISTRY_SECRET,
+        }),
         buildRunner: { kind: 'kubernetes', kubeConfig, settings, pollMs: 500 },
         gitPolicy: { allowFile: false, allowHttpHosts: [node.address] },
       },
@@ -96,7 +114,7 @@ describe('builds as Kubernetes Jobs on the real node', () => {
 
     const job = await jobOf(first.build_id);
     const pod = job.spec!.template.spec!;
-    const build = pod.containers[0]!;
+    const build = pod.initContainers!.find((container) => container.name === 'build')!;
     expect(build.resources).toEqual({ requests: { cpu: '1', memory: '1Gi' }, limits: { cpu: '1', memory: '1Gi' } });
     expect(job.status?.succeeded).toBe(1);
     expect(job.spec?.ttlSecondsAfterFinished).toBe(DEFAULT_JOB_SETTINGS.ttlSecondsAfterFinished);
@@ -132,6 +150,8 @@ describe('builds as Kubernetes Jobs on the real node', () => {
 
     const deployment = await cluster.apps.readNamespacedDeployment({ name: 'job-build-default', namespace: NAMESPACE });
     expect(deployment.spec?.template.spec?.containers[0]?.image).toBe(first.build?.image);
+    expect(deployment.spec?.template.spec?.imagePullSecrets).toEqual([{ name: REGISTRY_SECRET }]);
+    expect(pod.imagePullSecrets).toEqual([{ name: REGISTRY_SECRET }]);
     const url = await fixtures.serviceAddress(cluster, NAMESPACE, 'job-build');
     let answer: Awaited<ReturnType<typeof predict>> | undefined;
     for (let attempt = 0; attempt < 40 && answer?.status !== 200; attempt++) {
@@ -163,6 +183,25 @@ describe('builds as Kubernetes Jobs on the real node', () => {
     const after = await cluster.apps.readNamespacedDeployment({ name: 'job-build-default', namespace: NAMESPACE });
     expect(after.metadata?.resourceVersion).toBe(before.metadata?.resourceVersion);
   }, 600_000);
+
+  it('with push_image: false the Job builds, tests and reports the metrics, pushes nothing, and the run says why it did not deploy', async () => {
+    const result = await fixture.run(buildAutomation((input) => Object.assign(input.action.build_spec, { push_image: false })));
+    expect(result).toMatchObject({ deployed: false, metrics: { f1_score: GOOD_F1 }, condition: { passed: true }, deployments: [], build: { tests: 'passed' } });
+    expect(result.reason).toBe(`not deployed: push_image is false, so build ${result.build_id} pushed no image for the deploy to run`);
+    await expect(run(path.join(cluster.kubernetes.bin, 'crane'), ['digest', `${IMAGES}/job-build:${result.build_id}`])).rejects.toThrow();
+    expect((await jobOf(result.build_id)).status?.succeeded).toBe(1);
+  }, 300_000);
+
+  it('a base_image that cannot be pulled fails the build at once, naming the container and the image, and leaves no Job', async () => {
+    const missing = `${IMAGES}/no-such-base:1`;
+    const failure = await fixture.runFailing(buildAutomation((input) => Object.assign(input.action.build_spec, { base_image: missing })));
+    expect(failure.message).toMatch(
+      new RegExp(`the build's clone container cannot start \\((ErrImagePull|ImagePullBackOff) for image ${missing.replaceAll('.', '\\.')}\\)`),
+    );
+    const { items: jobs } = await batch.listNamespacedJob({ namespace: NAMESPACE });
+    const left = jobs.filter((job) => job.spec?.template.spec?.containers[0]?.image === missing && !job.metadata?.deletionTimestamp);
+    expect(left).toEqual([]);
+  }, 300_000);
 
   async function waitForJob(buildId: () => string | undefined, what: (job: V1Job) => boolean): Promise<V1Job> {
     for (let attempt = 0; attempt < 600; attempt++) {
@@ -208,6 +247,11 @@ describe('builds as Kubernetes Jobs on the real node', () => {
       () => buildId,
       (job) => (job.status?.active ?? 0) > 0,
     );
+    // The pod's log reaches the build log while the build runs (what `refit logs <build>` reads).
+    const logFile = path.join(fixture.home, 'builds', buildId!, 'build.log');
+    const logged = () => existsSync(logFile) && readFileSync(logFile, 'utf8').includes('building (training) the model');
+    for (let attempt = 0; attempt < 240 && !logged(); attempt++) await sleep(250);
+    expect(readFileSync(logFile, 'utf8')).toMatch(/container build ==[\s\S]*building \(training\) the model/);
     await handle.cancel();
     await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
     for (let attempt = 0; attempt < 120; attempt++) {

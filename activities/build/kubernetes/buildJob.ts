@@ -3,10 +3,11 @@
 // assumed_iam_role, a ServiceAccount with the EKS IRSA annotation. Pure functions of the request and the
 // runner's settings, so a retried or re-attached activity builds exactly the same objects.
 //
-// The pod: an init container `tools` (Refit's runtime image) copies crane and refit_sdk into the shared
-// workspace; an init container `clone` (the build's base image) fetches the one commit with the token read
-// from the Secret; the container `build` (the base image) runs refit_sdk.cluster_build, which installs the
-// dependencies, runs the tests, trains, pushes the image and writes its result as the termination message.
+// The pod: init container `tools` (Refit's runtime image) copies crane and refit_sdk into the shared
+// workspace; init container `clone` (the build's base image) fetches the one commit with the token read from
+// the Secret; init container `build` (the base image) runs refit_sdk.cluster_build: dependencies, tests,
+// training; the container `push` (the runtime image, the only one with the registry's credentials, running no
+// model code) pushes the image and writes the build's result as its termination message.
 import type { V1EnvVar, V1Job, V1PodSpec, V1ResourceRequirements, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import { INSTANCE_SIZES, type GpuType } from '../../../spec/instanceSizes.js';
 import { SECRET_VALUE_PREFIX } from '../../../spec/schema/common.js';
@@ -67,6 +68,8 @@ export interface BuildJobRequest {
   withToken: boolean;
   /** The build's time limit. */
   timeoutSeconds: number;
+  /** Variables besides env_vars that the build's Secret holds for the build container (the MLflow run's). */
+  extraEnvKeys?: string[];
 }
 
 export const WORKSPACE = '/workspace';
@@ -201,8 +204,10 @@ const TOOLS_SCRIPT = [
 
 const fromSecret = (secretName: string, key: string): V1EnvVar['valueFrom'] => ({ secretKeyRef: { name: secretName, key } });
 
-function envKeys(envVars: string[]): string[] {
-  return envVars.map((entry) => entry.slice(0, entry.indexOf('=')));
+/** The build container's variables from the Secret: env_vars, then the extra ones they do not name. */
+function envKeys(envVars: string[], extra: string[] = []): string[] {
+  const keys = envVars.map((entry) => entry.slice(0, entry.indexOf('=')));
+  return [...keys, ...extra.filter((key) => !keys.includes(key))];
 }
 
 /** Env vars of the build container: the build's facts as values, every env_vars entry from the build's Secret. */
@@ -230,10 +235,12 @@ function buildEnv(request: BuildJobRequest, settings: JobBuildSettings, secretNa
     REFIT_TAGS: spec.tags.join(','),
     REFIT_PARAMETERS: JSON.stringify(spec.parameters),
     // Names only: the build masks these variables' values in its log.
-    REFIT_SECRET_ENV_KEYS: secretsOfEnvVars(spec.env_vars)
-      .filter((entry) => entry.secret)
-      .map((entry) => entry.key)
-      .join(','),
+    REFIT_SECRET_ENV_KEYS: [
+      ...secretsOfEnvVars(spec.env_vars)
+        .filter((entry) => entry.secret)
+        .map((entry) => entry.key),
+      ...(request.extraEnvKeys ?? []).filter((key) => /(PASSWORD|TOKEN)$/.test(key)),
+    ].join(','),
   };
   if (spec.dependency_file_path) facts.REFIT_DEPENDENCY_FILE = spec.dependency_file_path;
   if (settings.pipIndexUrl) {
@@ -241,11 +248,17 @@ function buildEnv(request: BuildJobRequest, settings: JobBuildSettings, secretNa
     const url = new URL(settings.pipIndexUrl);
     if (url.protocol === 'http:') facts.PIP_TRUSTED_HOST = url.hostname;
   }
-  if (settings.registrySecret) facts.DOCKER_CONFIG = DOCKER_CONFIG_DIR;
   return [
+    { name: 'REFIT_BUILD_STEP', value: 'build' },
     ...Object.entries(facts).map(([name, value]) => ({ name, value })),
-    ...envKeys(spec.env_vars).map((name) => ({ name, valueFrom: fromSecret(secretName, SECRET_KEYS.env(name)) })),
+    ...envKeys(spec.env_vars, request.extraEnvKeys).map((name) => ({ name, valueFrom: fromSecret(secretName, SECRET_KEYS.env(name)) })),
   ];
+}
+
+/** Env vars of the push container: the build's facts, no env_vars, and the registry credentials. */
+function pushEnv(request: BuildJobRequest, settings: JobBuildSettings): V1EnvVar[] {
+  const facts = buildEnv(request, settings, '').filter((variable) => variable.value !== undefined && variable.name !== 'REFIT_BUILD_STEP');
+  return [{ name: 'REFIT_BUILD_STEP', value: 'push' }, ...facts, ...(settings.registrySecret ? [{ name: 'DOCKER_CONFIG', value: DOCKER_CONFIG_DIR }] : [])];
 }
 
 const RESTRICTED = {
@@ -314,8 +327,7 @@ export function buildJob(request: BuildJobRequest, settings: JobBuildSettings): 
         terminationMessagePolicy: 'FallbackToLogsOnError',
         resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1', memory: '512Mi' } },
       },
-    ],
-    containers: [
+      // The model's own code (installs, tests, training) runs here, with its secrets and without the registry's credentials.
       {
         name: 'build',
         image: baseImage,
@@ -323,11 +335,20 @@ export function buildJob(request: BuildJobRequest, settings: JobBuildSettings): 
         workingDir: podModelDir(request.subdirectory),
         env: buildEnv(request, settings, name),
         resources: placement.resources,
-        volumeMounts: [
-          workspace,
-          ...(grantedSecrets.length ? [{ name: 'secrets', mountPath: SECRETS_DIR, readOnly: true }] : []),
-          ...(settings.registrySecret ? [{ name: 'docker-config', mountPath: DOCKER_CONFIG_DIR, readOnly: true }] : []),
-        ],
+        volumeMounts: [workspace, ...(grantedSecrets.length ? [{ name: 'secrets', mountPath: SECRETS_DIR, readOnly: true }] : [])],
+        securityContext: RESTRICTED,
+        terminationMessagePolicy: 'FallbackToLogsOnError',
+      },
+    ],
+    containers: [
+      // Pushes what the build left, with the credentials; no model code runs in it.
+      {
+        name: 'push',
+        image: settings.runtimeImage,
+        command: ['python3', '-m', 'refit_sdk.cluster_build'],
+        env: pushEnv(request, settings),
+        resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1', memory: '512Mi' } },
+        volumeMounts: [workspace, ...(settings.registrySecret ? [{ name: 'docker-config', mountPath: DOCKER_CONFIG_DIR, readOnly: true }] : [])],
         securityContext: RESTRICTED,
         terminationMessagePolicy: 'FallbackToLogsOnError',
       },

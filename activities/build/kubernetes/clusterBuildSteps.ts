@@ -12,6 +12,7 @@ import { gitAuthorizationHeader, remoteHead } from '../../git/cloneRepository.js
 import { allowedGitLocation, gitToken, type GitPolicy } from '../../git/gitAccess.js';
 import { resolveEnvVars } from '../../secrets/resolveEnvVars.js';
 import { useSecret, type SecretStore } from '../../secrets/secretStore.js';
+import type { MetricSource } from '../../metrics/metricSource.js';
 import { ARTIFACT_PATH } from '../../deploy/kubernetes/workload.js';
 import { buildJobName, buildPlacement, podModelDir, type BuildJobRequest, type BuildSecretValues, type JobBuildSettings } from './buildJob.js';
 import { resultError, runBuildJob, writeMetricsFile, type JobProgress } from './jobBuildRunner.js';
@@ -28,6 +29,8 @@ export interface ClusterBuildRunner {
 export interface ClusterStepContext {
   runner: ClusterBuildRunner;
   secrets: SecretStore;
+  /** With MLflow, the build's run is made here and the pod logs to it (the tracking server must be reachable from pods). */
+  metricSource?: MetricSource;
   gitPolicy: GitPolicy;
   buildDir: string;
   timeoutMs: number;
@@ -58,9 +61,16 @@ export async function resolveCloneOnCluster(input: Who, context: ClusterStepCont
 }
 
 /** The build's Secret's values, every secret scope-checked for this automation and model. */
-async function secretValues(input: Who, context: ClusterStepContext, token: string | undefined, heard: string[]): Promise<BuildSecretValues> {
+async function secretValues(
+  input: Who,
+  context: ClusterStepContext,
+  token: string | undefined,
+  metricEnv: Record<string, string>,
+  heard: string[],
+): Promise<BuildSecretValues> {
   const whom = { automation: input.automation, modelId: input.modelId };
-  const env = await resolveEnvVars(input.buildSpec.env_vars, context.secrets, { ...whom, field: 'build_spec.env_vars' }, (value) => heard.push(value));
+  const resolved = await resolveEnvVars(input.buildSpec.env_vars, context.secrets, { ...whom, field: 'build_spec.env_vars' }, (value) => heard.push(value));
+  const env = { ...resolved, ...metricEnv };
   const granted: Record<string, string> = {};
   for (const name of input.buildSpec.secrets) {
     granted[name] = await useSecret(context.secrets, name, { ...whom, field: 'build_spec.secrets' });
@@ -96,6 +106,7 @@ export async function buildOnCluster(input: Who & { modelDir: string }, context:
   const secretName = input.buildSpec.git_access_token_secret;
   const token = await gitToken(context.secrets, secretName, location, input, context.gitPolicy);
   const { commit } = JSON.parse(readFileSync(path.join(context.buildDir, CLONE_FILE), 'utf8')) as { commit: string };
+  const metricEnv = (await context.metricSource?.prepareBuild?.({ buildId: input.buildId, modelId: input.modelId })) ?? {};
   const request: BuildJobRequest = {
     buildId: input.buildId,
     automation: input.automation,
@@ -106,11 +117,13 @@ export async function buildOnCluster(input: Who & { modelDir: string }, context:
     spec: input.buildSpec,
     withToken: Boolean(token),
     timeoutSeconds: Math.ceil(context.timeoutMs / 1000),
+    extraEnvKeys: Object.keys(metricEnv),
   };
   const logFile = path.join(context.buildDir, 'build.log');
   const heard: string[] = token ? [token] : [];
+  for (const key of ['MLFLOW_TRACKING_PASSWORD', 'MLFLOW_TRACKING_TOKEN']) if (metricEnv[key]) heard.push(metricEnv[key]);
   const started = Date.now();
-  const result = await runBuildJob(request, () => secretValues(input, context, token, heard), {
+  const result = await runBuildJob(request, () => secretValues(input, context, token, metricEnv, heard), {
     kubeConfig: context.runner.kubeConfig,
     settings,
     logFile,

@@ -1,8 +1,8 @@
 // Runs one build as a Kubernetes Job and waits for its result: creates the build's Secret, ServiceAccount and
 // Job unless the Job is there already (a retried activity, or a worker that came back, attaches to it and
 // never starts a second one), follows its pod for progress, copies the pod's logs into the build log, and
-// reads the result from the build container's termination message. Cancelling deletes the Job and its pod.
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+// reads the result from the termination message of the push (or, when the build failed, the build) container. Cancelling deletes the Job and its pod.
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Job, type V1Pod } from '@kubernetes/client-node';
@@ -42,7 +42,7 @@ export interface RunBuildJobOptions {
   mask?: string[];
 }
 
-const CONTAINERS = ['tools', 'clone', 'build'] as const;
+const CONTAINERS = ['tools', 'clone', 'build', 'push'] as const;
 // A pod that waits for one of these will not start by itself: the build fails at once, naming it.
 const STUCK_REASONS = new Set([
   'ErrImagePull',
@@ -174,13 +174,46 @@ export function parseTerminationMessage(message: string | undefined): PodBuildRe
   }
 }
 
-async function copyLogs(client: BuildJobClient, pod: V1Pod | undefined, options: RunBuildJobOptions): Promise<void> {
-  if (!pod) return;
-  mkdirSync(path.dirname(options.logFile), { recursive: true });
-  for (const container of CONTAINERS) {
-    const log = await client.logOf(pod, container);
-    if (!log) continue;
-    appendFileSync(options.logFile, `\n== pod ${pod.metadata?.name}, container ${container} ==\n${maskSecrets(log, options.mask ?? [])}`);
+/**
+ * The pod's logs mirrored into the worker's build log as the build goes, so that `refit logs <build>` shows
+ * them while it runs and after the pod is gone: a finished container's log is read once, the running one's
+ * on every poll.
+ */
+class PodLogMirror {
+  private readonly finished = new Map<string, string>();
+  private readonly before: string;
+
+  constructor(
+    private readonly client: BuildJobClient,
+    private readonly options: RunBuildJobOptions,
+  ) {
+    mkdirSync(path.dirname(options.logFile), { recursive: true });
+    this.before = existsSync(options.logFile) ? readFileSync(options.logFile, 'utf8') : '';
+  }
+
+  /** Mirrors what the pod has logged; resolves to the running container's last line. */
+  async update(pod: V1Pod | undefined): Promise<string | undefined> {
+    if (!pod) return undefined;
+    const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+    const sections: string[] = [];
+    let lastLine: string | undefined;
+    for (const container of CONTAINERS) {
+      const state = statuses.find((status) => status.name === container)?.state;
+      if (!state?.running && !state?.terminated) continue;
+      let log = this.finished.get(container);
+      if (log === undefined) {
+        log = maskSecrets(await this.client.logOf(pod, container), this.options.mask ?? []);
+        if (state.terminated) this.finished.set(container, log);
+        else lastLine = log.trimEnd().split('\n').at(-1);
+      }
+      sections.push(`\n== pod ${pod.metadata?.name}, container ${container} ==\n${log}`);
+    }
+    writeFileSync(this.options.logFile, this.before + sections.join(''));
+    return lastLine;
+  }
+
+  note(text: string): void {
+    appendFileSync(this.options.logFile, text);
   }
 }
 
@@ -218,6 +251,7 @@ export async function runBuildJob(request: BuildJobRequest, values: () => Promis
     options.logFile,
     `\n== build ${request.buildId} of model ${request.modelId}: ${attached ? 'attached to' : 'started'} Job ${options.settings.namespace}/${name} (${new Date().toISOString()}) ==\n`,
   );
+  const mirror = new PodLogMirror(client, options);
   const pollMs = options.pollMs ?? 1000;
   let lastReported = '';
   try {
@@ -228,13 +262,14 @@ export async function runBuildJob(request: BuildJobRequest, values: () => Promis
       const pod = await client.podOf(name);
       const state = podState(pod);
       if (jobCondition(job, 'Complete') || jobCondition(job, 'Failed')) {
-        await copyLogs(client, pod, options);
-        const result = parseTerminationMessage(terminationOf(pod, 'build')?.message);
+        await mirror.update(pod);
+        // The push step reports a build that got that far; the build step reports its own failure.
+        const result = parseTerminationMessage(terminationOf(pod, 'push')?.message) ?? parseTerminationMessage(terminationOf(pod, 'build')?.message);
         if (result) return result;
         throw failureWithoutResult(job, pod, request.timeoutSeconds);
       }
       if (state.waiting && STUCK_REASONS.has(state.waiting.reason)) {
-        await copyLogs(client, pod, options);
+        await mirror.update(pod);
         await client.deleteJob(name);
         const image = [...(pod?.spec?.initContainers ?? []), ...(pod?.spec?.containers ?? [])].find((container) => container.name === state.container)?.image;
         throw new RefitError(
@@ -243,11 +278,7 @@ export async function runBuildJob(request: BuildJobRequest, values: () => Promis
         );
       }
       const summary = `${state.phase}/${state.container ?? '-'}`;
-      let line: string | undefined;
-      if (pod && state.container && state.phase === 'Running') {
-        line = (await client.logOf(pod, state.container)).trimEnd().split('\n').at(-1);
-        if (line) line = maskSecrets(line, options.mask ?? []);
-      }
+      const line = await mirror.update(pod);
       if (summary !== lastReported || line) options.onProgress?.({ phase: state.phase, container: state.container, line });
       lastReported = summary;
       await sleep(pollMs, undefined, { signal: options.signal });
@@ -256,11 +287,11 @@ export async function runBuildJob(request: BuildJobRequest, values: () => Promis
     if (options.signal?.aborted) {
       if (workerStopping(options.signal)) {
         // The worker stops, the run does not: the Job goes on, and the next attempt attaches to it.
-        appendFileSync(options.logFile, `\n== the worker stopped; Job ${options.settings.namespace}/${name} goes on ==\n`);
+        mirror.note(`\n== the worker stopped; Job ${options.settings.namespace}/${name} goes on ==\n`);
       } else {
         // A cancelled run leaves nothing running: the Job goes, and its pod and Secret with it.
         await client.deleteJob(name).catch(() => undefined);
-        appendFileSync(options.logFile, `\n== cancelled: deleted Job ${options.settings.namespace}/${name} ==\n`);
+        mirror.note(`\n== cancelled: deleted Job ${options.settings.namespace}/${name} ==\n`);
       }
     }
     if (err instanceof RefitError || options.signal?.aborted) throw err;

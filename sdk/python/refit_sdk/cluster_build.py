@@ -4,15 +4,19 @@ The Job (activities/build/kubernetes/buildJob.ts) has cloned the commit into ``R
 copied crane and this package into ``REFIT_TOOLS_DIR``. This module then does what the local runner does
 on the worker, and pushes the result as an OCI image:
 
+Steps 1 and 2 run with ``REFIT_BUILD_STEP=build`` in an init container, step 3 with ``push`` in the pod's
+last container: model code never runs where the registry's credentials are.
+
 1. the dependencies: the layer ``<repository>/<model>:deps-<key>`` (key: the base image, its Python, the
-   dependency file's name and bytes, this SDK) is taken from the registry when it is there, else
-   ``pip install --target`` from the package index the worker names (``PIP_INDEX_URL``);
+   dependency file's name and bytes, this SDK) is taken from the registry when it is there (read without
+   credentials), else ``pip install --target`` from the package index the worker names (``PIP_INDEX_URL``);
 2. the model's tests, then ``refit_sdk.build`` (training), with the build's metrics in a file;
 3. with ``REFIT_PUSH_IMAGE=true``: ``deps-<key>`` (the base image plus the dependency layer, pushed only
    when new) and ``<repository>/<model>:<build>`` (that plus a small layer with the artifact), by crane,
    which uploads only the blobs the registry lacks;
-4. the result as a small JSON in the container's termination message (at most 4096 bytes, Kubernetes'
-   limit): metrics, tests, the image's digest, or the error's type and message. No log scraping.
+4. the result as a small JSON in the termination message (at most 4096 bytes, Kubernetes' limit) of the
+   push container, or of the build container when the build failed: metrics, tests, the image's digest, or
+   the error's type and message. No log scraping.
 """
 
 import hashlib
@@ -34,6 +38,7 @@ ARTIFACT_PATH = "/opt/refit/artifact"
 MANIFEST_FILE = "refit.yaml"
 MANIFEST_KEYS = {"dependencies", "test_command", "model_class", "secrets"}
 TAIL_LINES = 12
+HANDOVER_FILE = "build-output.json"
 
 
 class BuildError(Exception):
@@ -236,7 +241,10 @@ class Crane:
         self.flags = ["--insecure"] if insecure else []
 
     def __call__(self, *args: str, stdout=None) -> str:
-        completed = subprocess.run([self.binary, *args, *self.flags], stdout=stdout or subprocess.PIPE, stderr=subprocess.PIPE, text=stdout is None)
+        try:
+            completed = subprocess.run([self.binary, *args, *self.flags], stdout=stdout or subprocess.PIPE, stderr=subprocess.PIPE, text=stdout is None)
+        except OSError as err:
+            raise BuildError("RefitWorkerSetup", f"crane ({self.binary}) cannot run: {err}; the build's tools come from Refit's runtime image") from None
         if completed.returncode != 0:
             detail = completed.stderr if isinstance(completed.stderr, str) else completed.stderr.decode(errors="replace")
             raise BuildError("RefitBuildFailed", f"crane {args[0]} failed: {detail.strip()[-800:]}")
@@ -289,7 +297,7 @@ def build(settings: Settings, env: dict) -> dict:
     dependencies_dir = work / "dependencies"
     dependencies = "installed"
     section(f"dependencies (layer {dependencies_ref})")
-    if settings.push_image and crane.digest(dependencies_ref):
+    if crane.digest(dependencies_ref):
         manifest_json = json.loads(crane("manifest", dependencies_ref))
         blob = manifest_json["layers"][-1]["digest"]
         print(f"reusing the dependency layer {blob} of {dependencies_ref}", flush=True)
@@ -349,27 +357,52 @@ def build(settings: Settings, env: dict) -> dict:
         detail = reported[-1][len("refit-build-error:") :].strip() if reported else f"exit {code}; the end of the build log:\n{tail}"
         raise BuildError("RefitBuildFailed", f"the build failed: {detail}")
     result = {"ok": True, "metrics": latest_metrics(metrics_file), "tests": tests, "dependencies": dependencies}
-
-    if settings.push_image:
-        section(f"pushing {repository}:{settings.build_id}")
-        if dependencies != "reused":
-            layer = work / "dependencies.tar"
-            layer_tar(dependencies_dir, purelib, layer)
-            print(f"pushing the dependency layer ({layer.stat().st_size} bytes unpacked) as {dependencies_ref}", flush=True)
-            crane("append", "--base", settings.base_image, "--new_layer", str(layer), "--new_tag", dependencies_ref)
-            layer.unlink()
-            result["dependencies"] = "pushed"
-        layer = work / "artifact.tar"
-        layer_tar(artifact_dir, ARTIFACT_PATH, layer)
-        reference = f"{repository}:{settings.build_id}"
-        print(f"pushing the model layer ({layer.stat().st_size} bytes unpacked) as {reference}", flush=True)
-        crane("append", "--base", dependencies_ref, "--new_layer", str(layer), "--new_tag", reference)
-        digest = crane.digest(reference)
-        if not digest:
-            raise BuildError("RefitBuildFailed", f"the registry does not show {reference} after pushing it")
-        result["image"] = {"reference": reference, "digest": digest, "artifactBytes": layer.stat().st_size}
-        print(f"pushed {repository}@{digest}", flush=True)
     result["durationMs"] = round((time.monotonic() - started) * 1000)
+    # What the push step needs; it runs in a container of its own, the only one with the registry credentials.
+    handover = {
+        "result": result,
+        "dependencies_dir": str(dependencies_dir),
+        "site_packages": purelib,
+        "artifact_dir": str(artifact_dir),
+        "dependencies_ref": dependencies_ref,
+    }
+    (work / HANDOVER_FILE).write_text(json.dumps(handover), encoding="utf-8")
+    return result
+
+
+def push(settings: Settings) -> dict:
+    """Pushes what the build step left (the model's code never runs here, so it never sees the registry's credentials)."""
+    started = time.monotonic()
+    work = settings.work_dir
+    handover_file = work / HANDOVER_FILE
+    if not handover_file.is_file():
+        raise BuildError("RefitBuildFailed", "the build step left no result for the push step")
+    handover = json.loads(handover_file.read_text(encoding="utf-8"))
+    result = dict(handover["result"])
+    if not settings.push_image:
+        return result
+    crane = Crane(settings.tools_dir / "crane", settings.insecure_registry)
+    repository = f"{settings.image_repository}/{settings.model_id}"
+    dependencies_ref = handover["dependencies_ref"]
+    section(f"pushing {repository}:{settings.build_id}")
+    if result["dependencies"] != "reused":
+        layer = work / "dependencies.tar"
+        layer_tar(Path(handover["dependencies_dir"]), handover["site_packages"], layer)
+        print(f"pushing the dependency layer ({layer.stat().st_size} bytes unpacked) as {dependencies_ref}", flush=True)
+        crane("append", "--base", settings.base_image, "--new_layer", str(layer), "--new_tag", dependencies_ref)
+        layer.unlink()
+        result["dependencies"] = "pushed"
+    layer = work / "artifact.tar"
+    layer_tar(Path(handover["artifact_dir"]), ARTIFACT_PATH, layer)
+    reference = f"{repository}:{settings.build_id}"
+    print(f"pushing the model layer ({layer.stat().st_size} bytes unpacked) as {reference}", flush=True)
+    crane("append", "--base", dependencies_ref, "--new_layer", str(layer), "--new_tag", reference)
+    digest = crane.digest(reference)
+    if not digest:
+        raise BuildError("RefitBuildFailed", f"the registry does not show {reference} after pushing it")
+    result["image"] = {"reference": reference, "digest": digest, "artifactBytes": layer.stat().st_size}
+    print(f"pushed {repository}@{digest}", flush=True)
+    result["durationMs"] = result.get("durationMs", 0) + round((time.monotonic() - started) * 1000)
     return result
 
 
@@ -383,8 +416,14 @@ def write_result(result: dict) -> None:
 
 
 def main() -> int:
+    """``REFIT_BUILD_STEP=build`` (init container: model code, no credentials) or ``push`` (the last container)."""
+    step = os.environ.get("REFIT_BUILD_STEP", "build")
     try:
-        result = build(Settings.from_env(os.environ), dict(os.environ))
+        settings = Settings.from_env(os.environ)
+        if step == "push":
+            write_result(push(settings))
+            return 0
+        build(settings, dict(os.environ))
     except BuildError as err:
         print(f"refit-build-error: {err}", flush=True)
         write_result({"ok": False, "type": err.type, "message": str(err)})
@@ -393,7 +432,7 @@ def main() -> int:
         print(f"refit-build-error: {type(err).__name__}: {err}", flush=True)
         write_result({"ok": False, "type": "RefitBuildFailed", "message": f"the build pod failed: {type(err).__name__}: {err}"})
         return 1
-    write_result(result)
+    # A build that succeeded writes no result of its own: the push step reports it, image and all.
     return 0
 
 

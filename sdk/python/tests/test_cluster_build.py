@@ -155,9 +155,15 @@ def pod_env(tmp_path: Path, model: Path, **extra) -> dict:
 
 
 def run_pod_build(env: dict, cwd: Path) -> tuple[subprocess.CompletedProcess, dict]:
+    """The build step, then (when it succeeded) the push step, as the pod's two containers run them."""
     result_file = cwd / "termination-log"
+    result_file.unlink(missing_ok=True)
     code = f"import sys; from refit_sdk import cluster_build as c; c.TERMINATION_LOG = {str(result_file)!r}; sys.exit(c.main())"
-    completed = subprocess.run([sys.executable, "-c", code], env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
+    completed = subprocess.run([sys.executable, "-c", code], env={**env, "REFIT_BUILD_STEP": "build"}, cwd=cwd, capture_output=True, text=True, timeout=120)
+    if completed.returncode == 0:
+        assert not result_file.exists(), "a build step that succeeded leaves the result to the push step"
+        pushed = subprocess.run([sys.executable, "-c", code], env={**env, "REFIT_BUILD_STEP": "push"}, cwd=cwd, capture_output=True, text=True, timeout=120)
+        assert pushed.returncode == 0, pushed.stdout + pushed.stderr
     return completed, json.loads(result_file.read_text())
 
 
