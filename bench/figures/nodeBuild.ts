@@ -7,7 +7,9 @@ import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { NativeConnection } from '@temporalio/worker';
+import { buildJobName } from '../../activities/build/kubernetes/buildJob.js';
 import { LocalSecretStore } from '../../activities/secrets/localSecretStore.js';
 import { predict, serviceAddress } from '../../devstack/exampleRequests.js';
 import { startGitServer } from '../../devstack/gitServer.js';
@@ -36,6 +38,27 @@ interface BuildTrial {
   pushedBytes: number;
   artifactBytes: number;
   dependencies: 'pushed' | 'reused';
+}
+
+/** Where the build pod's time went: waiting to start (scheduling, image pulls) and each container, from its status (1 s resolution). */
+async function podParts(kubeconfig: string, namespace: string, buildId: string): Promise<Record<string, number>> {
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(kubeconfig);
+  const { items } = await kubeConfig
+    .makeApiClient(CoreV1Api)
+    .listNamespacedPod({ namespace, labelSelector: `batch.kubernetes.io/job-name=${buildJobName(buildId)}` });
+  const pod = items[0];
+  const parts: Record<string, number> = {};
+  if (!pod) return parts;
+  const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+  const time = (value: Date | string | undefined) => (value ? new Date(value).getTime() : Number.NaN);
+  const firstStart = time(statuses[0]?.state?.terminated?.startedAt);
+  parts['  in the Job: pod created → first container'] = (firstStart - time(pod.metadata?.creationTimestamp)) / 1000;
+  for (const status of statuses) {
+    const terminated = status.state?.terminated;
+    if (terminated) parts[`  in the Job: container ${status.name}`] = (time(terminated.finishedAt) - time(terminated.startedAt)) / 1000;
+  }
+  return parts;
 }
 
 /** Layers and config of an image, by digest and size, as the registry holds them. */
@@ -126,7 +149,11 @@ export async function nodeBuildFigure(stack: BenchStack, options: { builds: numb
       const servedAt = nowMs();
       const steps: Record<string, number> = {};
       const shares = stepShares(timelineOf(await handle.fetchHistory()));
-      for (const share of shares) steps[share.activity] = (steps[share.activity] ?? 0) + share.wallMs / 1000;
+      for (const share of shares) steps[`step ${share.activity}`] = (steps[`step ${share.activity}`] ?? 0) + share.wallMs / 1000;
+      const stepsEnd = shares.reduce((sum, share) => sum + share.wallMs, 0) / 1000;
+      // The promotion (a child workflow: the rollout until the new pod is ready) is what the run spends after its steps.
+      steps['deploy (promotion, rollout until ready)'] = (ranAt - pushedAt) / 1000 - stepsEnd;
+      Object.assign(steps, await podParts(kubernetes.record.kubeconfig, kubernetes.record.namespace, result.build_id));
       const blobs = await blobsOf(crane, result.build.image);
       const before = previousImage ? await blobsOf(crane, previousImage) : new Map<string, number>();
       const manifestBytes = Buffer.byteLength((await run(crane, ['manifest', result.build.image])).stdout);
@@ -177,7 +204,7 @@ export async function nodeBuildFigure(stack: BenchStack, options: { builds: numb
             ),
             ...stepNames.map((name) =>
               row(
-                `  step ${name}`,
+                `  ${name}`,
                 's',
                 later.map((trial) => trial.steps[name] ?? 0),
               ),

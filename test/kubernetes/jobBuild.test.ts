@@ -9,7 +9,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { BatchV1Api, type V1Job } from '@kubernetes/client-node';
+import { BatchV1Api, PatchStrategy, setHeaderOptions, type V1Job } from '@kubernetes/client-node';
 import { WorkflowFailedError } from '@temporalio/client';
 import { DEFAULT_JOB_SETTINGS, buildJobName, type JobBuildSettings } from '../../activities/build/kubernetes/buildJob.js';
 import { KubernetesDeploymentTarget } from '../../activities/deploy/kubernetes/kubernetesTarget.js';
@@ -116,7 +116,11 @@ describe('builds as Kubernetes Jobs on the real node', () => {
     const pod = job.spec!.template.spec!;
     const build = pod.initContainers!.find((container) => container.name === 'build')!;
     expect(build.resources).toEqual({ requests: { cpu: '1', memory: '1Gi' }, limits: { cpu: '1', memory: '1Gi' } });
-    expect(job.status?.succeeded).toBe(1);
+    // The run ends when the push container reports; the Job's own status follows.
+    await waitForJob(
+      () => first.build_id,
+      (found) => found.status?.succeeded === 1,
+    );
     expect(job.spec?.ttlSecondsAfterFinished).toBe(DEFAULT_JOB_SETTINGS.ttlSecondsAfterFinished);
 
     // No secret value in any object but Secrets, nor in the run's history.
@@ -185,11 +189,39 @@ describe('builds as Kubernetes Jobs on the real node', () => {
   }, 600_000);
 
   it('with push_image: false the Job builds, tests and reports the metrics, pushes nothing, and the run says why it did not deploy', async () => {
-    const result = await fixture.run(buildAutomation((input) => Object.assign(input.action.build_spec, { push_image: false })));
+    // Also an instance size and an IAM role: the pod must land on a node labelled with that instance type, under its own ServiceAccount.
+    const role = 'arn:aws:iam::123456789012:role/job-build-training';
+    const nodeName = cluster.kubernetes.node.name;
+    const label = (value: string | null) =>
+      cluster.core.patchNode(
+        { name: nodeName, body: { metadata: { labels: { [DEFAULT_JOB_SETTINGS.instanceNodeLabel]: value } } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+    await label('small');
+    let result: BuildDeployResult;
+    try {
+      result = await fixture.run(
+        buildAutomation((input) =>
+          Object.assign(input.action.build_spec, { push_image: false, resources: { type: 'ClientResources', instance: 'small' }, assumed_iam_role: role }),
+        ),
+      );
+    } finally {
+      await label(null);
+    }
+    const job = await jobOf(result.build_id);
+    const pod = job.spec!.template.spec!;
+    expect(pod.nodeSelector).toEqual({ [DEFAULT_JOB_SETTINGS.instanceNodeLabel]: 'small' });
+    expect(pod.initContainers!.find((container) => container.name === 'build')!.resources!.limits).toEqual({ cpu: '1', memory: '2Gi' });
+    const account = await cluster.core.readNamespacedServiceAccount({ name: pod.serviceAccountName!, namespace: NAMESPACE });
+    expect(account.metadata?.annotations?.['eks.amazonaws.com/role-arn']).toBe(role);
+    expect(account.metadata?.ownerReferences?.map((owner) => owner.kind)).toEqual(['Job']);
     expect(result).toMatchObject({ deployed: false, metrics: { f1_score: GOOD_F1 }, condition: { passed: true }, deployments: [], build: { tests: 'passed' } });
     expect(result.reason).toBe(`not deployed: push_image is false, so build ${result.build_id} pushed no image for the deploy to run`);
     await expect(run(path.join(cluster.kubernetes.bin, 'crane'), ['digest', `${IMAGES}/job-build:${result.build_id}`])).rejects.toThrow();
-    expect((await jobOf(result.build_id)).status?.succeeded).toBe(1);
+    await waitForJob(
+      () => result.build_id,
+      (found) => found.status?.succeeded === 1,
+    );
   }, 300_000);
 
   it('a base_image that cannot be pulled fails the build at once, naming the container and the image, and leaves no Job', async () => {

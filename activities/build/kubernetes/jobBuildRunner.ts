@@ -261,11 +261,12 @@ export async function runBuildJob(request: BuildJobRequest, values: () => Promis
       if (!job) throw new RefitError(ErrorTypes.BuildFailed, `the build's Job ${options.settings.namespace}/${name} was deleted before it finished`);
       const pod = await client.podOf(name);
       const state = podState(pod);
-      if (jobCondition(job, 'Complete') || jobCondition(job, 'Failed')) {
+      // The push step reports a build that got that far; the build step reports its own failure. Either is
+      // final as soon as its container has ended: the Job's own condition follows seconds later.
+      const reported = parseTerminationMessage(terminationOf(pod, 'push')?.message) ?? parseTerminationMessage(terminationOf(pod, 'build')?.message);
+      if (reported || jobCondition(job, 'Complete') || jobCondition(job, 'Failed')) {
         await mirror.update(pod);
-        // The push step reports a build that got that far; the build step reports its own failure.
-        const result = parseTerminationMessage(terminationOf(pod, 'push')?.message) ?? parseTerminationMessage(terminationOf(pod, 'build')?.message);
-        if (result) return result;
+        if (reported) return reported;
         throw failureWithoutResult(job, pod, request.timeoutSeconds);
       }
       if (state.waiting && STUCK_REASONS.has(state.waiting.reason)) {
