@@ -19,7 +19,7 @@ type Variant = 'refit' | 'bare' | 'direct';
 export async function orchestrationOverhead(stack: BenchStack, options: OverheadOptions): Promise<Omit<FigureResult, 'durationS'>> {
   const worker = await stack.startWorker('overhead');
   try {
-    const automation = tinyAutomation({ name: 'bench-overhead', repositoryUrl: stack.tinyRepositoryUrl, stampDir: stack.stampDir });
+    const automation = tinyAutomation({ name: 'bench-overhead', repositoryUrl: stack.tinyRepositoryUrl });
     const direct = directRunner(stack);
     const refit = { totalMs: [] as number[], steps: [] as ReturnType<typeof stepShares>[], clientMs: [] as number[], finishMs: [] as number[] };
     const bare = { totalMs: [] as number[], steps: [] as ReturnType<typeof stepShares>[] };

@@ -30,7 +30,7 @@ interface Trial {
 }
 
 export async function throughput(stack: BenchStack, options: ThroughputOptions): Promise<Omit<FigureResult, 'durationS'>> {
-  const automation = tinyAutomation({ name: 'bench-throughput', repositoryUrl: stack.tinyRepositoryUrl, stampDir: stack.stampDir });
+  const automation = tinyAutomation({ name: 'bench-throughput', repositoryUrl: stack.tinyRepositoryUrl });
   const trials: Trial[] = [];
   const took = new Map<number, number>();
   const runTrial = async (n: number) => {

@@ -33,7 +33,7 @@ export async function triggerLatency(stack: BenchStack, options: TriggerLatencyO
     return stampOf(run.buildId).processStartedAt - run.startedAt;
   };
   try {
-    const manualAutomation = tinyAutomation({ name: 'bench-trigger-manual', repositoryUrl: stack.tinyRepositoryUrl, stampDir: stack.stampDir });
+    const manualAutomation = tinyAutomation({ name: 'bench-trigger-manual', repositoryUrl: stack.tinyRepositoryUrl });
     // A warm-up of each path (code loaded, the Python environment made).
     await (await refit.runDefinition(manualAutomation)).result();
     await direct.run(manualAutomation, 'buildModel');
@@ -92,7 +92,6 @@ async function scheduledLatencies(
   const automation = tinyAutomation({
     name: 'bench-trigger-schedule',
     repositoryUrl: stack.tinyRepositoryUrl,
-    stampDir: stack.stampDir,
     change: (input) => (input.trigger = { type: 'ScheduledTrigger', interval: `${options.intervalSeconds}s` }),
   });
   await registerAutomations(stack.client, [automation], { taskQueue });

@@ -36,7 +36,7 @@ export interface BenchStack {
   /** Refit home of the bench's workers and direct runs (its secret store holds git_token). */
   home: string;
   venvCacheDir: string;
-  /** Where the tiny model's builds write their start times. */
+  /** The home's builds folder: each tiny build writes its start times into <build id>/out/bench-stamp.json. */
   stampDir: string;
   /** The Python interpreter itself (not a version manager's shim), so builds do not pay for the shim. */
   python: string;
@@ -89,7 +89,8 @@ export async function startStack(options: { keepState?: boolean } = {}): Promise
 
   const home = path.join(stateDir, 'home');
   await new LocalSecretStore(path.join(home, 'secrets')).set('git_token', GIT_TOKEN);
-  const stampDir = path.join(stateDir, 'stamps');
+  // Each build writes its start times into its own output folder (bench-stamp.json), which a confined build may write.
+  const stampDir = path.join(home, 'builds');
   const logDir = path.join(stateDir, 'logs');
   mkdirSync(stampDir, { recursive: true });
   mkdirSync(logDir, { recursive: true });

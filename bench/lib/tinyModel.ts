@@ -32,10 +32,10 @@ _IMPORTED_AT = time.time()
 
 class TinyModel(RefitModel):
     def build(self):
-        stamp_dir = os.environ.get("BENCH_STAMP_DIR")
-        if stamp_dir:
+        # Beside the metrics file: the build's own output folder, which a confined build may write.
+        if os.environ.get("BENCH_STAMP") == "1":
             stamp = {"process_started_at": _process_started_at(), "imported_at": _IMPORTED_AT, "build_at": time.time()}
-            with open(os.path.join(stamp_dir, os.environ["REFIT_BUILD_ID"] + ".json"), "w") as out:
+            with open(os.path.join(os.path.dirname(os.environ["REFIT_METRICS_FILE"]), "bench-stamp.json"), "w") as out:
                 json.dump(stamp, out)
         log_metric("${TINY_METRIC}", 1.0)
 
@@ -58,20 +58,16 @@ export interface BuildStamp {
   buildAt: number;
 }
 
-export function readStamp(stampDir: string, buildId: string): BuildStamp | undefined {
-  const file = path.join(stampDir, `${buildId}.json`);
+/** The stamp a build wrote; `buildsDir` is the Refit home's builds folder (each build's output is in <build id>/out). */
+export function readStamp(buildsDir: string, buildId: string): BuildStamp | undefined {
+  const file = path.join(buildsDir, buildId, 'out', 'bench-stamp.json');
   if (!existsSync(file)) return undefined;
   const raw = JSON.parse(readFileSync(file, 'utf8')) as { process_started_at: number; imported_at: number; build_at: number };
   return { processStartedAt: raw.process_started_at * 1000, importedAt: raw.imported_at * 1000, buildAt: raw.build_at * 1000 };
 }
 
 /** An automation of the tiny model, validated like any definition; `change` adjusts the raw input first. */
-export function tinyAutomation(options: {
-  name: string;
-  repositoryUrl: string;
-  stampDir: string;
-  change?: (input: Record<string, unknown>) => void;
-}): AutomationModel {
+export function tinyAutomation(options: { name: string; repositoryUrl: string; change?: (input: Record<string, unknown>) => void }): AutomationModel {
   const input: Record<string, unknown> = {
     name: options.name,
     model_id: 'bench-tiny',
@@ -80,7 +76,7 @@ export function tinyAutomation(options: {
       build_spec: {
         git_uri: `${options.repositoryUrl}#${TINY_MODEL_FOLDER}`,
         git_access_token_secret: 'git_token',
-        env_vars: [`BENCH_STAMP_DIR=${options.stampDir}`],
+        env_vars: ['BENCH_STAMP=1'],
       },
       deployment_condition: { type: 'BuildMetric', metric_name: TINY_METRIC, direction: 'ABOVE', threshold: '0.5' },
       deployment_spec: { number_of_pods: 1 },

@@ -32,6 +32,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .build import ERROR_PREFIX
+
 TERMINATION_LOG = "/dev/termination-log"
 RESULT_LIMIT = 4096
 ARTIFACT_PATH = "/opt/refit/artifact"
@@ -353,8 +355,8 @@ def build(settings: Settings, env: dict) -> dict:
         command += ["--model-class", manifest["model_class"]]
     code, tail = step.run(command, {**run_env, "REFIT_METRICS_FILE": str(metrics_file), "REFIT_ARTIFACT_DIR": str(artifact_dir)}, model_dir)
     if code != 0:
-        reported = [line for line in tail.splitlines() if line.startswith("refit-build-error:")]
-        detail = reported[-1][len("refit-build-error:") :].strip() if reported else f"exit {code}; the end of the build log:\n{tail}"
+        reported = [line for line in tail.splitlines() if line.startswith(ERROR_PREFIX)]
+        detail = reported[-1][len(ERROR_PREFIX) :].strip() if reported else f"exit {code}; the end of the build log:\n{tail}"
         raise BuildError("RefitBuildFailed", f"the build failed: {detail}")
     result = {"ok": True, "metrics": latest_metrics(metrics_file), "tests": tests, "dependencies": dependencies}
     result["durationMs"] = round((time.monotonic() - started) * 1000)
@@ -412,7 +414,7 @@ def write_result(result: dict) -> None:
         with open(path, "w", encoding="utf-8") as out:
             out.write(result_message(result))
     except OSError as err:
-        print(f"refit-build-error: could not write the result to {path}: {err}", file=sys.stderr, flush=True)
+        print(f"{ERROR_PREFIX} could not write the result to {path}: {err}", file=sys.stderr, flush=True)
 
 
 def main() -> int:
@@ -425,11 +427,11 @@ def main() -> int:
             return 0
         build(settings, dict(os.environ))
     except BuildError as err:
-        print(f"refit-build-error: {err}", flush=True)
+        print(f"{ERROR_PREFIX} {err}", flush=True)
         write_result({"ok": False, "type": err.type, "message": str(err)})
         return 1
     except Exception as err:  # noqa: BLE001 - whatever went wrong is the build's result
-        print(f"refit-build-error: {type(err).__name__}: {err}", flush=True)
+        print(f"{ERROR_PREFIX} {type(err).__name__}: {err}", flush=True)
         write_result({"ok": False, "type": "RefitBuildFailed", "message": f"the build pod failed: {type(err).__name__}: {err}"})
         return 1
     # A build that succeeded writes no result of its own: the push step reports it, image and all.
