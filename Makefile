@@ -85,8 +85,9 @@ clean:
 	rm -rf dist
 
 # Benchmarks against real servers the bench starts and stops itself; writes bench/results/latest.{json,md}.
-# BENCH_ARGS="--quick" or "--only overhead,clone" for a try-out (written to bench/results/partial.*).
+# BENCH_ARGS="--quick" or "--only overhead,clone" for a try-out (written to bench/results/partial.*). Figure 7 needs a
+# node (root): kubernetes-tools builds its parts once, or says why a node cannot run here.
 .PHONY: bench
-bench: deps tools build
+bench: deps tools kubernetes-tools build
 	@bash scripts/install-postgres.sh >/dev/null
 	node dist/bench/main.js $(BENCH_ARGS)
