@@ -72,10 +72,13 @@ export function buildRunnerFromEnvironment(env: NodeJS.ProcessEnv): { kind: 'loc
   if (env.REFIT_DEPLOY_TARGET !== 'kubernetes')
     throw new Error('REFIT_BUILD_RUNNER=kubernetes builds images for a cluster: it needs REFIT_DEPLOY_TARGET=kubernetes (a local deploy runs a local build)');
   const missing = ['REFIT_RUNTIME_IMAGE', 'REFIT_IMAGE_REPOSITORY'].filter((name) => !env[name]);
-  if (missing.length)
+  if (missing.length) {
+    const why = env.REFIT_BUILD_RUNNER ? 'REFIT_BUILD_RUNNER=kubernetes' : 'With REFIT_DEPLOY_TARGET=kubernetes builds run on the cluster by default, which';
     throw new Error(
-      `REFIT_BUILD_RUNNER=kubernetes needs ${missing.join(' and ')}: Refit's runtime image in your registry (scripts/build-runtime-image.sh makes it) and the repository builds push to`,
+      `${why} needs ${missing.join(' and ')}: Refit's runtime image in your registry (scripts/build-runtime-image.sh makes it) and the repository builds push to` +
+        (env.REFIT_BUILD_RUNNER ? '' : '; or set REFIT_BUILD_RUNNER=local to build on this worker'),
     );
+  }
   const ttl = Number(env.REFIT_BUILD_JOB_TTL_SECONDS || DEFAULT_JOB_SETTINGS.ttlSecondsAfterFinished);
   if (!Number.isInteger(ttl) || ttl < 0)
     throw new Error(`REFIT_BUILD_JOB_TTL_SECONDS must be a whole number of seconds, not "${env.REFIT_BUILD_JOB_TTL_SECONDS}"`);
