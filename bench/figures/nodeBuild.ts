@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { NativeConnection } from '@temporalio/worker';
 import { buildJobName } from '../../activities/build/kubernetes/buildJob.js';
+import { containerStatusesOf } from '../../activities/build/kubernetes/jobBuildRunner.js';
 import { LocalSecretStore } from '../../activities/secrets/localSecretStore.js';
 import { predict, serviceAddress } from '../../devstack/exampleRequests.js';
 import { startGitServer } from '../../devstack/gitServer.js';
@@ -50,7 +51,7 @@ async function podParts(kubeconfig: string, namespace: string, buildId: string):
   const pod = items[0];
   const parts: Record<string, number> = {};
   if (!pod) return parts;
-  const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+  const statuses = containerStatusesOf(pod);
   const time = (value: Date | string | undefined) => (value ? new Date(value).getTime() : Number.NaN);
   const firstStart = time(statuses[0]?.state?.terminated?.startedAt);
   parts['  in the Job: pod created → first container'] = (firstStart - time(pod.metadata?.creationTimestamp)) / 1000;

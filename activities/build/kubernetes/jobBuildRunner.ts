@@ -5,7 +5,16 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BatchV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Job, type V1Pod } from '@kubernetes/client-node';
+import {
+  BatchV1Api,
+  CoreV1Api,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubeConfig,
+  type V1ContainerStatus,
+  type V1Job,
+  type V1Pod,
+} from '@kubernetes/client-node';
 import { ErrorTypes, RefitError, type ErrorType } from '../../../shared/errors.js';
 import { maskSecrets } from '../../../platform/secretMask.js';
 import { apiErrorMessage, isNotFound } from '../../deploy/kubernetes/cluster.js';
@@ -141,10 +150,15 @@ export class BuildJobClient {
   }
 }
 
+/** The pod's init containers' statuses, then its containers', in the order they run. */
+export function containerStatusesOf(pod: V1Pod | undefined): V1ContainerStatus[] {
+  return [...(pod?.status?.initContainerStatuses ?? []), ...(pod?.status?.containerStatuses ?? [])];
+}
+
 /** Which container of the pod runs now, and why it waits if it does. */
 function podState(pod: V1Pod | undefined): { phase: string; container?: string; waiting?: { reason: string; message?: string } } {
   if (!pod) return { phase: 'Pending' };
-  const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+  const statuses = containerStatusesOf(pod);
   const current = statuses.find((status) => !status.state?.terminated) ?? statuses.at(-1);
   const waiting = current?.state?.waiting;
   return {
@@ -155,7 +169,7 @@ function podState(pod: V1Pod | undefined): { phase: string; container?: string; 
 }
 
 function terminationOf(pod: V1Pod | undefined, container: string) {
-  const statuses = [...(pod?.status?.initContainerStatuses ?? []), ...(pod?.status?.containerStatuses ?? [])];
+  const statuses = containerStatusesOf(pod);
   return statuses.find((status) => status.name === container)?.state?.terminated;
 }
 
@@ -194,7 +208,7 @@ class PodLogMirror {
   /** Mirrors what the pod has logged; resolves to the running container's last line. */
   async update(pod: V1Pod | undefined): Promise<string | undefined> {
     if (!pod) return undefined;
-    const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+    const statuses = containerStatusesOf(pod);
     const sections: string[] = [];
     let lastLine: string | undefined;
     for (const container of CONTAINERS) {
