@@ -110,8 +110,23 @@ describe('the local deployment target', () => {
     const asked = await fetch(`${b.url}/v2/models/bc`, { headers: { 'x-refit-variation': 'B' } });
     expect(asked.headers.get('x-refit-build-id')).toBe('b3');
     const seen = new Set<string | null>();
-    for (let i = 0; i < 40 && seen.size < 2; i++) seen.add((await predict(b.url!, 'bc')).variation);
+    let answeredByB = 0;
+    for (let i = 0; i < 40 && (seen.size < 2 || answeredByB < 3); i++) {
+      const { variation } = await predict(b.url!, 'bc');
+      seen.add(variation);
+      if (variation === 'B') answeredByB++;
+    }
     expect(seen).toEqual(new Set(['default', 'B']));
+    // The router counts per variation what it answered, as the model server does; the metadata request is not an inference.
+    const countOfB = async () => {
+      const text = await (await fetch(`${b.url}/metrics`)).text();
+      return Number(/^refit_requests_total\{model="bc",variation="B",build="b3",code="200"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+    };
+    for (let wait = 0; wait < 20 && (await countOfB()) !== answeredByB; wait++) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await countOfB()).toBe(answeredByB);
+    const text = await (await fetch(`${b.url}/metrics`)).text();
+    expect(text).toMatch(/^refit_request_duration_seconds_count\{model="bc",variation="B",build="b3"\} (\d+)$/m);
+    expect(text).toMatch(/^refit_requests_in_flight\{model="bc",variation="B",build="b3"\} 0$/m);
   });
 
   it('puts a previous build back on rollback, and removes a variation', async () => {

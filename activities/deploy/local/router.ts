@@ -1,11 +1,13 @@
 // The local router of one model: a detached process that sends each Open Inference Protocol request to a
 // pod of a variation (by the x-refit-variation header or by weight, pods in turn). It reads the model's
-// state file at start and again on SIGHUP, which the deployment target sends after every switch.
+// state file at start and again on SIGHUP, which the deployment target sends after every switch. GET /metrics
+// answers the router's own counts per variation (routerMetrics.ts).
 // Usage: node router.js <stateFile> <port>
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { ModelServingState } from './servingState.js';
 import { choosePods, chooseVariation, VARIATION_HEADER } from './routing.js';
+import { isInferenceRequest, RouterMetrics } from './routerMetrics.js';
 
 const [stateFile, portText] = process.argv.slice(2);
 if (!stateFile || !portText) {
@@ -15,6 +17,7 @@ if (!stateFile || !portText) {
 
 let state: ModelServingState = load();
 const turn = new Map<string, number>();
+const metrics = new RouterMetrics(state.modelId);
 
 function load(): ModelServingState {
   return JSON.parse(readFileSync(stateFile!, 'utf8')) as ModelServingState;
@@ -30,6 +33,10 @@ process.on('SIGHUP', () => {
 process.on('SIGTERM', () => server.close(() => process.exit(0)));
 
 const server = http.createServer((request, response) => {
+  if (request.method === 'GET' && request.url === '/metrics') {
+    void metrics.exposition().then((text) => response.writeHead(200, { 'content-type': metrics.contentType }).end(text));
+    return;
+  }
   const requested = request.headers[VARIATION_HEADER];
   const variation = chooseVariation(state, Array.isArray(requested) ? requested[0] : requested, Math.random());
   const chosen = variation && state.variations[variation] ? choosePods(state.variations[variation]!, Math.random()) : undefined;
@@ -43,6 +50,10 @@ const server = http.createServer((request, response) => {
   const next = turn.get(key) ?? 0;
   turn.set(key, next + 1);
   const pod = pods[next % pods.length]!;
+  if (isInferenceRequest(request.method, request.url)) {
+    const finished = metrics.started(variation, chosen!.buildId);
+    response.on('close', () => finished(response.statusCode));
+  }
   const upstream = http.request({ host: '127.0.0.1', port: pod.port, method: request.method, path: request.url, headers: request.headers }, (answer) => {
     response.writeHead(answer.statusCode ?? 502, { ...answer.headers, [VARIATION_HEADER]: variation });
     answer.pipe(response);
