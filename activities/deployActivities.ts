@@ -1,10 +1,11 @@
-// The activities that change or read what is served: deploy, canary steps, rollback, plan.
+// The activities that change or read what is served: deploy, canary steps, rollback, plan, scale status.
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { DeploymentSummary } from '../shared/runTypes.js';
 import { withHeartbeat } from './activityContext.js';
 import type { CanaryTarget, DeploymentRequest } from '../shared/deployment.js';
 import type { DeploymentResult, DeploymentTarget } from './deploy/deploymentTarget.js';
 import type { ActivityDependencies } from './dependencies.js';
+import type { EnvironmentScale } from '../shared/operations.js';
 
 export function createDeployActivities(deps: ActivityDependencies) {
   return {
@@ -50,6 +51,16 @@ export function createDeployActivities(deps: ActivityDependencies) {
       return deps.deploymentTarget.plan
         ? deps.deploymentTarget.plan(request)
         : [`deploy with the ${deps.deploymentTarget.name} target (it cannot say in advance what it would change)`];
+    },
+
+    /** How the model's variations autoscale in an environment now (`refit scale-status`). */
+    async scaleStatus(input: { modelId: string; environment: string }): Promise<EnvironmentScale> {
+      const target = deps.deploymentTarget;
+      if (!target.scaleStatus) {
+        const unsupported = `the ${target.name} target runs number_of_pods servers per variation and does not autoscale (auto_scale_config applies on Kubernetes)`;
+        return { environment: input.environment, where: `the ${target.name} target`, unsupported, variations: [] };
+      }
+      return { environment: input.environment, ...(await target.scaleStatus(input.modelId, input.environment)) };
     },
 
     /** What serves a model's variation in an environment now, and what it served before. */

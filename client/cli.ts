@@ -149,6 +149,13 @@ program
   .action(async (name: string, options) => set((await runs()).rollbackCommand(name, options)));
 
 program
+  .command('scale-status')
+  .description("how an automation's model autoscales now, per environment: replicas, each trigger's value against its threshold, the last scaling")
+  .argument('<automation>')
+  .option('--json', 'as JSON')
+  .action(async (name: string, options) => set((await import('./commands/scaling.js')).scaleStatusCommand(name, options)));
+
+program
   .command('logs')
   .description('print the build log of a build (on the machine that built it)')
   .argument('<build>')

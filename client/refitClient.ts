@@ -20,7 +20,7 @@ import {
   type RunStatus,
 } from '../shared/runTypes.js';
 import type { AutomationModel } from '../spec/schema/automation.js';
-import type { RollbackInput, RollbackResult } from '../shared/operations.js';
+import type { RollbackInput, RollbackResult, ScaleStatusInput, ScaleStatusResult } from '../shared/operations.js';
 import { registerAutomations, refitScheduleIds, SCHEDULE_PREFIX, scheduleIdOf, type Registration } from './schedules.js';
 
 export interface AutomationState {
@@ -253,6 +253,17 @@ export class RefitClient {
       args: [
         { automation, toBuildId: options.toBuildId, by: options.by, reason: options.reason, hostTaskQueue: await this.servingHostQueue(automation.model_id) },
       ],
+    });
+  }
+
+  /** Per environment, how the automation's model autoscales now, as a worker that serves it reads it from the cluster. */
+  async scaleStatus(name: string): Promise<ScaleStatusResult> {
+    const { automation } = await this.describe(name);
+    const stamp = new Date().toISOString().replace(/[-:.]/g, '');
+    return this.client.workflow.execute<(input: ScaleStatusInput) => Promise<ScaleStatusResult>>(WorkflowTypes.scaleStatus, {
+      taskQueue: this.taskQueue,
+      workflowId: `${scheduleIdOf(name)}-scale-status-${stamp}`,
+      args: [{ automation, hostTaskQueue: await this.servingHostQueue(automation.model_id) }],
     });
   }
 

@@ -12,6 +12,7 @@ export const WorkflowTypes = {
   metricTriggerCheck: 'metricTriggerCheck',
   rollbackDeploy: 'rollbackDeploy',
   planRun: 'planRun',
+  scaleStatus: 'scaleStatus',
 } as const;
 
 /** Queries a running BuildDeploy answers. */

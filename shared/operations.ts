@@ -39,3 +39,50 @@ export interface MetricTriggerCheckResult {
   /** The BuildDeploy run this check started. */
   build_workflow_id?: string;
 }
+
+/** `refit scale-status`: per environment, what autoscales each variation and how it stands now. */
+export interface ScaleStatusInput {
+  automation: AutomationModel;
+  hostTaskQueue?: string;
+}
+
+export interface TriggerReading {
+  /** "latency max over 4 min" */
+  trigger: string;
+  unit: string;
+  threshold: number;
+  /** As the autoscaler last read it; absent before its first reading. */
+  value?: number;
+}
+
+export interface VariationScale {
+  variation: string;
+  build_id?: string;
+  /** keda: a ScaledObject and the HPA KEDA made; hpa: a plain HPA (cpu/memory without KEDA); none: number_of_pods. */
+  autoscaler: 'keda' | 'hpa' | 'none';
+  replicas: number;
+  ready_replicas: number;
+  desired_replicas?: number;
+  min_replicas?: number;
+  max_replicas?: number;
+  triggers: TriggerReading[];
+  /** The newest rescale the autoscaler reported. */
+  last_scale?: { at: string; message: string };
+  /** What keeps it from scaling as configured (a trigger that does not answer, the max reached). */
+  problems: string[];
+}
+
+export interface EnvironmentScale {
+  environment: string;
+  /** Where it was read: `namespace "x"`, or why there is nothing to read. */
+  where: string;
+  /** Set when the target cannot autoscale at all (the local target). */
+  unsupported?: string;
+  variations: VariationScale[];
+}
+
+export interface ScaleStatusResult {
+  automation: string;
+  model_id: string;
+  environments: EnvironmentScale[];
+}

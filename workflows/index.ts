@@ -4,3 +4,4 @@ export { promoteBuild } from './promoteBuild.js';
 export { metricTriggerCheck } from './metricTriggerCheck.js';
 export { rollbackDeploy } from './rollbackDeploy.js';
 export { planRun } from './planRun.js';
+export { scaleStatus } from './scaleStatus.js';

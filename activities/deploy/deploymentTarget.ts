@@ -1,4 +1,5 @@
 import type { CanaryTarget, DeploymentRequest } from '../../shared/deployment.js';
+import type { VariationScale } from '../../shared/operations.js';
 
 export interface ServingVariation {
   buildId: string;
@@ -52,6 +53,9 @@ export interface DeploymentTarget {
   status(modelId: string, environment: string): Promise<ServingStatus | undefined>;
   /** Stops serving a model (one variation, or all of them). */
   remove(modelId: string, environment: string, variation?: string): Promise<void>;
+
+  /** How each serving variation autoscales now (`refit scale-status`); absent on targets that never autoscale. */
+  scaleStatus?(modelId: string, environment: string): Promise<{ where: string; variations: VariationScale[] }>;
 
   /** What apply() would change now, in sentences, changing nothing (`refit plan --run`). */
   plan?(request: DeploymentRequest): Promise<string[]>;

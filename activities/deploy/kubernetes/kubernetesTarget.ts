@@ -10,6 +10,8 @@ import { MANAGED_BY, objectNamesFor, selectorString, servingSelector, variationS
 import { planRelease } from './plan.js';
 import { ReleaseApplier, serviceUrl } from './releaseApplier.js';
 import { removeVariations } from './removal.js';
+import { readScale } from './scaleStatus.js';
+import type { VariationScale } from '../../../shared/operations.js';
 import { releaseHistory, releaseOfDeployment, servingVariationOf, type Release } from './servingRecord.js';
 
 export interface KubernetesTargetOptions extends Partial<Omit<TargetSettings, 'imageRepository'>> {
@@ -106,6 +108,12 @@ export class KubernetesDeploymentTarget implements DeploymentTarget {
     }
     if (!Object.keys(variations).length) return undefined;
     return { modelId, environment, url: serviceUrl(modelId, cluster.namespace), variations };
+  }
+
+  async scaleStatus(modelId: string, environment: string): Promise<{ where: string; variations: VariationScale[] }> {
+    const cluster = this.clusterFor(environment);
+    const { keda } = await this.applier.options.features(cluster);
+    return { where: cluster.where, variations: await readScale(cluster, modelId, keda) };
   }
 
   async remove(modelId: string, environment: string, variation?: string): Promise<void> {
