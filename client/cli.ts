@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 // The `refit` command line. Exit codes: 0 done, 1 the command found problems or a run failed,
 // 2 the command line was wrong, 3 Temporal could not be reached, 10 `run --wait --expect-deploy` did not deploy.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { Command, CommanderError } from 'commander';
+import { packageRoot } from '../platform/paths.js';
 import { EXIT } from './output.js';
 
 // Each command loads only what it uses (a Kubernetes client, the Temporal client, DuckDB): `refit validate`
@@ -15,6 +18,7 @@ const program = new Command()
   .description(
     'Re-train and re-deploy ML models automatically, durably, on Temporal.\nConnects with the standard Temporal settings: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE.',
   )
+  .version((JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version, '-V, --version')
   .showHelpAfterError()
   .exitOverride();
 
