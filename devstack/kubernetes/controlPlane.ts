@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { freePort } from '../../platform/freePort.js';
 import { kubeConfigFor, writeKubeconfig } from './kubeconfigs.js';
-import type { ClusterPki } from './pki.js';
+import { FRONT_PROXY_CLIENT_NAME, type ClusterPki } from './pki.js';
 import { probe, startServer, waitUntilServing, type ServerProcess } from './serverProcess.js';
 
 /** The controllers Refit's deployments exercise; the others only cost start-up time on two cores. */
@@ -27,7 +27,11 @@ const NODE_CONTROLLERS = [
   'endpointslice-controller',
   'root-ca-certificate-publisher-controller',
   'pod-garbage-collector-controller',
+  // What scales a Deployment on the metrics an autoscaler's metrics server (KEDA's) serves, as in a real cluster.
+  'horizontal-pod-autoscaler-controller',
 ];
+/** How often the HPA controller looks at each autoscaler: 15 s by default, shorter so that a test sees it act. */
+const HPA_SYNC_PERIOD = '5s';
 
 export interface ControlPlaneOptions {
   dir: string;
@@ -115,6 +119,17 @@ export async function startControlPlane(options: ControlPlaneOptions, servers: S
         ['--disable-admission-plugins=ServiceAccount']),
     '--allow-privileged=true',
     '--profiling=false',
+    // The aggregation layer, for extension API servers such as KEDA's metrics server: the API server proxies to
+    // them with this client certificate and the user in headers they trust for requests signed by this CA.
+    `--requestheader-client-ca-file=${pki.aggregation.ca.cert}`,
+    `--requestheader-allowed-names=${FRONT_PROXY_CLIENT_NAME}`,
+    '--requestheader-username-headers=X-Remote-User',
+    '--requestheader-group-headers=X-Remote-Group',
+    '--requestheader-extra-headers-prefix=X-Remote-Extra-',
+    `--proxy-client-cert-file=${pki.aggregation.client.cert}`,
+    `--proxy-client-key-file=${pki.aggregation.client.key}`,
+    // To the endpoints of an APIService's Service rather than its ClusterIP: such a server may run on the host.
+    '--enable-aggregator-routing=true',
   ]);
   servers.push(apiServer);
   const admin = kubeConfigFor(server, pki.ca.cert, { name: 'refit-local-admin', ...pki.admin });
@@ -135,6 +150,7 @@ export async function startControlPlane(options: ControlPlaneOptions, servers: S
     '--use-service-account-credentials=true',
     `--service-account-private-key-file=${pki.serviceAccount.key}`,
     `--root-ca-file=${pki.ca.cert}`,
+    ...(withNode ? [`--horizontal-pod-autoscaler-sync-period=${HPA_SYNC_PERIOD}`] : []),
   ]);
   servers.push(controllerManager);
   if (withNode) {

@@ -1,5 +1,5 @@
-// The local cluster's certificates: one CA, and what it signs for each server and client, in the cluster's
-// folder. Keys come from Node's crypto (ECDSA P-256); certificates are signed with the `openssl` command, since
+// The local cluster's certificates: a CA and what it signs for each server and client, and the aggregation
+// layer's CA and the API server's client pair from it, in the cluster's folder. Keys come from Node's crypto (ECDSA P-256); certificates are signed with the `openssl` command, since
 // Node cannot issue X.509 certificates. They live two days: a cluster lives for one test run or one `refit dev`.
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -8,6 +8,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
+
+/** The common name of the API server's client certificate for the aggregation layer (its requestheader allowed name). */
+export const FRONT_PROXY_CLIENT_NAME = 'front-proxy-client';
 
 export interface KeyPair {
   cert: string;
@@ -24,24 +27,29 @@ export interface ClusterPki {
   /** How the API server proves itself to the kubelet (logs, exec). */
   apiServerKubeletClient: KeyPair;
   serviceAccount: { key: string; publicKey: string };
+  /** The aggregation layer: the CA extension API servers trust for proxied requests, and the API server's pair it signed. */
+  aggregation: { ca: KeyPair; client: KeyPair };
   node?: { client: KeyPair; serving: KeyPair; proxy: KeyPair };
 }
 
-/** The CA and every pair the control plane needs, and with `node` those of a node of that name and address. */
-export async function createPki(dir: string, node?: { name: string; address: string }): Promise<ClusterPki> {
-  const pkiDir = path.join(dir, 'pki');
+/** One certificate authority in `pkiDir`, and how it signs a pair: a client's, or a server's for these names. */
+export interface CertificateAuthority {
+  ca: KeyPair;
+  issue(name: string, subject: string, usage: CertificateUsage): Promise<KeyPair>;
+}
+
+/** `server`: the names (`IP:…`, `DNS:…`) a server answers for; `client`: a client; both: a pair used either way. */
+export type CertificateUsage = { server: string[] } | 'client' | { serverAndClient: string[] };
+
+/** A new CA `<name>.key`/`<name>.crt` in `pkiDir` (made if missing); the pairs it issues go beside it. */
+export async function createCertificateAuthority(pkiDir: string, name: string, subject: string): Promise<CertificateAuthority> {
   mkdirSync(pkiDir, { recursive: true, mode: 0o700 });
-  const file = (name: string) => path.join(pkiDir, name);
-  const newKey = (name: string): string => {
-    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-    writeFileSync(file(`${name}.key`), privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
-    writeFileSync(file(`${name}.pub`), publicKey.export({ type: 'spki', format: 'pem' }));
-    return file(`${name}.key`);
-  };
+  const file = (base: string) => path.join(pkiDir, base);
+  const newKey = (base: string) => newKeyPair(pkiDir, base).key;
   writeFileSync(file('openssl.cnf'), '[req]\ndistinguished_name = dn\n[dn]\n');
-  const ca = { key: newKey('ca'), cert: file('ca.crt') };
+  const ca = { key: newKey(name), cert: file(`${name}.crt`) };
   // `req -x509` reads its extensions from its -config file.
-  writeFileSync(file('ca.cnf'), `[req]\ndistinguished_name = dn\n[dn]\n${CA_EXTENSIONS}`);
+  writeFileSync(file(`${name}.cnf`), `[req]\ndistinguished_name = dn\n[dn]\n${CA_EXTENSIONS}`);
   await openssl([
     'req',
     '-x509',
@@ -49,27 +57,26 @@ export async function createPki(dir: string, node?: { name: string; address: str
     '-key',
     ca.key,
     '-subj',
-    '/CN=refit-local-ca',
+    subject,
     '-days',
     '2',
     '-config',
-    file('ca.cnf'),
+    file(`${name}.cnf`),
     '-extensions',
     'ext',
     '-out',
     ca.cert,
   ]);
-
-  const issue = async (name: string, subject: string, usage: { server: string[] } | 'client'): Promise<KeyPair> => {
-    const pair = { key: newKey(name), cert: file(`${name}.crt`) };
-    const extensions = file(`${name}.ext`);
-    writeFileSync(extensions, usage === 'client' ? CLIENT_EXTENSIONS : serverExtensions(usage.server));
-    await openssl(['req', '-new', '-key', pair.key, '-subj', subject, '-config', file('openssl.cnf'), '-out', file(`${name}.csr`)]);
+  const issue = async (base: string, pairSubject: string, usage: CertificateUsage): Promise<KeyPair> => {
+    const pair = { key: newKey(base), cert: file(`${base}.crt`) };
+    const extensions = file(`${base}.ext`);
+    writeFileSync(extensions, extensionsFor(usage));
+    await openssl(['req', '-new', '-key', pair.key, '-subj', pairSubject, '-config', file('openssl.cnf'), '-out', file(`${base}.csr`)]);
     await openssl([
       'x509',
       '-req',
       '-in',
-      file(`${name}.csr`),
+      file(`${base}.csr`),
       '-CA',
       ca.cert,
       '-CAkey',
@@ -87,22 +94,45 @@ export async function createPki(dir: string, node?: { name: string; address: str
     ]);
     return pair;
   };
-  const [apiServer, admin, controllerManager, scheduler, apiServerKubeletClient] = await Promise.all([
+  return { ca, issue };
+}
+
+/** The CA and every pair the control plane needs, and with `node` those of a node of that name and address. */
+export async function createPki(dir: string, node?: { name: string; address: string }): Promise<ClusterPki> {
+  const pkiDir = path.join(dir, 'pki');
+  const authority = await createCertificateAuthority(pkiDir, 'ca', '/CN=refit-local-ca');
+  // The aggregation layer's own CA, apart from the client CA as Kubernetes asks: an API server that KEDA's
+  // metrics server (or any extension server) serves through trusts requests signed by it alone.
+  const frontProxy = await createCertificateAuthority(pkiDir, 'front-proxy-ca', '/CN=refit-local-front-proxy-ca');
+  const { ca, issue } = authority;
+  const [apiServer, admin, controllerManager, scheduler, apiServerKubeletClient, frontProxyClient] = await Promise.all([
     issue('kube-apiserver', '/CN=kube-apiserver', { server: ['IP:127.0.0.1', 'DNS:localhost'] }),
     issue('admin', '/O=system:masters/CN=refit-local-admin', 'client'),
     issue('kube-controller-manager', '/CN=system:kube-controller-manager', 'client'),
     issue('kube-scheduler', '/CN=system:kube-scheduler', 'client'),
     issue('kube-apiserver-kubelet-client', '/O=system:masters/CN=kube-apiserver-kubelet-client', 'client'),
+    frontProxy.issue('front-proxy-client', `/CN=${FRONT_PROXY_CLIENT_NAME}`, 'client'),
   ]);
-  const serviceAccount = { key: newKey('service-account'), publicKey: file('service-account.pub') };
-  if (!node) return { ca, apiServer, admin, controllerManager, scheduler, apiServerKubeletClient, serviceAccount };
+  const serviceAccount = newKeyPair(pkiDir, 'service-account');
+  const aggregation = { ca: frontProxy.ca, client: frontProxyClient };
+  const pki = { ca, apiServer, admin, controllerManager, scheduler, apiServerKubeletClient, serviceAccount, aggregation };
+  if (!node) return pki;
   // The Node authorizer knows a kubelet by this name and group; kube-proxy's bootstrap role binds this user.
   const [client, serving, proxy] = await Promise.all([
     issue('kubelet-client', `/O=system:nodes/CN=system:node:${node.name}`, 'client'),
     issue('kubelet-serving', `/O=system:nodes/CN=system:node:${node.name}`, { server: [`IP:${node.address}`, `DNS:${node.name}`] }),
     issue('kube-proxy', '/CN=system:kube-proxy', 'client'),
   ]);
-  return { ca, apiServer, admin, controllerManager, scheduler, apiServerKubeletClient, serviceAccount, node: { client, serving, proxy } };
+  return { ...pki, node: { client, serving, proxy } };
+}
+
+/** An ECDSA P-256 key `<base>.key` (private, 0600) and its public half `<base>.pub` in `pkiDir`. */
+function newKeyPair(pkiDir: string, base: string): { key: string; publicKey: string } {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const files = { key: path.join(pkiDir, `${base}.key`), publicKey: path.join(pkiDir, `${base}.pub`) };
+  writeFileSync(files.key, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  writeFileSync(files.publicKey, publicKey.export({ type: 'spki', format: 'pem' }));
+  return files;
 }
 
 async function openssl(args: string[]): Promise<void> {
@@ -119,19 +149,13 @@ keyUsage = critical, keyCertSign, cRLSign, digitalSignature
 subjectKeyIdentifier = hash
 `;
 
-function serverExtensions(names: string[]): string {
+function extensionsFor(usage: CertificateUsage): string {
+  const [purposes, names] =
+    usage === 'client' ? ['clientAuth', []] : 'server' in usage ? ['serverAuth', usage.server] : ['serverAuth, clientAuth', usage.serverAndClient];
   return `[ext]
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature, keyEncipherment
-extendedKeyUsage = serverAuth
-subjectAltName = ${names.join(', ')}
-authorityKeyIdentifier = keyid
+extendedKeyUsage = ${purposes}
+${names.length ? `subjectAltName = ${names.join(', ')}\n` : ''}authorityKeyIdentifier = keyid
 `;
 }
-
-const CLIENT_EXTENSIONS = `[ext]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature, keyEncipherment
-extendedKeyUsage = clientAuth
-authorityKeyIdentifier = keyid
-`;

@@ -16,7 +16,13 @@ export interface TestPrometheus {
   stop(): Promise<void>;
 }
 
-export async function startPrometheus(kubernetes: ReturnType<typeof testNode>, dir: string): Promise<TestPrometheus> {
+/** A scrape target on this machine whose series keep the labels it exports (`honor_labels`), as a DCGM exporter's do. */
+export interface ExtraTarget {
+  job: string;
+  address: string;
+}
+
+export async function startPrometheus(kubernetes: ReturnType<typeof testNode>, dir: string, extraTargets: ExtraTarget[] = []): Promise<TestPrometheus> {
   mkdirSync(dir, { recursive: true });
   const user = kubernetes.kubeConfig.getCurrentUser()!;
   const cluster = kubernetes.kubeConfig.getCurrentCluster()!;
@@ -52,6 +58,7 @@ export async function startPrometheus(kubernetes: ReturnType<typeof testNode>, d
         metrics_path: `/api/v1/nodes/${kubernetes.node.name}/proxy/metrics/cadvisor`,
         static_configs: [{ targets: [apiServer] }],
       },
+      ...extraTargets.map(({ job, address }) => ({ job_name: job, honor_labels: true, static_configs: [{ targets: [address] }] })),
     ],
   };
   // YAML is a superset of JSON: the config needs no YAML writer.

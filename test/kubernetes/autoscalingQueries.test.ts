@@ -1,7 +1,8 @@
 // The autoscaling triggers' PromQL (activities/deploy/kubernetes/promql.ts) against a real Prometheus that
 // scrapes the model pods' /metrics and the kubelet's cAdvisor on the node: every metric_type × aggregation_type
-// but gpu gives a number from real scraped data. (gpu reads NVIDIA's DCGM exporter, which needs a GPU: not here.)
-// That KEDA then scales on them is not tested here: KEDA's operator does not run on the test node yet.
+// gives a number from scraped data. gpu reads NVIDIA's DCGM exporter, which needs a GPU, so here its series come
+// from a test exporter of DCGM-named series for the real pods (test/harness/dcgmExporter.ts): that checks the
+// query against the exporter's names and labels, not a GPU. That KEDA scales on these queries: kedaScaling.test.ts.
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -9,6 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { triggerQuery } from '../../activities/deploy/kubernetes/promql.js';
 import { AGGREGATION_TYPES, METRIC_TYPES } from '../../spec/schema/deployment.js';
+import { startDcgmExporter, type TestDcgmExporter } from '../harness/dcgmExporter.js';
 import { startPrometheus, valueOf, type TestPrometheus } from '../harness/prometheus.js';
 import * as fixtures from './targetFixture.js';
 import { askThroughService, deployRequest, useTargetCluster } from './targetFixture.js';
@@ -16,15 +18,19 @@ import { askThroughService, deployRequest, useTargetCluster } from './targetFixt
 describe('autoscaling queries on real scraped data', () => {
   const cluster = useTargetCluster();
   let prometheus: TestPrometheus;
+  let dcgm: TestDcgmExporter;
   let dir: string;
   // A steady trickle of requests for as long as the tests run: rates over the last minute stay above zero.
   let loading = true;
   let load: Promise<void> | undefined;
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'refit-prometheus-'));
-    prometheus = await startPrometheus(cluster.kubernetes, dir);
+    dcgm = await startDcgmExporter(cluster.kubernetes.node.name);
+    prometheus = await startPrometheus(cluster.kubernetes, dir, [{ job: 'dcgm-exporter', address: dcgm.address }]);
     await fixtures.createNamespace(cluster, 'scaling');
     await fixtures.targetIn(cluster, 'scaling').apply(deployRequest('scorer', 'scorer-1', fixtures.spec({ number_of_pods: 2 })));
+    const { items: pods } = await cluster.core.listNamespacedPod({ namespace: 'scaling', labelSelector: 'refit.dev/model=scorer' });
+    dcgm.setUtilisation(pods.map((pod, index) => ({ namespace: 'scaling', pod: pod.metadata!.name!, percent: 40 + 20 * index })));
     await askThroughService(cluster, 'scaling', 'scorer', 'scorer', [[1, 1]]);
     // Load through the Service, a connection per request: kube-proxy picks a pod per connection.
     const { spec: service } = await cluster.core.readNamespacedService({ name: 'scorer', namespace: 'scaling' });
@@ -56,6 +62,7 @@ describe('autoscaling queries on real scraped data', () => {
     loading = false;
     await load;
     await prometheus?.stop();
+    await dcgm?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -68,9 +75,7 @@ describe('autoscaling queries on real scraped data', () => {
     expect(pods.every((count) => count > 0)).toBe(true);
   }, 90_000);
 
-  const combinations = METRIC_TYPES.filter((metric) => metric !== 'gpu').flatMap((metric) =>
-    AGGREGATION_TYPES.map((aggregation) => [metric, aggregation] as const),
-  );
+  const combinations = METRIC_TYPES.flatMap((metric) => AGGREGATION_TYPES.map((aggregation) => [metric, aggregation] as const));
   it.each(combinations)(
     '%s with %s gives one number',
     async (metric_type, aggregation_type) => {
@@ -84,6 +89,9 @@ describe('autoscaling queries on real scraped data', () => {
       else if (metric_type === 'cpu' || (metric_type === 'latency' && aggregation_type === 'min')) expect(value).toBeGreaterThanOrEqual(0);
       else expect(value).toBeGreaterThan(0);
       if (metric_type === 'memory') expect(value).toBeLessThan(128); // MiB, under the pod's limit
+      // The two pods report 40 and 60 %: their sum, or a value between them.
+      if (metric_type === 'gpu')
+        expect(aggregation_type === 'sum' ? value : [value >= 40, value <= 60]).toEqual(aggregation_type === 'sum' ? 100 : [true, true]);
     },
     90_000,
   );

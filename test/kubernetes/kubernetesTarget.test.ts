@@ -104,6 +104,7 @@ describe('the Kubernetes deployment target', () => {
       maxReplicaCount: 10,
       pollingInterval: 30,
       cooldownPeriod: 300,
+      advanced: { horizontalPodAutoscalerConfig: { behavior: { scaleDown: { stabilizationWindowSeconds: 300 } } } },
     });
     expect(scaledObject.spec.triggers).toHaveLength(1);
     const [trigger] = scaledObject.spec.triggers;

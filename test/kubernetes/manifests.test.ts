@@ -180,12 +180,18 @@ describe('buildManifests', () => {
 
 describe('chooseScaler', () => {
   it('uses KEDA whenever it is installed, an HPA for cpu and memory only, and nothing else', () => {
-    expect(chooseScaler(autoScale(trigger('latency', 'max')), true)).toEqual({ kind: 'keda' });
+    expect(chooseScaler(autoScale(trigger('latency', 'max')), true)).toEqual({ kind: 'keda', notes: [] });
     expect(chooseScaler(autoScale(trigger('cpu', 'avg'), trigger('memory', 'max')), false)).toMatchObject({ kind: 'hpa' });
     expect(chooseScaler(autoScale(trigger('gpu', 'avg')), false)).toMatchObject({
       kind: 'unavailable',
       reason: expect.stringContaining('triggers[0] (gpu) needs KEDA'),
     });
+  });
+
+  it("says when cool_down_period is longer than the window KEDA's HPA can hold", () => {
+    const config = (period: number) => ({ ...autoScale(trigger('latency', 'max')), cool_down_period: period });
+    expect(chooseScaler(config(7200), true)).toEqual({ kind: 'keda', notes: [expect.stringMatching(/^cool_down_period is capped at 3600 s/)] });
+    expect(chooseScaler(config(3600), true)).toEqual({ kind: 'keda', notes: [] });
   });
 });
 

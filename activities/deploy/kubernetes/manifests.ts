@@ -124,6 +124,7 @@ export function buildManifests(input: ManifestInput): ManifestPlan {
   if (config && scaler?.kind === 'keda') {
     serving.push(scaledObjectFor(modelId, variation, namespace, config, settings.prometheusUrl));
     obsolete.push(refTo(HPA, names.variation, namespace));
+    notes.push(...scaler.notes);
   } else if (config && scaler?.kind === 'hpa') {
     serving.push(horizontalPodAutoscalerFor(modelId, variation, namespace, config));
     notes.push(...scaler.notes);

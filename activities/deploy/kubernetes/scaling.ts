@@ -16,11 +16,12 @@ export interface ScaledObject extends KubernetesObject {
     maxReplicaCount: number;
     pollingInterval: number;
     cooldownPeriod: number;
+    advanced: { horizontalPodAutoscalerConfig: { behavior: { scaleDown: { stabilizationWindowSeconds: number } } } };
     triggers: { type: 'prometheus'; metadata: { serverAddress: string; query: string; threshold: string } }[];
   };
 }
 
-export type Scaler = { kind: 'keda' } | { kind: 'hpa'; notes: string[] } | { kind: 'unavailable'; reason: string };
+export type Scaler = { kind: 'keda' | 'hpa'; notes: string[] } | { kind: 'unavailable'; reason: string };
 
 const HPA_METRICS = new Set(['cpu', 'memory']);
 /** The most autoscaling/v2 accepts for a stabilization window. */
@@ -28,7 +29,12 @@ const MAX_STABILIZATION_SECONDS = 3600;
 
 /** Which autoscaler serves a config, given whether the cluster has KEDA's ScaledObject. */
 export function chooseScaler(config: AutoScaleConfig, kedaInstalled: boolean): Scaler {
-  if (kedaInstalled) return { kind: 'keda' };
+  const capped = `cool_down_period is capped at ${MAX_STABILIZATION_SECONDS} s for a HorizontalPodAutoscaler`;
+  if (kedaInstalled) {
+    // KEDA's own cooldownPeriod (the step to 0 pods) takes the whole period; the stabilization window of its HPA cannot.
+    const long = config.cool_down_period > MAX_STABILIZATION_SECONDS;
+    return { kind: 'keda', notes: long ? [`${capped}, through which KEDA scales down to 1 pod`] : [] };
+  }
   const others = config.triggers.map((trigger, index) => ({ index, metric: trigger.query_spec.metric_type })).filter(({ metric }) => !HPA_METRICS.has(metric));
   if (others.length) {
     const which = others.map(({ index, metric }) => `triggers[${index}] (${metric})`).join(', ');
@@ -45,8 +51,7 @@ export function chooseScaler(config: AutoScaleConfig, kedaInstalled: boolean): S
   ];
   if (config.polling_interval !== 30) notes.push("polling_interval does not apply to a HorizontalPodAutoscaler (the cluster's sync period does)");
   if (config.min_replica_count < 1) notes.push('min_replica_count 0 needs KEDA: the HorizontalPodAutoscaler keeps at least 1 pod');
-  if (config.cool_down_period > MAX_STABILIZATION_SECONDS)
-    notes.push(`cool_down_period is capped at ${MAX_STABILIZATION_SECONDS} s for a HorizontalPodAutoscaler`);
+  if (config.cool_down_period > MAX_STABILIZATION_SECONDS) notes.push(capped);
   return { kind: 'hpa', notes };
 }
 
@@ -61,7 +66,15 @@ export function scaledObjectFor(modelId: string, variation: string, namespace: s
       minReplicaCount: config.min_replica_count,
       maxReplicaCount: config.max_replica_count,
       pollingInterval: config.polling_interval,
+      // KEDA's cooldownPeriod only delays the step down to 0 pods; above that the HPA it makes decides, after its
+      // scale-down stabilization window (5 minutes by default). The same period there makes cool_down_period mean
+      // what it says at any min_replica_count: this long after a trigger was last above its threshold.
       cooldownPeriod: config.cool_down_period,
+      advanced: {
+        horizontalPodAutoscalerConfig: {
+          behavior: { scaleDown: { stabilizationWindowSeconds: Math.min(config.cool_down_period, MAX_STABILIZATION_SECONDS) } },
+        },
+      },
       triggers: config.triggers.map((trigger) => ({
         type: 'prometheus' as const,
         metadata: { serverAddress: prometheusUrl, query: triggerQuery(trigger, namespace, name), threshold: String(trigger.threshold) },
