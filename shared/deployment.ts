@@ -21,6 +21,8 @@ export interface DeploymentRequest {
   metrics: Record<string, number>;
   /** The image the build pushed, by digest (`<repository>/<model>@sha256:...`); targets that run images run this one. */
   image?: string;
+  /** The commit the build was made from (runs started before this field have none). */
+  gitCommit?: string;
 }
 
 /** A variation's canary in one environment. */

@@ -15,6 +15,10 @@ import { parseGateway } from '../activities/deploy/kubernetes/routing.js';
 import { LocalDeploymentTarget } from '../activities/deploy/local/localTarget.js';
 import { LocalMetricSource, type MetricSource } from '../activities/metrics/metricSource.js';
 import { MlflowMetricSource } from '../activities/metrics/mlflowMetricSource.js';
+import { ErrorTypes } from '../shared/errors.js';
+import { MlflowApi } from '../activities/mlflow/mlflowApi.js';
+import { MlflowModelRegistry } from '../activities/mlflow/mlflowModelRegistry.js';
+import { withModelRegistry } from '../activities/deploy/modelRegistryTarget.js';
 import { secretStoreFromEnvironment } from '../activities/secrets/storeFromEnvironment.js';
 import { kubeConfigFromEnvironment, kubeNamespace } from '../activities/deploy/kubernetes/kubeConfig.js';
 import type { SecretStore } from '../activities/secrets/secretStore.js';
@@ -37,13 +41,16 @@ export function defaultDependencies(options: { taskQueue: string; home?: string;
   const python = process.env.REFIT_PYTHON ?? 'python3';
   const sandbox = sandboxSettingsFromEnvironment();
   const duckdb = duckdbLimitsFromEnvironment();
+  const metricSource = metricSourceFromEnvironment();
+  const target = deploymentTargetFromEnvironment({ home, sdkPythonPath, secrets, sandbox, python });
+  const registry = modelRegistryFromEnvironment(process.env, metricSource);
   return {
     refitHome: home,
     hostTaskQueue: hostTaskQueueOf(options.taskQueue),
     secrets,
-    metricSource: metricSourceFromEnvironment(),
+    metricSource,
     openAnalytics: () => openAnalyticsStore(process.env.REFIT_ANALYTICS_URL, { refitHome: home, duckdb }),
-    deploymentTarget: deploymentTargetFromEnvironment({ home, sdkPythonPath, secrets, sandbox, python }),
+    deploymentTarget: registry ? withModelRegistry(target, registry) : target,
     python,
     // Environments depend only on the dependency file, so several Refit homes may share them.
     venvCacheDir: process.env.REFIT_VENV_CACHE ?? path.join(home, 'venvs'),
@@ -151,6 +158,24 @@ export function deploymentTargetFromEnvironment(
     gateway: parseGateway(env.REFIT_GATEWAY),
     imagePullSecret: env.REFIT_REGISTRY_SECRET || undefined,
   });
+}
+
+/**
+ * With an MLflow tracking server (REFIT_MLFLOW_TRACKING_URI), its Model Registry follows every deploy and rollback
+ * unless REFIT_MLFLOW_REGISTRY=off: a version per deployed build, the variation's alias on the build serving.
+ */
+export function modelRegistryFromEnvironment(env: NodeJS.ProcessEnv, metricSource: MetricSource): MlflowModelRegistry | undefined {
+  const trackingUri = env.REFIT_MLFLOW_TRACKING_URI;
+  const setting = env.REFIT_MLFLOW_REGISTRY || 'on';
+  if (setting !== 'on' && setting !== 'off') throw new Error(`REFIT_MLFLOW_REGISTRY must be on or off, not "${setting}"`);
+  if (!trackingUri || setting === 'off') return undefined;
+  const api = new MlflowApi(
+    { trackingUri, username: env.MLFLOW_TRACKING_USERNAME, password: env.MLFLOW_TRACKING_PASSWORD, token: env.MLFLOW_TRACKING_TOKEN },
+    ErrorTypes.DeploymentFailed,
+    'grant it write access to the registered models (or set REFIT_MLFLOW_REGISTRY=off)',
+  );
+  const runs = metricSource instanceof MlflowMetricSource ? metricSource : undefined;
+  return new MlflowModelRegistry(api, (buildId) => runs?.runIdOf(buildId) ?? Promise.resolve(undefined));
 }
 
 /**

@@ -152,6 +152,7 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
         metrics: status.metrics,
         // Pinned by digest when the build pushed its image; older builds' outputs have none.
         ...(built.image ? { image: built.image.pinned } : {}),
+        gitCommit: clone.commit,
       };
       status.step = rollout ? 'canary' : 'deploying';
       if (promotion) {
