@@ -20,6 +20,7 @@ import {
   type RunStatus,
 } from '../shared/runTypes.js';
 import type { AutomationModel } from '../spec/schema/automation.js';
+import { runDetails, runSummary } from '../shared/runSummary.js';
 import type { RollbackInput, RollbackResult, ScaleStatusInput, ScaleStatusResult } from '../shared/operations.js';
 import { registerAutomations, refitScheduleIds, SCHEDULE_PREFIX, scheduleIdOf, type Registration } from './schedules.js';
 
@@ -169,6 +170,8 @@ export class RefitClient {
       taskQueue: this.taskQueue,
       workflowId: `${scheduleIdOf(automation.name)}-manual-${stamp}`,
       args: [{ version: RUN_INPUT_VERSION, automation, trigger: { kind: 'manual' } }],
+      staticSummary: runSummary(automation, 'manual'),
+      staticDetails: runDetails(automation),
       typedSearchAttributes: [
         { key: SearchAttributeKeys.automation, value: automation.name },
         { key: SearchAttributeKeys.modelId, value: automation.model_id },

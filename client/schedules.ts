@@ -15,6 +15,7 @@ import {
 } from '@temporalio/client';
 import { SearchAttributeKeys, WorkflowTypes } from '../shared/names.js';
 import { RUN_INPUT_VERSION, type BuildDeployInput } from '../shared/runTypes.js';
+import { runDetails, runSummary } from '../shared/runSummary.js';
 import type { AutomationModel } from '../spec/schema/automation.js';
 import { NAMED_INTERVALS } from '../spec/interval.js';
 
@@ -63,7 +64,9 @@ export function desiredSchedule(automation: AutomationModel, taskQueue: string):
     args = [{ automation, taskQueue }];
     catchupWindow = '1m';
   }
-  const definitionHash = hashOf({ spec, workflowType, args, overlap, catchupWindow, taskQueue, enabled: automation.is_enabled });
+  const staticSummary = runSummary(automation, workflowType === WorkflowTypes.metricTriggerCheck ? 'metric check' : 'schedule');
+  const staticDetails = runDetails(automation);
+  const definitionHash = hashOf({ spec, workflowType, args, overlap, catchupWindow, taskQueue, enabled: automation.is_enabled, staticSummary, staticDetails });
   return {
     spec,
     action: {
@@ -73,6 +76,8 @@ export function desiredSchedule(automation: AutomationModel, taskQueue: string):
       workflowId: scheduleIdOf(automation.name),
       taskQueue,
       args,
+      staticSummary,
+      staticDetails,
       memo: { refit_definition_hash: definitionHash },
       typedSearchAttributes: [
         { key: SearchAttributeKeys.automation, value: automation.name },

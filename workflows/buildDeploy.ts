@@ -8,6 +8,7 @@ import {
   isCancellation,
   ParentClosePolicy,
   patched,
+  setCurrentDetails,
   setHandler,
   sleep,
   startChild,
@@ -38,6 +39,7 @@ import { describeFailure, isRunFailure, rootCause } from './failures.js';
 import { legacyDeploy } from './legacyDeploy.js';
 import { canaryProgressSignal, promoteBuild, promotionWorkflowId } from './promoteBuild.js';
 import type { PromotionInput, PromotionResult } from '../shared/deployment.js';
+import { activitySummaries, runDetails } from './runSummaries.js';
 
 export { decideApprovalSignal, decideApprovalUpdate } from './approvalGate.js';
 export const statusQuery = defineQuery<RunStatus>(QueryNames.status);
@@ -96,13 +98,19 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
     const host = hostSteps(workspace.hostTaskQueue, limits, deploymentSpec.deployment_process_timeout_limit);
 
     status.step = 'cloning';
-    const clone = await host.cloneModelRepository({ buildId, buildSpec, automation: automation.name, modelId: automation.model_id });
+    setCurrentDetails(runDetails.started(automation));
+    const clone = await host.cloneModelRepository.executeWithOptions({ summary: activitySummaries.clone(buildSpec) }, [
+      { buildId, buildSpec, automation: automation.name, modelId: automation.model_id },
+    ]);
     status.git_commit = clone.commit;
     upsertSearchAttributes([{ key: SearchAttributeKeys.gitCommit, value: clone.commit }]);
 
     status.step = 'building';
+    setCurrentDetails(runDetails.building(buildId, clone.commit));
     const built = buildOutputOf(
-      await host.buildModel({ buildId, automation: automation.name, modelId: automation.model_id, modelDir: clone.modelDir, buildSpec }),
+      await host.buildModel.executeWithOptions({ summary: activitySummaries.build(buildId, clone.commit) }, [
+        { buildId, automation: automation.name, modelId: automation.model_id, modelDir: clone.modelDir, buildSpec },
+      ]),
     );
     build = {
       log_file: built.logFile,
@@ -115,16 +123,21 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
     };
 
     status.step = 'collecting_metrics';
-    status.metrics = await host.collectMetrics({ buildId, metricsFile: built.metricsFile, metricName: condition?.metric_name });
+    status.metrics = await host.collectMetrics.executeWithOptions({ summary: activitySummaries.metrics(buildId) }, [
+      { buildId, metricsFile: built.metricsFile, metricName: condition?.metric_name },
+    ]);
 
     status.step = 'checking_condition';
-    status.condition = await host.checkDeploymentCondition({
-      condition,
-      metrics: status.metrics,
-      modelId: automation.model_id,
-      variation: deploymentSpec.variation_name,
-      environment: environments[0]!,
-    });
+    setCurrentDetails(runDetails.checking(buildId, clone.commit));
+    status.condition = await host.checkDeploymentCondition.executeWithOptions({ summary: activitySummaries.condition(condition) }, [
+      {
+        condition,
+        metrics: status.metrics,
+        modelId: automation.model_id,
+        variation: deploymentSpec.variation_name,
+        environment: environments[0]!,
+      },
+    ]);
     // Runs started before the promotion patch recorded the outcome before approval (and kept "passed" after a rejection).
     const conditionPassed = status.condition.passed;
     if (!promotion) upsertSearchAttributes([{ key: SearchAttributeKeys.conditionOutcome, value: conditionPassed ? 'passed' : 'failed' }]);
@@ -155,6 +168,7 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
         gitCommit: clone.commit,
       };
       status.step = rollout ? 'canary' : 'deploying';
+      setCurrentDetails(runDetails.deploying(buildId, clone.commit, status.condition.reason));
       if (promotion) {
         const promoted = await promote({
           request,
@@ -184,6 +198,7 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
     status.step = 'notifying';
     if (deployed && automation.on_success) notifications.push(await notify('on_success', automation.on_success, { outcome: 'deployed', reason, deployed }));
     status.step = 'finished';
+    setCurrentDetails(runDetails.finished(deployed, buildId, status.git_commit, reason));
     upsertSearchAttributes([{ key: SearchAttributeKeys.deployed, value: deployed }]);
     const result: BuildDeployResult = { ...status, deployed, reason, build, notifications, trigger: input.trigger };
     upsertMemo({ result: memoOf(result, hostQueue?.taskQueue) });
@@ -198,6 +213,7 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
     const cause = promotion ? describeFailure(err, hostQueue) : rootCause(err);
     status.step = 'failed';
     status.error = `${failedStep.replace('_', ' ')} failed: ${cause.message}`;
+    setCurrentDetails(`not deployed: ${status.error}`);
     // A cancelled run still says so, to its receivers and in its memo.
     await CancellationScope.nonCancellable(async () => {
       upsertSearchAttributes([{ key: SearchAttributeKeys.deployed, value: false }]);

@@ -71,8 +71,10 @@ export async function listCommand(options: { json?: boolean }): Promise<number> 
 export async function describeCommand(name: string, options: { json?: boolean }): Promise<number> {
   return withRefitClient(async (refit) => {
     const state = await refit.describe(name);
+    // The schedule knows only the runs it started; visibility finds manual runs and rollbacks as well.
+    const runs = await refit.history(name, 5);
     if (options.json) {
-      console.log(JSON.stringify(state, null, 2));
+      console.log(JSON.stringify({ ...state, runs }, null, 2));
       return;
     }
     const lines: [string, string][] = [
@@ -82,7 +84,15 @@ export async function describeCommand(name: string, options: { json?: boolean })
       ['trigger', describeTrigger(state.automation)],
       ['policies', `overlap ${state.overlap.toLowerCase()}, catch-up window ${Math.round(state.catchupWindowMs / 1000)} s`],
       ['next runs', state.nextRuns.slice(0, 3).map(when).join(', ') || 'none'],
-      ['recent runs', state.recentRuns.map((run) => `${when(run.startedAt)} ${run.workflowId}`).join('\n') || 'none'],
+      [
+        'recent runs',
+        runs
+          .map(
+            (run) =>
+              `${when(run.startedAt)} ${run.workflowId} ${run.status.toLowerCase()}${run.deployed === undefined ? '' : run.deployed ? ', deployed' : ', not deployed'}`,
+          )
+          .join('\n') || 'none',
+      ],
     ];
     for (const [label, value] of lines) console.log(`${paint('bold', label.padEnd(12))} ${value.replace(/\n/g, `\n${' '.repeat(13)}`)}`);
     console.log(`\n${paint('bold', 'registered definition')}\n${toYaml(state.automation).trimEnd()}`);

@@ -1,0 +1,76 @@
+// What a run tells in the Temporal Web UI: its static summary and details (set at start by `refit run` and by the
+// schedule's action), a summary per activity in its history, and current details that end with the outcome. Read
+// here through the same APIs the Web UI reads (describe, the history's user metadata, the metadata query); and
+// `refit describe` lists manual runs, which the schedule itself does not know.
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { temporal } from '@temporalio/proto';
+import { RefitClient } from '../../client/refitClient.js';
+import { scheduleIdOf } from '../../client/schedules.js';
+import { packageRoot } from '../../platform/paths.js';
+import type { BuildDeployResult } from '../../shared/runTypes.js';
+import { startFixture, type Fixture } from '../harness/buildDeployFixture.js';
+import { readRunState } from '../harness/runState.js';
+
+const run = promisify(execFile);
+const text = (payload: temporal.api.common.v1.IPayload | null | undefined) => (payload ? defaultPayloadConverter.fromPayload<string>(payload) : undefined);
+
+describe('a run in the Web UI', () => {
+  let fixture: Fixture;
+  let refit: RefitClient;
+  let workflowId: string;
+  let result: BuildDeployResult;
+  beforeAll(async () => {
+    fixture = await startFixture('summaries');
+    refit = new RefitClient(fixture.server.client, fixture.taskQueue);
+    await refit.register([fixture.automation((input) => (input.name = 'summarised'))]);
+    const handle = await refit.run('summarised');
+    workflowId = handle.workflowId;
+    result = (await handle.result()) as BuildDeployResult;
+  }, 300_000);
+  afterAll(async () => {
+    await refit?.delete('summarised').catch(() => undefined);
+    await fixture?.close();
+  });
+
+  it('carries a summary and details from its start, and its outcome as current details', async () => {
+    expect(result.deployed).toBe(true);
+    const handle = fixture.server.client.workflow.getHandle(workflowId);
+    const description = await handle.describe();
+    const gitUri = `${fixture.git.url}/models.git#models/breast_cancer`;
+    expect(await description.staticSummary()).toBe(`manual run of summarised: build summaries from ${gitUri} @ main`);
+    expect(await description.staticDetails()).toMatch(/\*\*condition\*\* deploys when f1_score is above 0\.65/);
+    const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    expect(metadata.currentDetails).toMatch(
+      new RegExp(`^deployed ${result.build_id} @${fixture.commit.slice(0, 7)} \\(f1_score 0\\.\\d{1,4} is above the threshold 0\\.65\\)$`),
+    );
+  });
+
+  it('names what each activity does', async () => {
+    const history = await fixture.server.client.workflow.getHandle(workflowId).fetchHistory();
+    const summaries = (history.events ?? [])
+      .filter((event) => event.activityTaskScheduledEventAttributes)
+      .map((event) => [event.activityTaskScheduledEventAttributes!.activityType!.name, text(event.userMetadata?.summary)]);
+    const gitUri = `${fixture.git.url}/models.git#models/breast_cancer`;
+    expect(summaries).toEqual(
+      expect.arrayContaining([
+        ['cloneModelRepository', `clone ${gitUri} @ main`],
+        ['buildModel', `build ${result.build_id} @${fixture.commit.slice(0, 7)}: dependencies, tests, training`],
+        ['collectMetrics', `read the metrics of ${result.build_id}`],
+        ['checkDeploymentCondition', 'check f1_score > 0.65'],
+      ]),
+    );
+  });
+
+  it("gives the schedule's runs a summary too, and refit describe lists manual runs", async () => {
+    const schedule = await fixture.server.client.schedule.getHandle(scheduleIdOf('summarised')).describe();
+    expect(schedule.action).toMatchObject({ staticSummary: expect.stringMatching(/^schedule run of summarised: build summaries from /) });
+    const { stdout } = await run(process.execPath, [path.join(packageRoot(), 'dist', 'client', 'cli.js'), 'describe', 'summarised'], {
+      env: { ...process.env, TEMPORAL_ADDRESS: readRunState().address, REFIT_TASK_QUEUE: fixture.taskQueue, NO_COLOR: '1' },
+    });
+    expect(stdout).toMatch(new RegExp(`recent runs +\\S+ \\S+ ${workflowId} completed, deployed`));
+  });
+});
