@@ -3,7 +3,7 @@
 // 2 the command line was wrong, 3 Temporal could not be reached, 10 `run --wait --expect-deploy` did not deploy.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { packageRoot } from '../platform/paths.js';
 import { EXIT } from './output.js';
 
@@ -21,6 +21,16 @@ const program = new Command()
   .version((JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version, '-V, --version')
   .showHelpAfterError()
   .exitOverride();
+
+/** A whole number from 1 to `max` for `option`, or a usage error naming it. */
+function count(option: string, max: number) {
+  return (value: string): number => {
+    const number = Number(value);
+    if (!/^\d+$/.test(value.trim()) || number < 1 || number > max)
+      throw new InvalidArgumentError(`${option} takes a whole number from 1 to ${max}, not "${value}"`);
+    return number;
+  };
+}
 
 const set = async (code: Promise<number> | number): Promise<void> => {
   process.exitCode = await code;
@@ -122,7 +132,7 @@ program
   .command('history')
   .description('recent runs with their build, commit, decision and deployment')
   .argument('[automation]')
-  .option('--limit <n>', 'how many', '20')
+  .option('--limit <n>', 'how many (1-1000)', count('--limit', 1000), 20)
   .option('--json', 'as JSON')
   .action(async (name: string | undefined, options) => set((await runs()).historyCommand(name, options)));
 
@@ -161,9 +171,9 @@ program
 
 program
   .command('logs')
-  .description('print the build log of a build (on the machine that built it)')
-  .argument('<build>')
-  .action(async (build: string) => set((await runs()).logsCommand(build)));
+  .description("print a build's log, or the latest build's of an automation (on the machine that built it)")
+  .argument('<build|automation>')
+  .action(async (target: string) => set((await runs()).logsCommand(target)));
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 const secrets = program.command('secrets').description('the secret store the worker reads (git tokens, webhook URLs), each secret with its scope');
@@ -171,9 +181,16 @@ secrets
   .command('set')
   .description('store a secret; the value is read from stdin (hidden when typed). A secret goes only to the hosts and automations its scope names')
   .argument('<name>')
+  .argument('[value]', 'not accepted: a value on the command line would stay in shell history and process lists')
   .option('--host <host[:port]>', 'a host the value may be sent to (repeat for several; *.domain for its subdomains); none: this machine only', collect)
   .option('--automation <name>', 'an automation (or model id) that may use it (repeat for several); none: no build gets it', collect)
-  .action(async (name: string, options) => set((await secretCommands()).secretsSetCommand(name, options)));
+  .action(async (name: string, value: string | undefined, options, command: Command) => {
+    if (value !== undefined)
+      command.error(
+        `error: refit secrets set reads the value from stdin, not from the command line (where shell history and process lists would keep it): refit secrets set ${name} < file, or type it when asked`,
+      );
+    return set((await secretCommands()).secretsSetCommand(name, options));
+  });
 secrets
   .command('scope')
   .description('change where a secret may go and who may use it, keeping its value')

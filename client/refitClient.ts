@@ -21,6 +21,7 @@ import {
 } from '../shared/runTypes.js';
 import type { AutomationModel } from '../spec/schema/automation.js';
 import { runDetails, runSummary } from '../shared/runSummary.js';
+import { closest } from '../spec/suggest.js';
 import type { RollbackInput, RollbackResult, ScaleStatusInput, ScaleStatusResult } from '../shared/operations.js';
 import { registerAutomations, refitScheduleIds, SCHEDULE_PREFIX, scheduleIdOf, type Registration } from './schedules.js';
 
@@ -61,8 +62,12 @@ export class RunRefusedError extends Error {
 }
 
 export class AutomationNotFoundError extends Error {
-  constructor(name: string) {
-    super(`no automation "${name}" is registered: register it with \`refit register <file>\` (\`refit list\` shows what is)`);
+  constructor(name: string, suggestion?: string) {
+    super(
+      suggestion
+        ? `no automation "${name}" is registered; did you mean "${suggestion}"? (\`refit list\` shows what is)`
+        : `no automation "${name}" is registered: register it with \`refit register <file>\` (\`refit list\` shows what is)`,
+    );
   }
 }
 
@@ -98,7 +103,8 @@ export class RefitClient {
       automation,
       paused: description.state.paused,
       note: description.state.note,
-      nextRuns: description.info.nextActionTimes,
+      // Temporal still computes the times of a paused schedule; none of them will start a run.
+      nextRuns: description.state.paused ? [] : description.info.nextActionTimes,
       recentRuns: description.info.recentActions.map((action) => ({
         workflowId: action.action.workflow.workflowId,
         scheduledAt: action.scheduledAt,
@@ -313,8 +319,9 @@ export class RefitClient {
     try {
       return await this.client.schedule.getHandle(scheduleIdOf(name)).describe();
     } catch (err) {
-      if (err instanceof ScheduleNotFoundError) throw new AutomationNotFoundError(name);
-      throw err;
+      if (!(err instanceof ScheduleNotFoundError)) throw err;
+      const registered = (await refitScheduleIds(this.client).catch(() => [])).map((id) => id.slice(SCHEDULE_PREFIX.length));
+      throw new AutomationNotFoundError(name, closest(name, registered));
     }
   }
 }

@@ -83,7 +83,7 @@ export async function describeCommand(name: string, options: { json?: boolean })
       ['model', state.automation.model_id],
       ['trigger', describeTrigger(state.automation)],
       ['policies', `overlap ${state.overlap.toLowerCase()}, catch-up window ${Math.round(state.catchupWindowMs / 1000)} s`],
-      ['next runs', state.nextRuns.slice(0, 3).map(when).join(', ') || 'none'],
+      ['next runs', state.paused ? 'none while paused' : state.nextRuns.slice(0, 3).map(when).join(', ') || 'none'],
       [
         'recent runs',
         runs

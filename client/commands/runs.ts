@@ -1,8 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { refitHome } from '../../platform/paths.js';
 import type { BuildDeployResult, RunStatus } from '../../shared/runTypes.js';
+import { QueryNames } from '../../shared/names.js';
 import type { AutomationModel } from '../../spec/schema/automation.js';
 import { loadDefinitions } from '../../spec/loader.js';
 import { progress, table, when, withRefitClient } from '../cliContext.js';
@@ -90,7 +92,11 @@ async function follow(refit: RefitClient, handle: WorkflowHandle, options: { jso
     const message = err.cause?.message ?? err.message;
     spinner?.fail(`${STEP_WORDS[step]}: failed`);
     if (options.json) console.log(JSON.stringify({ status: 'failed', deployed: false, reason: message, workflow_id: handle.workflowId }, null, 2));
-    else console.error(paint('red', `run failed after ${seconds(started)}: ${message}`));
+    else {
+      console.error(paint('red', `run failed after ${seconds(started)}: ${message}`, process.stderr));
+      const buildId = (await handle.query<RunStatus>(QueryNames.status).catch(() => undefined))?.build_id;
+      if (buildId && ((step as RunStatus['step']) === 'building' || /^build(ing)? /.test(message))) console.error(`the build's log: refit logs ${buildId}`);
+    }
     return EXIT.failed;
   }
   finishStep();
@@ -103,8 +109,8 @@ async function follow(refit: RefitClient, handle: WorkflowHandle, options: { jso
   return options.expectDeploy && !result.deployed ? 10 : EXIT.ok;
 }
 
-export async function historyCommand(name: string | undefined, options: { limit?: string; json?: boolean }): Promise<number> {
-  const limit = Number(options.limit ?? 20);
+export async function historyCommand(name: string | undefined, options: { limit?: number; json?: boolean }): Promise<number> {
+  const limit = options.limit ?? 20;
   return withRefitClient(async (refit) => {
     const runs = await refit.history(name, limit);
     if (options.json) {
@@ -138,15 +144,51 @@ export async function historyCommand(name: string | undefined, options: { limit?
   });
 }
 
-/** Build logs stay on the machine of the worker that built them, under $REFIT_HOME/builds. */
-export function logsCommand(buildId: string): number {
-  const file = path.join(refitHome(), 'builds', buildId, 'build.log');
-  if (!existsSync(file)) {
-    console.error(`refit: no build log of ${buildId} on this machine (${file}); a build's log stays on the machine of the worker that built it`);
-    return EXIT.failed;
+/** Where a build's log is on this machine: under $REFIT_HOME/builds, or the demo's home ($REFIT_HOME/demo). */
+function buildLogFile(buildId: string): string | undefined {
+  return [refitHome(), path.join(refitHome(), 'demo')].map((home) => path.join(home, 'builds', buildId, 'build.log')).find((file) => existsSync(file));
+}
+
+/**
+ * `refit logs <build|automation>`: a build's log, or the latest build's of an automation. Build logs stay on the
+ * machine of the worker that built them, under $REFIT_HOME/builds.
+ */
+export async function logsCommand(target: string): Promise<number> {
+  const direct = buildLogFile(target);
+  if (direct) {
+    process.stdout.write(readFileSync(direct, 'utf8'));
+    return EXIT.ok;
   }
-  process.stdout.write(readFileSync(file, 'utf8'));
-  return EXIT.ok;
+  // Not a build here: an automation's name, whose latest build the run history knows.
+  let buildId: string | undefined;
+  const code = await withRefitClient(async (refit) => {
+    const runs = await refit.history(target, 20).catch(() => []);
+    buildId = runs.find((run) => run.kind === 'build' && run.buildId)?.buildId;
+  });
+  if (code !== EXIT.ok && code !== EXIT.unavailable) return code;
+  const file = buildId ? buildLogFile(buildId) : undefined;
+  if (file) {
+    console.error(paint('dim', `the latest build of ${target}: ${buildId}`, process.stderr));
+    process.stdout.write(readFileSync(file, 'utf8'));
+    return EXIT.ok;
+  }
+  console.error(
+    buildId
+      ? `refit: the latest build of ${target} is ${buildId}, and its log is not on this machine (${path.join(refitHome(), 'builds', buildId, 'build.log')}); a build's log stays on the machine of the worker that built it`
+      : `refit: no build log of ${target} on this machine (${path.join(refitHome(), 'builds', target, 'build.log')}), and no automation of that name has a build${code === EXIT.unavailable ? ' that Temporal could tell of (it could not be reached)' : ''}; a build's log stays on the machine of the worker that built it`,
+  );
+  return EXIT.failed;
+}
+
+/** Who a decision or rollback is recorded as: --by, else $REFIT_USER, else the operating-system user. */
+export function whoActs(by: string | undefined): string {
+  if (by) return by;
+  if (process.env.REFIT_USER) return process.env.REFIT_USER;
+  try {
+    return os.userInfo().username;
+  } catch {
+    return process.env.USER ?? 'unknown';
+  }
 }
 
 function clip(text: string, length: number): string {
@@ -159,7 +201,7 @@ export async function decideCommand(target: string, approve: boolean, options: {
     console.error('refit: say why with --reason: it is recorded in the run');
     return EXIT.usage;
   }
-  const by = options.by ?? process.env.REFIT_USER ?? process.env.USER ?? 'unknown';
+  const by = whoActs(options.by);
   return withRefitClient(async (refit) => {
     try {
       const { workflowId, record } = await refit.decide(target, { approve, by, reason: options.reason });
@@ -173,7 +215,7 @@ export async function decideCommand(target: string, approve: boolean, options: {
 }
 
 export async function rollbackCommand(name: string, options: { to?: string; by?: string; reason?: string; json?: boolean }): Promise<number> {
-  const by = options.by ?? process.env.REFIT_USER ?? process.env.USER ?? 'unknown';
+  const by = whoActs(options.by);
   return withRefitClient(async (refit) => {
     try {
       const result = await refit.rollback(name, { toBuildId: options.to, by, reason: options.reason });
