@@ -16,6 +16,8 @@ export interface LocatedProblem extends Problem {
   /** Which definition in the file: "#2" (second YAML document) or an export name. */
   definition?: string;
   position?: Position;
+  /** The source line at `position` and a caret under its column, where that helps (YAML syntax errors). */
+  excerpt?: string;
 }
 
 export interface LoadedAutomation {
@@ -152,11 +154,14 @@ async function readYamlFile(file: string, result: LoadResult): Promise<RawDefini
     result.errors.push({ file, path: [], message: `is ${size} bytes; a definition file may be at most ${MAX_DEFINITION_FILE_BYTES} bytes`, severity: 'error' });
     return [];
   }
-  const parsed = parseYamlDefinitions(await readFile(file, 'utf8'));
+  const text = await readFile(file, 'utf8');
+  const parsed = parseYamlDefinitions(text);
   if ('syntaxErrors' in parsed) {
-    for (const { message, position } of parsed.syntaxErrors) {
-      result.errors.push({ file, path: [], message: `YAML syntax: ${message}`, position, severity: 'error' });
-    }
+    // One mistake (a bad indent, an unclosed bracket) makes the parser report several errors after it: the first
+    // is the cause, the rest usually go with it.
+    const [{ message, position }, ...rest] = parsed.syntaxErrors as [{ message: string; position: Position }, ...{ message: string; position: Position }[]];
+    const more = rest.length ? ` (and ${rest.length} more YAML error${rest.length === 1 ? '' : 's'} after it, which fixing this one often clears)` : '';
+    result.errors.push({ file, path: [], message: `YAML syntax: ${message}${more}`, position, excerpt: excerptAt(text, position), severity: 'error' });
     return [];
   }
   if (!parsed.documents.length) {
@@ -225,4 +230,13 @@ function rejectDuplicateNames(result: LoadResult): void {
     });
     return false;
   });
+}
+
+/** The line at `position`, numbered, and a caret under its column. */
+export function excerptAt(text: string, position: Position): string | undefined {
+  const line = text.split(/\r?\n/)[position.line - 1];
+  if (line === undefined) return undefined;
+  const gutter = `${position.line} | `;
+  const shown = line.length > 160 ? `${line.slice(0, 160)}…` : line;
+  return `${gutter}${shown.replace(/\t/g, ' ')}\n${' '.repeat(gutter.length + Math.max(0, Math.min(position.column - 1, shown.length)))}^`;
 }

@@ -35,6 +35,7 @@ export function printLoadProblems(result: LoadResult): void {
     const label = problem.severity === 'error' ? paint('red', 'error') : problem.severity === 'warning' ? paint('yellow', 'warning') : paint('cyan', 'note');
     const field = problem.path.length ? `${formatPath(problem.path)}: ` : '';
     console.log(`${where(problem)}  ${label}  ${field}${problem.message}`);
+    if (problem.excerpt) console.log(problem.excerpt.replace(/^/gm, '    '));
   }
 }
 

@@ -47,6 +47,17 @@ describe('refit validate', () => {
     expect(lines.at(-1)).toBe('7 errors in 4 files; 3 valid automations in 6 files');
   });
 
+  it('shows a YAML syntax error once, at its cause, with the line and a caret', async () => {
+    const { code, stdout } = await refit('validate', 'test/fixtures/definitions/broken-syntax.yaml');
+    expect(code).toBe(1);
+    expect(stdout.split('\n').slice(0, 3)).toEqual([
+      'test/fixtures/definitions/broken-syntax.yaml:4:1  error  YAML syntax: Flow map in block collection must be sufficiently indented and end with a }',
+      '    4 | action: {}',
+      '        ^',
+    ]);
+    expect(stdout.match(/ {2}error {2}/g)).toHaveLength(1);
+  });
+
   it('prints the same as JSON with --json', async () => {
     const { code, stdout } = await refit('validate', 'test/fixtures/definitions', '--json', '--allow-code');
     expect(code).toBe(1);
