@@ -63,6 +63,18 @@ export function createDeployActivities(deps: ActivityDependencies) {
       return { environment: input.environment, ...(await target.scaleStatus(input.modelId, input.environment)) };
     },
 
+    /** Stops serving a model's variation (or all of them) in an environment; says what it stopped. */
+    async stopServing(input: { modelId: string; environment: string; variation?: string }): Promise<{ variation: string; buildId: string }[]> {
+      return withHeartbeat(async () => {
+        const status = await deps.deploymentTarget.status(input.modelId, input.environment);
+        const serving = Object.entries(status?.variations ?? {})
+          .filter(([variation]) => input.variation === undefined || variation === input.variation)
+          .map(([variation, state]) => ({ variation, buildId: state.buildId }));
+        if (serving.length) await deps.deploymentTarget.remove(input.modelId, input.environment, input.variation);
+        return serving;
+      });
+    },
+
     /** What serves a model's variation in an environment now, and what it served before. */
     async servingBuilds(input: {
       modelId: string;

@@ -32,6 +32,8 @@ function count(option: string, max: number) {
   };
 }
 
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
 const set = async (code: Promise<number> | number): Promise<void> => {
   process.exitCode = await code;
 };
@@ -163,6 +165,16 @@ program
   .action(async (name: string, options) => set((await runs()).rollbackCommand(name, options)));
 
 program
+  .command('undeploy')
+  .description("stop serving what a deploy serves: an automation's model in its environments, or a model id; recorded as a run")
+  .argument('<automation|model>')
+  .option('--variation <name>', 'only this variation (default: all of them)')
+  .option('--environment <name>', 'with a model id: an environment to stop it in (repeat for several; default the default one)', collect)
+  .option('--by <name>', 'who undeploys (default $REFIT_USER or the OS user)')
+  .option('--json', 'print the result as JSON')
+  .action(async (target: string, options) => set((await runs()).undeployCommand(target, options)));
+
+program
   .command('scale-status')
   .description("how an automation's model autoscales now, per environment: replicas, each trigger's value against its threshold, the last scaling")
   .argument('<automation>')
@@ -175,7 +187,6 @@ program
   .argument('<build|automation>')
   .action(async (target: string) => set((await runs()).logsCommand(target)));
 
-const collect = (value: string, previous: string[] = []) => [...previous, value];
 const secrets = program.command('secrets').description('the secret store the worker reads (git tokens, webhook URLs), each secret with its scope');
 secrets
   .command('set')

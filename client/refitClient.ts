@@ -22,7 +22,8 @@ import {
 import type { AutomationModel } from '../spec/schema/automation.js';
 import { runDetails, runSummary } from '../shared/runSummary.js';
 import { closest } from '../spec/suggest.js';
-import type { RollbackInput, RollbackResult, ScaleStatusInput, ScaleStatusResult } from '../shared/operations.js';
+import type { RollbackInput, RollbackResult, ScaleStatusInput, ScaleStatusResult, UndeployInput, UndeployResult } from '../shared/operations.js';
+import { environmentsOf } from '../shared/deployment.js';
 import { registerAutomations, refitScheduleIds, SCHEDULE_PREFIX, scheduleIdOf, type Registration } from './schedules.js';
 
 export interface AutomationState {
@@ -263,6 +264,37 @@ export class RefitClient {
         { automation, toBuildId: options.toBuildId, by: options.by, reason: options.reason, hostTaskQueue: await this.servingHostQueue(automation.model_id) },
       ],
     });
+  }
+
+  /**
+   * Stops what a deploy serves: `target` is an automation (its model, in its environments) or a model id (in
+   * `environments`, default the default one). Recorded as a run of its own, on the worker that serves the model.
+   */
+  async undeploy(target: string, options: { variation?: string; environments?: string[]; by: string }): Promise<UndeployResult & { automation?: string }> {
+    const automation = await this.describe(target).then(
+      (state) => state.automation,
+      (err: unknown) => {
+        if (err instanceof AutomationNotFoundError) return undefined;
+        throw err;
+      },
+    );
+    const modelId = automation?.model_id ?? target;
+    const environments = options.environments?.length ? options.environments : automation ? environmentsOf(automation.action.deployment_spec) : [''];
+    const stamp = new Date().toISOString().replace(/[-:.]/g, '');
+    const input: UndeployInput = {
+      modelId,
+      ...(automation ? { automation: automation.name } : {}),
+      environments,
+      ...(options.variation ? { variation: options.variation } : {}),
+      by: options.by,
+      hostTaskQueue: await this.servingHostQueue(modelId),
+    };
+    const result = await this.client.workflow.execute<(input: UndeployInput) => Promise<UndeployResult>>(WorkflowTypes.undeploy, {
+      taskQueue: this.taskQueue,
+      workflowId: `refit-undeploy-${modelId}-${stamp}`,
+      args: [input],
+    });
+    return { ...result, ...(automation ? { automation: automation.name } : {}) };
   }
 
   /** Per environment, how the automation's model autoscales now, as a worker that serves it reads it from the cluster. */

@@ -3,6 +3,9 @@
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { startEmbeddedStack } from './embeddedStack.js';
 import { startKubernetesDev, type KubernetesDev } from './kubernetesDev.js';
+import path from 'node:path';
+import { packageRoot, refitHome } from '../platform/paths.js';
+import { stillServing } from './stillServing.js';
 
 /** The embedded stack in the foreground until Ctrl-C: `make dev` and `refit dev [--kubernetes]`. */
 export async function runDevStack(options: { kubernetes?: boolean } = {}): Promise<void> {
@@ -60,5 +63,12 @@ export async function runDevStack(options: { kubernetes?: boolean } = {}): Promi
       await kubernetes.stop();
     }
     console.log('stopped');
+    // Local model servers are detached from the worker on purpose: they outlive the stack, and the user should know.
+    const serving = kubernetes ? [] : await stillServing(path.join(refitHome(), 'deployments'), path.join(packageRoot(), 'sdk', 'python')).catch(() => []);
+    if (serving.length) {
+      console.log('still serving (local model servers outlive the stack):');
+      for (const line of serving) console.log(`  ${line}`);
+      console.log('stop one with `refit undeploy <model>` while a dev stack runs (`refit dev`)');
+    }
   }
 }

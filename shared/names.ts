@@ -13,6 +13,7 @@ export const WorkflowTypes = {
   rollbackDeploy: 'rollbackDeploy',
   planRun: 'planRun',
   scaleStatus: 'scaleStatus',
+  undeploy: 'undeploy',
 } as const;
 
 /** Queries a running BuildDeploy answers. */

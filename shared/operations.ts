@@ -86,3 +86,23 @@ export interface ScaleStatusResult {
   model_id: string;
   environments: EnvironmentScale[];
 }
+
+/** `refit undeploy`: stop serving a model (one variation, or all of them) in its environments. */
+export interface UndeployInput {
+  modelId: string;
+  /** The automation named on the command line, when it was one (recorded with the run). */
+  automation?: string;
+  environments: string[];
+  variation?: string;
+  by: string;
+  hostTaskQueue?: string;
+}
+
+export interface UndeployResult {
+  model_id: string;
+  by: string;
+  /** What stopped serving: per environment, each variation and the build it served. */
+  stopped: { environment: string; variation: string; build_id: string }[];
+  /** Environments where nothing (of that variation) served. */
+  nothing_in: string[];
+}

@@ -5,3 +5,4 @@ export { metricTriggerCheck } from './metricTriggerCheck.js';
 export { rollbackDeploy } from './rollbackDeploy.js';
 export { planRun } from './planRun.js';
 export { scaleStatus } from './scaleStatus.js';
+export { undeploy } from './undeploy.js';

@@ -180,6 +180,29 @@ export async function logsCommand(target: string): Promise<number> {
   return EXIT.failed;
 }
 
+/** `refit undeploy <automation|model>`: stops what serves, and says what it stopped. */
+export async function undeployCommand(target: string, options: { variation?: string; environment?: string[]; by?: string; json?: boolean }): Promise<number> {
+  return withRefitClient(async (refit) => {
+    const result = await refit.undeploy(target, { variation: options.variation, environments: options.environment, by: whoActs(options.by) });
+    if (options.json) {
+      console.log(JSON.stringify(result, null, 2));
+      return;
+    }
+    const where = (environment: string) => (environment ? `environment ${environment}` : 'the default environment');
+    for (const entry of result.stopped)
+      console.log(`stopped variation ${entry.variation} of ${result.model_id} (build ${entry.build_id}) in ${where(entry.environment)}`);
+    if (!result.stopped.length) {
+      const what = options.variation ? `variation ${options.variation} of ${result.model_id}` : result.model_id;
+      console.error(
+        `refit: nothing of ${what} serves in ${result.nothing_in.map(where).join(', ')}${result.automation ? '' : ` (and no automation is named ${target}: give a model id or an automation)`}`,
+      );
+      return EXIT.failed;
+    }
+    for (const environment of result.nothing_in) console.log(`nothing served in ${where(environment)}`);
+    if (result.automation) console.log(`its schedule still runs: the next deploying run serves it again (\`refit pause ${result.automation}\` stops that)`);
+  });
+}
+
 /** Who a decision or rollback is recorded as: --by, else $REFIT_USER, else the operating-system user. */
 export function whoActs(by: string | undefined): string {
   if (by) return by;

@@ -5,7 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { LocalDeploymentTarget } from '../../activities/deploy/local/localTarget.js';
 import { RefitClient } from '../../client/refitClient.js';
+import { stillServing } from '../../devstack/stillServing.js';
 import { packageRoot } from '../../platform/paths.js';
 import type { BuildDeployResult } from '../../shared/runTypes.js';
 import { startFixture, type Fixture } from '../harness/buildDeployFixture.js';
@@ -107,6 +109,32 @@ describe('the dev loop', () => {
     } finally {
       await refit.delete('broken-churn');
     }
+  });
+
+  it('lists what still serves, as `refit dev` says on exit', async () => {
+    const lines = await stillServing(path.join(fixture.home, 'deployments'), path.join(packageRoot(), 'sdk', 'python'));
+    expect(lines).toEqual([expect.stringMatching(new RegExp(`^devloop at http://127\\.0\\.0\\.1:\\d+: variation default \\(build ${builds[0]}\\)$`))]);
+  });
+
+  it('undeploys what an automation serves, as a recorded run, and says when nothing serves', async () => {
+    const target = new LocalDeploymentTarget({
+      deploymentsRoot: path.join(fixture.home, 'deployments'),
+      sdkPythonPath: path.join(packageRoot(), 'sdk', 'python'),
+      secrets: null as never,
+    });
+    const before = await target.status('devloop', '');
+    expect(before?.variations.default?.buildId).toBe(builds[0]);
+    const url = before!.url!;
+    const { code, stdout } = await refitCli('undeploy', 'nightly-churn');
+    expect(code).toBe(0);
+    expect(stdout).toContain(`stopped variation default of devloop (build ${builds[0]}) in the default environment`);
+    expect(stdout).toContain('its schedule still runs');
+    expect(Object.keys((await target.status('devloop', ''))?.variations ?? {})).toEqual([]);
+    await expect(fetch(`${url}/v2/health/ready`)).rejects.toThrow();
+    const again = await refitCli('undeploy', 'devloop');
+    expect(again).toMatchObject({ code: 1, stderr: expect.stringContaining('nothing of devloop serves in the default environment') });
+    const runs = await refit.history('nightly-churn', 1);
+    expect(runs.length).toBe(1);
   });
 
   it('explains that secret values come from stdin, and validates numbers', async () => {
