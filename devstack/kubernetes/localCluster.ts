@@ -5,6 +5,8 @@
 // One node runs per machine (hostRecord.ts); its state lives in `dir` and the node's run folder.
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DiscoveryV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { installerLines, runInstaller } from '../installers.js';
 import { startContainerd } from './containerd.js';
 import { startControlPlane } from './controlPlane.js';
@@ -15,7 +17,7 @@ import { CGROUP_ROOT, KUBELET_SYSCTLS, NODE_NAME, startKubelet, startKubeProxy, 
 import { nodeLeftovers, tearDownNode } from './nodeTeardown.js';
 import { createPki } from './pki.js';
 import { pushImage, startRegistry } from './registry.js';
-import { stopServer, type ServerProcess } from './serverProcess.js';
+import { probe, startServer, stopServer, waitUntilServing, type ServerProcess } from './serverProcess.js';
 
 export const PAUSE_VERSION = '3.10.1';
 const CONTROL_PLANE_SERVICE_CIDR = '10.0.0.0/24';
@@ -150,9 +152,10 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     await setUpNetwork(network, changes);
     log(`node network: bridge ${network.bridge} ${network.nodeAddress} (pods ${network.podCidr}, Services ${network.serviceCidr})`);
 
-    const pki = await createPki(options.dir, { name: NODE_NAME, address: network.nodeAddress });
+    const pki = await createPki(options.dir, { name: NODE_NAME, address: network.nodeAddress, serviceIp: firstServiceIp(network.serviceCidr) });
     const controlPlane = await startControlPlane({ dir: options.dir, bin: parts.bin, pki, serviceCidr: network.serviceCidr, withNode: true }, servers);
     log(`control plane at ${controlPlane.server}`);
+    servers.push(await exposeApiServerToPods(options.dir, controlPlane, network));
     const crds = installCrds(controlPlane.admin, path.join(path.dirname(parts.bin), 'crds'));
 
     // On the bridge address, so that build pods can push what the node then pulls.
@@ -196,4 +199,42 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
 
 function nodeOf(network: NodeNetwork): LocalClusterInfo['node'] {
   return { name: NODE_NAME, address: network.nodeAddress, podCidr: network.podCidr, serviceCidr: network.serviceCidr };
+}
+
+/** The first address of the Service range: the `kubernetes` Service's ClusterIP. */
+function firstServiceIp(serviceCidr: string): string {
+  const [base] = serviceCidr.split('/');
+  const octets = base!.split('.').map(Number);
+  octets[3] = octets[3]! + 1;
+  return octets.join('.');
+}
+
+/**
+ * Pods reach the API server as in a cluster: `kubernetes.default` (its ClusterIP, KUBERNETES_SERVICE_HOST) leads,
+ * through kube-proxy, to a forwarder on the node's bridge address and the same port, and from there to the API
+ * server on loopback. The Service's EndpointSlice names that forwarder (the API server's own endpoint reconciler is
+ * off: it would advertise 127.0.0.1).
+ */
+async function exposeApiServerToPods(dir: string, controlPlane: { server: string; admin: KubeConfig }, network: NodeNetwork): Promise<ServerProcess> {
+  const port = Number(new URL(controlPlane.server).port);
+  const forwarder = startServer(dir, process.execPath, [
+    fileURLToPath(new URL('./tcpForwarder.js', import.meta.url)),
+    `${network.nodeAddress}:${port}`,
+    `127.0.0.1:${port}`,
+  ]);
+  await waitUntilServing(forwarder, () => probe(`https://${network.nodeAddress}:${port}/livez`, { insecure: true }));
+  await allowPodsToReach(network, port);
+  await controlPlane.admin.makeApiClient(DiscoveryV1Api).createNamespacedEndpointSlice({
+    namespace: 'default',
+    body: {
+      metadata: {
+        name: 'kubernetes-refit-node',
+        labels: { 'kubernetes.io/service-name': 'kubernetes', 'endpointslice.kubernetes.io/managed-by': 'refit-node' },
+      },
+      addressType: 'IPv4',
+      endpoints: [{ addresses: [network.nodeAddress], conditions: { ready: true } }],
+      ports: [{ name: 'https', port, protocol: 'TCP' }],
+    },
+  });
+  return forwarder;
 }

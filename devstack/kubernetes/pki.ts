@@ -98,7 +98,7 @@ export async function createCertificateAuthority(pkiDir: string, name: string, s
 }
 
 /** The CA and every pair the control plane needs, and with `node` those of a node of that name and address. */
-export async function createPki(dir: string, node?: { name: string; address: string }): Promise<ClusterPki> {
+export async function createPki(dir: string, node?: { name: string; address: string; serviceIp: string }): Promise<ClusterPki> {
   const pkiDir = path.join(dir, 'pki');
   const authority = await createCertificateAuthority(pkiDir, 'ca', '/CN=refit-local-ca');
   // The aggregation layer's own CA, apart from the client CA as Kubernetes asks: an API server that KEDA's
@@ -106,7 +106,24 @@ export async function createPki(dir: string, node?: { name: string; address: str
   const frontProxy = await createCertificateAuthority(pkiDir, 'front-proxy-ca', '/CN=refit-local-front-proxy-ca');
   const { ca, issue } = authority;
   const [apiServer, admin, controllerManager, scheduler, apiServerKubeletClient, frontProxyClient] = await Promise.all([
-    issue('kube-apiserver', '/CN=kube-apiserver', { server: ['IP:127.0.0.1', 'DNS:localhost'] }),
+    // With a node, pods reach the API server as the `kubernetes` Service (its ClusterIP, its DNS names), which leads
+    // to the node's address.
+    issue('kube-apiserver', '/CN=kube-apiserver', {
+      server: [
+        'IP:127.0.0.1',
+        'DNS:localhost',
+        ...(node
+          ? [
+              `IP:${node.address}`,
+              `IP:${node.serviceIp}`,
+              'DNS:kubernetes',
+              'DNS:kubernetes.default',
+              'DNS:kubernetes.default.svc',
+              'DNS:kubernetes.default.svc.cluster.local',
+            ]
+          : []),
+      ],
+    }),
     issue('admin', '/O=system:masters/CN=refit-local-admin', 'client'),
     issue('kube-controller-manager', '/CN=system:kube-controller-manager', 'client'),
     issue('kube-scheduler', '/CN=system:kube-scheduler', 'client'),

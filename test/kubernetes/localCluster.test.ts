@@ -207,6 +207,39 @@ describe("the test run's Kubernetes cluster", () => {
     expect(await core.readNamespacedPodLog({ name: pods[0]!.metadata!.name!, namespace })).toMatch(/GET \/ HTTP\/1\.1" 200/);
   });
 
+  it("lets a pod reach the API server as kubernetes.default with its service account's token, as in a cluster", async () => {
+    const script = [
+      'import json, os, ssl, urllib.request',
+      'base = "/var/run/secrets/kubernetes.io/serviceaccount"',
+      'token = open(base + "/token").read()',
+      'context = ssl.create_default_context(cafile=base + "/ca.crt")',
+      'def get(host, path):',
+      '    request = urllib.request.Request(f"https://{host}{path}", headers={"Authorization": "Bearer " + token})',
+      '    try:',
+      '        return json.load(urllib.request.urlopen(request, context=context, timeout=10))',
+      '    except urllib.error.HTTPError as error:',
+      '        return {"status": error.code}',
+      'service = os.environ["KUBERNETES_SERVICE_HOST"] + ":" + os.environ["KUBERNETES_SERVICE_PORT"]',
+      'print(json.dumps({"version": get(service, "/version").get("gitVersion"), "pods": get(service, "/api/v1/namespaces/kube-system/pods")}))',
+    ].join('\n');
+    await core.createNamespacedPod({
+      namespace,
+      body: {
+        metadata: { name: 'api-probe', namespace },
+        spec: { restartPolicy: 'Never', containers: [{ name: 'probe', image: kubernetes.images.runtime!, command: ['python3', '-c', script] }] },
+      },
+    });
+    await eventually('the API probe pod to finish', async () => {
+      const phase = (await core.readNamespacedPod({ name: 'api-probe', namespace })).status?.phase;
+      return phase === 'Succeeded' || phase === 'Failed' ? phase : undefined;
+    });
+    const log = (await core.readNamespacedPodLog({ name: 'api-probe', namespace })).trim();
+    const result = JSON.parse(log.split('\n').at(-1)!) as { version: string; pods: { status?: number } };
+    expect(result.version).toBe('v1.35.4');
+    // Authenticated as the namespace's default service account, which RBAC gives nothing.
+    expect(result.pods).toEqual({ status: 403 });
+  });
+
   it('keeps pods to the bridge: no other machine, no server of this one but the registry, only Services and each other', async () => {
     // A server of this machine on all interfaces, which a pod must not reach through the node's address.
     const server = createServer((_, response) => response.end('reached')).listen(0, '0.0.0.0');
