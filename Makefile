@@ -32,6 +32,7 @@ test-tools: tools
 	@bash scripts/install-postgres.sh >/dev/null
 	@bash scripts/install-mlflow.sh >/dev/null
 	@bash scripts/install-pypi-proxy.sh >/dev/null
+	@bash scripts/install-chromium.sh >/dev/null
 	@$(MAKE) --no-print-directory kubernetes-tools
 
 kubernetes-tools:
