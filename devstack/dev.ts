@@ -23,7 +23,7 @@ export async function runDevStack(options: { kubernetes?: boolean } = {}): Promi
     // The worker reads its settings from the environment: these point it, and only it, at the cluster.
     Object.assign(process.env, kubernetes.workerEnv);
   }
-  const stack = await startEmbeddedStack().catch(async (err: unknown) => {
+  const stack = await startEmbeddedStack({ strictPorts: true }).catch(async (err: unknown) => {
     await kubernetes?.stop();
     throw err;
   });

@@ -1,17 +1,19 @@
 // Where Refit connects, from the standard Temporal configuration: the same for the client and the worker.
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { DEFAULT_TASK_QUEUE } from '../shared/names.js';
+import { runningDevServer } from './devStackRecord.js';
 
 /**
  * TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, and the profiles of temporal.toml
- * (TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE): the settings the `temporal` CLI reads.
+ * (TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE): the settings the `temporal` CLI reads. Without an address there, the
+ * dev stack of this Refit home when one runs (`refit dev` records it), else localhost:7233.
  */
 export function temporalSettings(overrides: { address?: string; namespace?: string } = {}) {
   const { connectionOptions, namespace } = loadClientConnectConfig();
   return {
     connectionOptions: {
       ...connectionOptions,
-      address: overrides.address ?? connectionOptions.address ?? 'localhost:7233',
+      address: overrides.address ?? connectionOptions.address ?? runningDevServer()?.address ?? 'localhost:7233',
     },
     namespace: overrides.namespace ?? namespace ?? 'default',
     taskQueue: process.env.REFIT_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
