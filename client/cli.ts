@@ -47,6 +47,14 @@ program
   .action(async (paths: string[], options) => set((await import('./commands/validate.js')).validateCommand(paths, options)));
 
 program
+  .command('init')
+  .description("write a first automation that validates and runs: the example model from refit dev's git server, or with --model your own model folder")
+  .argument('[dir]', 'where to write it (default: here)')
+  .option('--model', 'also write a model folder (main/ and tests/, the example model as a start) in a local git repository')
+  .option('--name <automation>', "the automation's name (default retrain-<model>)")
+  .action(async (dir: string | undefined, options) => set((await import('./commands/init.js')).initCommand(dir, options)));
+
+program
   .command('schema')
   .description('print the JSON Schema of an automation definition (for YAML completion in editors)')
   .action(async () => console.log(JSON.stringify((await import('../spec/jsonSchema.js')).automationJsonSchema(), null, 2)));

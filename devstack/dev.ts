@@ -6,6 +6,8 @@ import { startKubernetesDev, type KubernetesDev } from './kubernetesDev.js';
 import path from 'node:path';
 import { packageRoot, refitHome } from '../platform/paths.js';
 import { stillServing } from './stillServing.js';
+import { startDevGitServer, type DevGitServer } from './devGitServer.js';
+import { EXAMPLE_MODEL_FOLDER } from '../platform/devStackRecord.js';
 
 /** The embedded stack in the foreground until Ctrl-C: `make dev` and `refit dev [--kubernetes]`. */
 export async function runDevStack(options: { kubernetes?: boolean } = {}): Promise<void> {
@@ -23,6 +25,8 @@ export async function runDevStack(options: { kubernetes?: boolean } = {}): Promi
     // The worker reads its settings from the environment: these point it, and only it, at the cluster.
     Object.assign(process.env, kubernetes.workerEnv);
   }
+  // The dev loop runs the operator's own repositories: file:// ones too (`refit init --model`), unless they say no.
+  process.env.REFIT_GIT_ALLOW_FILE ??= '1';
   const stack = await startEmbeddedStack({ strictPorts: true }).catch(async (err: unknown) => {
     await kubernetes?.stop();
     throw err;
@@ -36,11 +40,22 @@ export async function runDevStack(options: { kubernetes?: boolean } = {}): Promi
       throw new Error('`refit dev --kubernetes` needs the dev stack to itself: stop the other `refit dev`/`make dev` first');
     }
   }
+  // The example model on a git server of its own, which `refit init` points new automations at (not for pods:
+  // with --kubernetes, build Jobs reach only the node's bridge address).
+  let git: DevGitServer | undefined;
+  if (!kubernetes && stack.ownsServer) {
+    git = await startDevGitServer(refitHome()).catch(async (err: unknown) => {
+      await stack.stop();
+      throw err;
+    });
+  }
   console.log(`Refit dev stack is up (Ctrl-C stops it):`);
   console.log(`  Temporal  ${stack.server.address}   (TEMPORAL_ADDRESS=${stack.server.address})`);
   console.log(`  Web UI    ${stack.server.uiUrl}`);
   console.log(`  worker    task queue "${stack.taskQueue}", namespace "${stack.server.namespace}"`);
   console.log(`  log       ${stack.server.logFile}`);
+  if (git) console.log(`  git       ${git.repository}#${EXAMPLE_MODEL_FOLDER} (the example model; token: the secret dev_git_token), for \`refit init\``);
+  if (process.env.REFIT_GIT_ALLOW_FILE === '1') console.log('  file://   local repositories allowed (REFIT_GIT_ALLOW_FILE=1; set it to 0 to refuse them)');
   if (kubernetes) {
     const { info, record } = kubernetes;
     console.log(`  Kubernetes ${info.server}, node ${info.node?.name} (pods on ${info.node?.podCidr}, Services on ${info.node?.serviceCidr})`);
@@ -57,6 +72,7 @@ export async function runDevStack(options: { kubernetes?: boolean } = {}): Promi
     // The SDK's runtime shuts the worker down on SIGINT/SIGTERM, which ends run().
     await stack.worker.run();
   } finally {
+    await git?.stop();
     await stack.stop();
     if (kubernetes) {
       console.log('stopping the Kubernetes node (its pods, network and mounts go with it) ...');

@@ -31,3 +31,22 @@ export function runningDevServer(home = refitHome()): DevServerRecord | undefine
     return undefined;
   }
 }
+
+/** `refit dev`'s git server: the example model repository, behind the home's secret dev_git_token. */
+export const DEV_GIT_SECRET = 'dev_git_token';
+export const DEV_GIT_REPOSITORY = 'examples';
+export const DEFAULT_DEV_GIT_PORT = 8235;
+/** The example model's folder in that repository. */
+export const EXAMPLE_MODEL_FOLDER = 'models/breast_cancer';
+
+export function devGitPort(env: NodeJS.ProcessEnv = process.env): number {
+  const port = env.REFIT_DEV_GIT_PORT ? Number(env.REFIT_DEV_GIT_PORT) : DEFAULT_DEV_GIT_PORT;
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new Error(`REFIT_DEV_GIT_PORT=${JSON.stringify(env.REFIT_DEV_GIT_PORT)} is not a port (1-65535)`);
+  return port;
+}
+
+/** The repository address `refit init` writes, whether or not the server runs now. */
+export function devGitRepository(env: NodeJS.ProcessEnv = process.env): string {
+  return `http://127.0.0.1:${devGitPort(env)}/${DEV_GIT_REPOSITORY}.git`;
+}
