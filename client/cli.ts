@@ -3,7 +3,7 @@
 // 2 the command line was wrong, 3 Temporal could not be reached, 10 `run --wait --expect-deploy` did not deploy.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { packageRoot } from '../platform/paths.js';
 import { EXIT } from './output.js';
 
@@ -21,6 +21,11 @@ const program = new Command()
   .version((JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version, '-V, --version')
   .showHelpAfterError()
   .exitOverride();
+
+/** `-o wide`: every column whole, times as dates (the default fits the terminal, times relative). */
+function wideOption(): Option {
+  return new Option('-o, --output <format>', 'wide: whole columns and absolute times').choices(['wide']);
+}
 
 /** A whole number from 1 to `max` for `option`, or a usage error naming it. */
 function count(option: string, max: number) {
@@ -82,6 +87,7 @@ program
   .command('list')
   .description('list registered automations, their trigger, state and next run')
   .option('--json', 'as JSON')
+  .addOption(wideOption())
   .action(async (options) => set((await automations()).listCommand(options)));
 
 program
@@ -144,6 +150,7 @@ program
   .argument('[automation]')
   .option('--limit <n>', 'how many (1-1000)', count('--limit', 1000), 20)
   .option('--json', 'as JSON')
+  .addOption(wideOption())
   .action(async (name: string | undefined, options) => set((await runs()).historyCommand(name, options)));
 
 program

@@ -23,6 +23,8 @@ export interface PlanRunResult {
   automation: string;
   commit: string;
   steps: string[];
+  /** What would make the run fail before it starts (a secret missing or out of scope). */
+  problems?: string[];
 }
 
 export interface MetricTriggerCheckInput {

@@ -13,6 +13,7 @@ import { minutes, type ActivityDependencies } from '../dependencies.js';
 import { cloneRepository, remoteHead } from '../git/cloneRepository.js';
 import { allowedGitLocation, gitToken } from '../git/gitAccess.js';
 import { waitForMetric } from '../metrics/metricSource.js';
+import { checkRunSecrets, secretsOfRun } from '../secrets/runSecrets.js';
 import { buildDirOf } from './workspace.js';
 
 type BuildSpec = AutomationModel['action']['build_spec'];
@@ -123,6 +124,12 @@ export function createBuildActivities(deps: ActivityDependencies) {
           onPoll: (metrics) => progress({ step: 'metrics', seen: Object.keys(metrics) }),
         });
       });
+    },
+
+    /** Which secrets a run of the automation would not get, and why (for `refit plan --run`). */
+    async planSecrets(input: { automation: AutomationModel }): Promise<{ checked: string[]; problems: string[] }> {
+      const secrets = secretsOfRun(input.automation, { plainHttpHosts: deps.gitPolicy.allowHttpHosts });
+      return { checked: [...new Set(secrets.map((secret) => secret.name))], problems: await checkRunSecrets(deps.secrets, secrets) };
     },
 
     /** The commit a build would clone now (for `refit plan --run`). */

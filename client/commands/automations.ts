@@ -1,7 +1,7 @@
 import { loadDefinitions } from '../../spec/loader.js';
 import { describeTrigger } from '../../spec/summary.js';
 import { toYaml } from '../../spec/yaml.js';
-import { table, when, withRefitClient } from '../cliContext.js';
+import { relativeTime, table, when, withRefitClient } from '../cliContext.js';
 import { EXIT, paint } from '../output.js';
 import { printLoadProblems } from './validate.js';
 
@@ -36,7 +36,7 @@ export async function registerCommand(paths: string[], options: { prune?: boolea
   });
 }
 
-export async function listCommand(options: { json?: boolean }): Promise<number> {
+export async function listCommand(options: { json?: boolean; output?: string }): Promise<number> {
   return withRefitClient(async (refit) => {
     const automations = await refit.list();
     if (options.json) {
@@ -61,8 +61,9 @@ export async function listCommand(options: { json?: boolean }): Promise<number> 
           state.automation.model_id,
           describeTrigger(state.automation),
           state.paused ? paint('yellow', 'paused') : 'active',
-          when(state.nextRuns[0]),
+          options.output === 'wide' ? when(state.nextRuns[0]) : relativeTime(state.nextRuns[0]),
         ]),
+        { wide: options.output === 'wide' },
       ),
     );
   });

@@ -37,6 +37,7 @@ export async function planCommand(paths: string[], options: { prune?: boolean; r
       run.steps.forEach((step, index) => console.log(`  ${index + 1}. ${step}`));
     }
     console.log(paint('dim', '\nnothing was changed (refit register applies the plan)'));
+    if (runs.some((run) => run.problems?.length)) return EXIT.failed;
   });
 }
 

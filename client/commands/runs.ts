@@ -7,7 +7,7 @@ import type { BuildDeployResult, RunStatus } from '../../shared/runTypes.js';
 import { QueryNames } from '../../shared/names.js';
 import type { AutomationModel } from '../../spec/schema/automation.js';
 import { loadDefinitions } from '../../spec/loader.js';
-import { progress, table, when, withRefitClient } from '../cliContext.js';
+import { progress, relativeTime, table, when, withRefitClient } from '../cliContext.js';
 import { EXIT, paint } from '../output.js';
 import { RunRefusedError, type RefitClient } from '../refitClient.js';
 import { printLoadProblems } from './validate.js';
@@ -109,7 +109,7 @@ async function follow(refit: RefitClient, handle: WorkflowHandle, options: { jso
   return options.expectDeploy && !result.deployed ? 10 : EXIT.ok;
 }
 
-export async function historyCommand(name: string | undefined, options: { limit?: number; json?: boolean }): Promise<number> {
+export async function historyCommand(name: string | undefined, options: { limit?: number; json?: boolean; output?: string }): Promise<number> {
   const limit = options.limit ?? 20;
   return withRefitClient(async (refit) => {
     const runs = await refit.history(name, limit);
@@ -125,7 +125,7 @@ export async function historyCommand(name: string | undefined, options: { limit?
       table(
         ['started', 'automation', 'build', 'commit', 'status', 'deployed', 'why'],
         runs.map((run) => [
-          when(run.startedAt),
+          options.output === 'wide' ? when(run.startedAt) : relativeTime(run.startedAt),
           `${run.automation ?? ''}${run.kind === 'rollback' ? ' (rollback)' : ''}`,
           run.buildId ?? '',
           run.commit?.slice(0, 10) ?? '',
@@ -137,8 +137,9 @@ export async function historyCommand(name: string | undefined, options: { limit?
               : run.deployed
                 ? paint('green', 'yes')
                 : 'no',
-          clip(run.reason ?? '', 100),
+          options.output === 'wide' ? (run.reason ?? '') : clip(run.reason ?? '', 100),
         ]),
+        { wide: options.output === 'wide' },
       ),
     );
   });

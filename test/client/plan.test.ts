@@ -68,9 +68,10 @@ describe('refit plan', () => {
       '-      threshold: "0.65"',
       '+      threshold: "0.7"',
     ]);
-    expect(output).toContain(`1. clone ${changed.action.build_spec.git_uri} at main: commit ${fixture.commit}`);
-    expect(output).toContain('3. deploy if f1_score is above 0.7');
-    expect(output).toMatch(/4\. deploy: start serving variation "default" of plan with the new build \(1 pod\(s\) × 1 CPU, 1Gi\); nothing serves it now/);
+    expect(output).toContain('1. secrets: git_token found and in scope');
+    expect(output).toContain(`2. clone ${changed.action.build_spec.git_uri} at main: commit ${fixture.commit}`);
+    expect(output).toContain('4. deploy if f1_score is above 0.7');
+    expect(output).toMatch(/5\. deploy: start serving variation "default" of plan with the new build \(1 pod\(s\) × 1 CPU, 1Gi\); nothing serves it now/);
     expect(output).toContain('nothing was changed');
 
     // Nothing changed: the schedule is as it was, and nothing was built or deployed.
@@ -84,6 +85,25 @@ describe('refit plan', () => {
     });
     expect(await target.status('plan', '')).toBeUndefined();
     expect((await refit.history('planned')).length).toBe(0);
+  });
+
+  it('names every secret a run would not get, before the run, and exits 1', async () => {
+    const needy = fixture.automation((input) => {
+      input.name = 'needy';
+      input.action.build_spec.env_vars = ['API_KEY=secret:scoring_api_key'];
+      input.action.deployment_spec.env_vars = ['DB_PASSWORD=secret:db_password'];
+    });
+    const file = path.join(fixture.home, 'needy.yaml');
+    writeFileSync(file, toYaml(needy));
+    const failed = await planCli(file, '--run').then(
+      () => undefined,
+      (err: { code: number; stdout: string }) => err,
+    );
+    expect(failed?.code).toBe(1);
+    expect(failed?.stdout).toMatch(
+      /1\. secrets: 2 problem\(s\), the run would fail: build_spec\.env_vars \(API_KEY\): secret "scoring_api_key" is not in .*\(refit secrets set scoring_api_key\); deployment_spec\.env_vars \(DB_PASSWORD\): secret "db_password" is not in/,
+    );
+    expect(failed?.stdout).toContain(`2. clone ${needy.action.build_spec.git_uri} at main: commit ${fixture.commit}`);
   });
 
   it('says a registered, unchanged definition is unchanged', async () => {
