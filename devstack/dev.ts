@@ -6,16 +6,19 @@ import { startKubernetesDev, type KubernetesDev } from './kubernetesDev.js';
 import path from 'node:path';
 import { packageRoot, refitHome } from '../platform/paths.js';
 import { stillServing } from './stillServing.js';
+import { devLogLine } from './devLog.js';
 import { startDevGitServer, type DevGitServer } from './devGitServer.js';
 import { EXAMPLE_MODEL_FOLDER } from '../platform/devStackRecord.js';
 
 /** The embedded stack in the foreground until Ctrl-C: `make dev` and `refit dev [--kubernetes]`. */
 export async function runDevStack(options: { kubernetes?: boolean } = {}): Promise<void> {
-  // The worker on this machine's own queue runs activities only; the SDK's warning about that is noise here.
-  const logger = new DefaultLogger((process.env.REFIT_LOG_LEVEL ?? 'WARN') as 'WARN');
+  // A line per run outcome and one per warning; REFIT_LOG_LEVEL=INFO or DEBUG prints the SDK's log whole.
+  const verbose = process.env.REFIT_LOG_LEVEL ? new DefaultLogger(process.env.REFIT_LOG_LEVEL as 'INFO') : undefined;
   Runtime.install({
-    logger: new DefaultLogger('TRACE', (entry) => {
-      if (!entry.message.startsWith('No workflows registered')) logger.log(entry.level, entry.message, entry.meta);
+    logger: new DefaultLogger((process.env.REFIT_LOG_LEVEL as 'INFO' | undefined) ?? 'INFO', (entry) => {
+      if (verbose) return verbose.log(entry.level, entry.message, entry.meta);
+      const line = devLogLine({ level: entry.level, message: entry.message, meta: entry.meta as Record<string, unknown> | undefined });
+      if (line) console.log(line);
     }),
   });
   let kubernetes: KubernetesDev | undefined;

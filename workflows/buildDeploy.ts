@@ -6,6 +6,7 @@ import {
   CancelledFailure,
   defineQuery,
   isCancellation,
+  log,
   ParentClosePolicy,
   patched,
   setCurrentDetails,
@@ -199,6 +200,8 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
     if (deployed && automation.on_success) notifications.push(await notify('on_success', automation.on_success, { outcome: 'deployed', reason, deployed }));
     status.step = 'finished';
     setCurrentDetails(runDetails.finished(deployed, buildId, status.git_commit, reason));
+    // One line per outcome for a terminal that follows the worker (refit dev); replays log nothing.
+    log.info(`${automation.name}: ${reason}`, { refitOutcome: deployed ? 'deployed' : 'not_deployed', buildId });
     upsertSearchAttributes([{ key: SearchAttributeKeys.deployed, value: deployed }]);
     const result: BuildDeployResult = { ...status, deployed, reason, build, notifications, trigger: input.trigger };
     upsertMemo({ result: memoOf(result, hostQueue?.taskQueue) });
@@ -214,6 +217,7 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
     status.step = 'failed';
     status.error = `${failedStep.replace('_', ' ')} failed: ${cause.message}`;
     setCurrentDetails(`not deployed: ${status.error}`);
+    log.info(`${automation.name}: not deployed: ${status.error}`, { refitOutcome: 'failed', buildId });
     // A cancelled run still says so, to its receivers and in its memo.
     await CancellationScope.nonCancellable(async () => {
       upsertSearchAttributes([{ key: SearchAttributeKeys.deployed, value: false }]);

@@ -12,6 +12,7 @@ import { RefitClient } from '../../client/refitClient.js';
 import { scheduleIdOf } from '../../client/schedules.js';
 import { packageRoot } from '../../platform/paths.js';
 import type { BuildDeployResult } from '../../shared/runTypes.js';
+import { devLogLine, type LogEntry } from '../../devstack/devLog.js';
 import { startFixture, type Fixture } from '../harness/buildDeployFixture.js';
 import { readRunState } from '../harness/runState.js';
 
@@ -63,6 +64,21 @@ describe('a run in the Web UI', () => {
         ['checkDeploymentCondition', 'check f1_score > 0.65'],
       ]),
     );
+  });
+
+  it('logs one line with its outcome, which refit dev prints as it is and nothing of the SDK warnings but a line', () => {
+    const outcome = (globalThis.refitCapturedLogs ?? []).find(
+      (entry) => (entry.meta as { refitOutcome?: string } | undefined)?.refitOutcome && entry.message.startsWith('summarised: '),
+    );
+    expect(outcome).toMatchObject({ level: 'INFO', message: `summarised: ${result.reason}`, meta: { refitOutcome: 'deployed', buildId: result.build_id } });
+    expect(devLogLine(outcome as LogEntry)).toBe(`✔ summarised: ${result.reason}`);
+    const warning: LogEntry = {
+      level: 'WARN',
+      message: 'Activity failed',
+      meta: { activityType: 'buildModel', error: { message: 'tests failed: 2 of 5\n    at runBuild (/x.js:1:2)\n    at …' } },
+    };
+    expect(devLogLine(warning)).toBe('warn: Activity failed (buildModel): tests failed: 2 of 5');
+    expect(devLogLine({ level: 'INFO', message: 'Worker state changed' })).toBeUndefined();
   });
 
   it("gives the schedule's runs a summary too, and refit describe lists manual runs", async () => {
