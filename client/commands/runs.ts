@@ -28,6 +28,12 @@ const STEP_WORDS: Record<RunStatus['step'], string> = {
   failed: 'failed',
 };
 
+/** The step a run's error names ("building failed: …" → building), if it names one. */
+function stepOfError(error: string | undefined): RunStatus['step'] | undefined {
+  const named = /^([a-z ]+) failed: /.exec(error ?? '')?.[1]?.replace(/ /g, '_');
+  return named && named in STEP_WORDS && named !== 'failed' ? (named as RunStatus['step']) : undefined;
+}
+
 /**
  * `refit run <automation>` starts a run of a registered automation now; `--file` runs a definition from a
  * file without registering it. With --wait it follows the run step by step and exits 0 when the run
@@ -90,12 +96,18 @@ async function follow(refit: RefitClient, handle: WorkflowHandle, options: { jso
   } catch (err) {
     if (!(err instanceof WorkflowFailedError)) throw err;
     const message = err.cause?.message ?? err.message;
-    spinner?.fail(`${STEP_WORDS[step]}: failed`);
+    // The step that failed, as the run recorded it: polling may have missed it (a fast step) or seen only "failed".
+    const final = await handle.query<RunStatus>(QueryNames.status).catch(() => undefined);
+    const failedStep = stepOfError(final?.error) ?? step;
+    if (!options.json) {
+      if (failedStep !== step) finishStep();
+      const label = STEP_WORDS[failedStep];
+      (failedStep === step && spinner ? spinner : progress(`${label}…`)).fail(`${label}: failed`);
+    }
     if (options.json) console.log(JSON.stringify({ status: 'failed', deployed: false, reason: message, workflow_id: handle.workflowId }, null, 2));
     else {
       console.error(paint('red', `run failed after ${seconds(started)}: ${message}`, process.stderr));
-      const buildId = (await handle.query<RunStatus>(QueryNames.status).catch(() => undefined))?.build_id;
-      if (buildId && ((step as RunStatus['step']) === 'building' || /^build(ing)? /.test(message))) console.error(`the build's log: refit logs ${buildId}`);
+      if (final?.build_id && failedStep === 'building') console.error(`the build's log: refit logs ${final.build_id}`);
     }
     return EXIT.failed;
   }

@@ -106,6 +106,9 @@ describe('the dev loop', () => {
       expect(code).toBe(1);
       expect(stderr).toMatch(/run failed after .*TRAINING_FRACTION='most' is not a number/s);
       expect(stderr).toMatch(/the build's log: refit logs devloop-[0-9a-f]{12}\n/);
+      // The step that failed is the one marked failed, whatever the polling saw last.
+      expect(stderr).toContain('✖ building (dependencies, tests, training): failed');
+      expect(stderr).not.toMatch(/✖ (cloning|starting|reading)/);
     } finally {
       await refit.delete('broken-churn');
     }
