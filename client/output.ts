@@ -16,3 +16,5 @@ export const EXIT = {
   /** Temporal or another service could not be reached. */
   unavailable: 3,
 } as const;
+
+export { readableNumbers } from '../shared/readableNumbers.js';

@@ -1,6 +1,7 @@
 // What a run shows in the Temporal Web UI besides its history: a one-line summary per activity ("clone
 // https://…#models/x @ main") and the run's current details, updated as it moves and ending with its outcome
 // ("deployed churn-3918… @776ed08 (f1_score 0.989 > 0.65)"). Plain functions of the run's own data: deterministic.
+import { readableNumbers } from '../shared/readableNumbers.js';
 import type { AutomationModel } from '../spec/schema/automation.js';
 
 type Action = AutomationModel['action'];
@@ -36,6 +37,5 @@ export const runDetails = {
 /** "deployed build x (variation default): f1_score 0.989 > 0.65" → "f1_score 0.989 > 0.65". */
 function conditionPart(reason: string): string {
   const colon = reason.indexOf('): ');
-  // 4 significant digits are enough for a line: 0.9888888888888889 → 0.9889.
-  return (colon >= 0 ? reason.slice(colon + 3) : reason).replace(/\d+\.\d{5,}/g, (number) => String(Number(Number(number).toPrecision(4))));
+  return readableNumbers(colon >= 0 ? reason.slice(colon + 3) : reason);
 }

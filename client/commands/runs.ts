@@ -8,7 +8,7 @@ import { QueryNames } from '../../shared/names.js';
 import type { AutomationModel } from '../../spec/schema/automation.js';
 import { loadDefinitions } from '../../spec/loader.js';
 import { progress, relativeTime, table, when, withRefitClient } from '../cliContext.js';
-import { EXIT, paint } from '../output.js';
+import { EXIT, paint, readableNumbers } from '../output.js';
 import { RunRefusedError, type RefitClient } from '../refitClient.js';
 import { printLoadProblems } from './validate.js';
 
@@ -115,7 +115,7 @@ async function follow(refit: RefitClient, handle: WorkflowHandle, options: { jso
   if (options.json) {
     console.log(JSON.stringify({ status: 'completed', workflow_id: handle.workflowId, ...result }, null, 2));
   } else {
-    console.log(`${result.deployed ? paint('green', 'deployed') : paint('yellow', 'not deployed')} in ${seconds(started)}: ${result.reason}`);
+    console.log(`${result.deployed ? paint('green', 'deployed') : paint('yellow', 'not deployed')} in ${seconds(started)}: ${readableNumbers(result.reason)}`);
     for (const deployment of result.deployments) if (deployment.url) console.log(`  serving at ${deployment.url}/v2/models/${result.model_id}/infer`);
   }
   return options.expectDeploy && !result.deployed ? 10 : EXIT.ok;
@@ -149,7 +149,7 @@ export async function historyCommand(name: string | undefined, options: { limit?
               : run.deployed
                 ? paint('green', 'yes')
                 : 'no',
-          options.output === 'wide' ? (run.reason ?? '') : clip(run.reason ?? '', 100),
+          options.output === 'wide' ? (run.reason ?? '') : clip(readableNumbers(run.reason ?? ''), 100),
         ]),
         { wide: options.output === 'wide' },
       ),

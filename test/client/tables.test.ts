@@ -1,6 +1,7 @@
 // The CLI's tables and times, kubectl-style: plain columns that fit the terminal, whole with -o wide.
 import { describe, expect, it } from '@jest/globals';
 import { relativeTime, table } from '../../client/cliContext.js';
+import { readableNumbers } from '../../client/output.js';
 
 describe('table', () => {
   const rows = [
@@ -30,5 +31,14 @@ describe('relativeTime', () => {
     const at = (seconds: number) => relativeTime(new Date(now.getTime() + seconds * 1000), now);
     expect([at(-2), at(-45), at(-600), at(-7200), at(3 * 86400), at(300)]).toEqual(['just now', '45s ago', '10m ago', '2h ago', 'in 3d', 'in 5m']);
     expect(relativeTime(undefined, now)).toBe('');
+  });
+});
+
+describe('readableNumbers', () => {
+  it('rounds long decimals in a sentence to 4 significant digits and leaves the rest alone', () => {
+    expect(readableNumbers('f1_score 0.9888888888888889 is above the threshold 0.65 (build b-123456789012, 12.5 s)')).toBe(
+      'f1_score 0.9889 is above the threshold 0.65 (build b-123456789012, 12.5 s)',
+    );
+    expect(readableNumbers('latency 1234.56789 ms')).toBe('latency 1235 ms');
   });
 });
