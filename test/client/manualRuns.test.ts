@@ -61,6 +61,12 @@ describe('manual runs and the overlap policy', () => {
     const waited: string[][] = [];
     const second = await refit.run('bufferer', { onWait: (running) => waited.push(running) });
     expect(waited).toEqual([[first.workflowId]]);
+    // Its outcome first, so that a failure says why (it failed once in CI, with no reason in the log).
+    const outcome = await first.result().then(
+      () => 'completed',
+      (err: { cause?: { message?: string; cause?: { message?: string } } }) => `failed: ${err.cause?.message} / ${err.cause?.cause?.message}`,
+    );
+    expect(outcome).toBe('completed');
     expect((await first.describe()).status.name).toBe('COMPLETED');
     await second.result();
   });
