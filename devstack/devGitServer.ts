@@ -7,7 +7,8 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { LocalSecretStore } from '../activities/secrets/localSecretStore.js';
 import { DEV_GIT_REPOSITORY, DEV_GIT_SECRET, DEV_STATE_DIR, devGitPort } from '../platform/devStackRecord.js';
-import { describeHolder, portHolder, portInUse } from '../platform/portHolder.js';
+import { portInUse } from '../platform/freePort.js';
+import { describeHolder, portHolder } from '../platform/portHolder.js';
 import { packageRoot } from '../platform/paths.js';
 import { startGitServer, type GitServer } from './gitServer.js';
 

@@ -5,9 +5,9 @@ import { NativeConnection } from '@temporalio/worker';
 import { DEFAULT_TASK_QUEUE } from '../shared/names.js';
 import { RefitWorker } from '../worker/createWorker.js';
 import { defaultDependencies } from '../worker/dependencies.js';
-import { preferredOrFreePort } from '../platform/freePort.js';
+import { portInUse, preferredOrFreePort } from '../platform/freePort.js';
 import { DEV_SERVER_RECORD, DEV_STATE_DIR, runningDevServer } from '../platform/devStackRecord.js';
-import { describeHolder, portHolder, portInUse } from '../platform/portHolder.js';
+import { describeHolder, portHolder } from '../platform/portHolder.js';
 import { refitHome } from '../platform/paths.js';
 import { startDevServer } from './temporalDevServer.js';
 

@@ -13,12 +13,17 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** The preferred port when nothing listens on it, so defaults (7233, 8233) work; a free one otherwise. */
-export function preferredOrFreePort(preferred: number): Promise<number> {
+/** Whether something listens on `port` at 127.0.0.1 (where Refit's servers listen). */
+export function portInUse(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const probe = net.createServer();
     probe.unref();
-    probe.once('error', () => resolve(freePort()));
-    probe.listen(preferred, '127.0.0.1', () => probe.close(() => resolve(preferred)));
+    probe.once('error', () => resolve(true));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(false)));
   });
+}
+
+/** The preferred port when nothing listens on it, so defaults (7233, 8233) work; a free one otherwise. */
+export async function preferredOrFreePort(preferred: number): Promise<number> {
+  return (await portInUse(preferred)) ? freePort() : preferred;
 }

@@ -1,21 +1,10 @@
 // Who listens on a TCP port of this machine, for errors that say who to stop: the socket from /proc/net/tcp{,6}
 // and the process holding it from /proc/<pid>/fd. Linux only; elsewhere, or for another user's process, unknown.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import net from 'node:net';
 
 export interface PortHolder {
   pid?: number;
   command?: string;
-}
-
-/** Whether something listens on `port` at 127.0.0.1 (where Refit's servers listen). */
-export function portInUse(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = net.createServer();
-    probe.unref();
-    probe.once('error', () => resolve(true));
-    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(false)));
-  });
 }
 
 export function portHolder(port: number): PortHolder {

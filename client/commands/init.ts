@@ -47,7 +47,7 @@ export async function initCommand(dir: string | undefined, options: { model?: bo
     trigger: { type: 'ScheduledTrigger', cron: '0 3 * * 1' },
     action: {
       type: 'BuildDeploy',
-      build_spec: { git_uri: gitUri, ...(options.model ? {} : { git_access_token_secret: DEV_GIT_SECRET }), git_branch: options.model ? 'main' : 'main' },
+      build_spec: { git_uri: gitUri, ...(options.model ? {} : { git_access_token_secret: DEV_GIT_SECRET }), git_branch: 'main' },
       deployment_condition: { type: 'BuildMetric', metric_name: 'f1_score', direction: 'ABOVE', threshold: '0.65' },
       deployment_spec: { number_of_pods: 1, cpu_fraction: 1, memory: '1Gi' },
     },
