@@ -1,12 +1,16 @@
 // One Temporal Schedule per automation, created or updated so that registering the same definitions
-// again changes nothing. Mind Temporal's ways: creating an existing id fails (so this is describe, then
-// create or update); an update replaces the whole spec (a cron that replaces an interval clears it);
-// the catch-up window defaults to a year (so it is always set); list is eventually consistent (so
-// decisions use describe by id).
+// again changes nothing. Mind Temporal's ways: creating an existing id fails (so a failed create falls
+// back to describe, then update); an update replaces the whole spec (a cron that replaces an interval
+// clears it); the catch-up window defaults to a year (so it is always set); list is eventually
+// consistent, so it only ever saves work: a schedule listed with the definition's hash is left alone, and
+// every other one is decided by id (create, or describe and update).
 import { createHash } from 'node:crypto';
 import pLimit from 'p-limit';
 import {
   type Client,
+  ScheduleAlreadyRunning,
+  type ScheduleDescription,
+  type ScheduleHandle,
   type ScheduleOptions,
   ScheduleNotFoundError,
   ScheduleOverlapPolicy,
@@ -90,8 +94,14 @@ export function desiredSchedule(automation: AutomationModel, taskQueue: string):
     typedSearchAttributes: [
       { key: SearchAttributeKeys.automation, value: automation.name },
       { key: SearchAttributeKeys.modelId, value: automation.model_id },
+      { key: SearchAttributeKeys.definitionHash, value: definitionHash },
     ],
   };
+}
+
+/** The definition hash a desired schedule carries (in its action's memo and in its own search attributes). */
+export function definitionHashOf(desired: Omit<ScheduleOptions, 'scheduleId'>): string {
+  return (desired.action.memo as { refit_definition_hash: string }).refit_definition_hash;
 }
 
 function hashOf(value: unknown): string {
@@ -108,10 +118,15 @@ export async function registerAutomations(
   automations: AutomationModel[],
   options: { taskQueue: string; prune?: boolean },
 ): Promise<Registration[]> {
-  // Each automation is one describe (and maybe one create or update): several in flight at once, as
-  // registering a thousand one after another spends its time waiting on round trips.
+  // One listing tells which schedules already carry their definition's hash; the rest are one create, or a
+  // describe and maybe an update, each: several in flight at once, as registering a thousand one after
+  // another spends its time waiting on round trips.
+  const listed = await listedDefinitionHashes(client);
+  const namespace: NamespaceSupport = { definitionHashAttribute: true };
   const limit = pLimit(REGISTRATION_CONCURRENCY);
-  const results = await Promise.all(automations.map((automation) => limit(() => registerOne(client, automation, options.taskQueue))));
+  const results = await Promise.all(
+    automations.map((automation) => limit(() => registerOne(client, automation, options.taskQueue, listed.get(scheduleIdOf(automation.name)), namespace))),
+  );
   if (options.prune) {
     for (const scheduleId of await prunableScheduleIds(client, automations, options.taskQueue)) {
       await client.schedule.getHandle(scheduleId).delete();
@@ -143,32 +158,117 @@ export async function prunableScheduleIds(client: Client, automations: Automatio
   return prunable;
 }
 
-const REGISTRATION_CONCURRENCY = 8;
+/** Schedule writes in flight at once while registering. */
+export const REGISTRATION_CONCURRENCY = 8;
 
-async function registerOne(client: Client, automation: AutomationModel, taskQueue: string): Promise<Registration> {
+/** What this registration learnt of the namespace: a namespace set up by an older Refit lacks RefitDefinitionHash. */
+interface NamespaceSupport {
+  definitionHashAttribute: boolean;
+}
+
+async function registerOne(
+  client: Client,
+  automation: AutomationModel,
+  taskQueue: string,
+  listedHash: string | undefined,
+  namespace: NamespaceSupport,
+): Promise<Registration> {
   const scheduleId = scheduleIdOf(automation.name);
   const desired = desiredSchedule(automation, taskQueue);
+  const desiredHash = definitionHashOf(desired);
+  if (listedHash === desiredHash) return { name: automation.name, scheduleId, change: 'unchanged' };
   const handle = client.schedule.getHandle(scheduleId);
-  let current;
+  if (listedHash === undefined) {
+    const created = await withDefinitionHashAttribute(desired, namespace, (schedule) =>
+      client.schedule
+        .create({ scheduleId, ...schedule, state: { ...schedule.state, triggerImmediately: automation.execute_immediately && automation.is_enabled } })
+        .then(
+          () => true,
+          (err: unknown) => {
+            if (err instanceof ScheduleAlreadyRunning) return false; // made since the listing, or not listed yet
+            throw err;
+          },
+        ),
+    );
+    if (created) return { name: automation.name, scheduleId, change: 'created' };
+  }
+  // The SDK's update describes the schedule and hands it over: the decision is made on that description,
+  // and an unchanged definition throws it away rather than writing.
+  const found = { change: 'updated' as RegistrationChange, lacksHashAttribute: false };
+  const decide = (current: ScheduleDescription, schedule: Omit<ScheduleOptions, 'scheduleId'>): ScheduleUpdateOptions => {
+    if (current.action.memo?.refit_definition_hash === desiredHash) {
+      found.change = 'unchanged';
+      found.lacksHashAttribute = !current.typedSearchAttributes.get(SearchAttributeKeys.definitionHash);
+      throw new UnchangedDefinition();
+    }
+    // The schedule's own memo can only be set at creation; the action (with the definition) is replaced.
+    const { memo: _onlyAtCreation, ...updatable } = schedule;
+    return updatable as ScheduleUpdateOptions;
+  };
   try {
-    current = await handle.describe();
+    await withDefinitionHashAttribute(desired, namespace, (schedule) => handle.update((current) => decide(current, schedule)));
   } catch (err) {
-    if (!(err instanceof ScheduleNotFoundError)) throw err;
+    if (err instanceof ScheduleNotFoundError) return registerOne(client, automation, taskQueue, undefined, namespace); // deleted since listed
+    if (!(err instanceof UnchangedDefinition)) throw err;
   }
-  if (!current) {
-    await client.schedule.create({
-      scheduleId,
-      ...desired,
-      state: { ...desired.state, triggerImmediately: automation.execute_immediately && automation.is_enabled },
+  if (found.change === 'unchanged' && found.lacksHashAttribute && namespace.definitionHashAttribute)
+    await addDefinitionHashAttribute(handle, desired, namespace);
+  return { name: automation.name, scheduleId, change: found.change };
+}
+
+class UnchangedDefinition extends Error {}
+
+/**
+ * A schedule made before schedules carried the definition hash as a search attribute gets it, and nothing
+ * else changes (a pause stays), so the next registration needs no describe.
+ */
+async function addDefinitionHashAttribute(handle: ScheduleHandle, desired: Omit<ScheduleOptions, 'scheduleId'>, namespace: NamespaceSupport): Promise<void> {
+  await handle
+    .update((previous) => ({ ...previous, typedSearchAttributes: desired.typedSearchAttributes }) as ScheduleUpdateOptions)
+    .catch((err: unknown) => {
+      if (!isMissingDefinitionHashAttribute(err)) throw err;
+      namespace.definitionHashAttribute = false;
     });
-    return { name: automation.name, scheduleId, change: 'created' };
+}
+
+/**
+ * Calls `write` with the desired schedule; where the namespace does not know RefitDefinitionHash (set up
+ * before it existed: `refit setup` adds it) it writes without it, so registration still works and later
+ * ones describe such schedules instead of reading the hash from the listing.
+ */
+async function withDefinitionHashAttribute<T>(
+  desired: Omit<ScheduleOptions, 'scheduleId'>,
+  namespace: NamespaceSupport,
+  write: (schedule: Omit<ScheduleOptions, 'scheduleId'>) => Promise<T>,
+): Promise<T> {
+  if (namespace.definitionHashAttribute) {
+    try {
+      return await write(desired);
+    } catch (err) {
+      if (!isMissingDefinitionHashAttribute(err)) throw err;
+      namespace.definitionHashAttribute = false;
+    }
   }
-  const desiredHash = (desired.action.memo as { refit_definition_hash: string }).refit_definition_hash;
-  if (current.action.memo?.refit_definition_hash === desiredHash) return { name: automation.name, scheduleId, change: 'unchanged' };
-  // The schedule's own memo can only be set at creation; the action (with the definition) is replaced.
-  const { memo: _onlyAtCreation, ...updatable } = desired;
-  await handle.update(() => updatable as ScheduleUpdateOptions);
-  return { name: automation.name, scheduleId, change: 'updated' };
+  const attributes = (desired.typedSearchAttributes as { key: { name: string } }[]).filter(
+    (pair) => pair.key.name !== SearchAttributeKeys.definitionHash.name,
+  ) as Omit<ScheduleOptions, 'scheduleId'>['typedSearchAttributes'];
+  return write({ ...desired, typedSearchAttributes: attributes });
+}
+
+/** The server's refusal of a search attribute the namespace does not know (its name is in the gRPC details). */
+function isMissingDefinitionHashAttribute(err: unknown): boolean {
+  const cause = err instanceof Error ? (err.cause as { details?: unknown } | undefined) : undefined;
+  return err instanceof Error && `${err.message} ${String(cause?.details ?? '')}`.includes(SearchAttributeKeys.definitionHash.name);
+}
+
+/** Refit schedule id → the definition hash its search attributes carry ('' for none), from one listing (paged). */
+export async function listedDefinitionHashes(client: Client): Promise<Map<string, string>> {
+  const hashes = new Map<string, string>();
+  for await (const schedule of client.schedule.list({ pageSize: 1000 })) {
+    if (!schedule.scheduleId.startsWith(SCHEDULE_PREFIX)) continue;
+    hashes.set(schedule.scheduleId, schedule.typedSearchAttributes?.get(SearchAttributeKeys.definitionHash) ?? '');
+  }
+  return hashes;
 }
 
 /** Ids of the schedules Refit made (list is eventually consistent: a schedule made a moment ago may be missing). */

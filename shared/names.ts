@@ -48,6 +48,8 @@ export const SearchAttributeKeys = {
   variation: defineSearchAttributeKey('RefitVariation', SearchAttributeType.KEYWORD),
   /** pending while a run waits for a person; then approved, rejected or timed_out. */
   approval: defineSearchAttributeKey('RefitApproval', SearchAttributeType.KEYWORD),
+  /** On schedules only: the hash of the definition they were made from, so one listing shows which changed. */
+  definitionHash: defineSearchAttributeKey('RefitDefinitionHash', SearchAttributeType.KEYWORD),
 } as const;
 
 /** The same attributes as `temporal` CLI arguments: name → Keyword, Bool, … */

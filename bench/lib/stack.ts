@@ -14,7 +14,7 @@ import { startGitServer, type GitServer } from '../../devstack/gitServer.js';
 import { temporalCliPath } from '../../devstack/temporalCli.js';
 import { startDevServer, type DevServer } from '../../devstack/temporalDevServer.js';
 import { onCleanup } from './cleanup.js';
-import { RpcCounter } from './rpcCounter.js';
+import { RpcCounter } from '../../test/harness/rpcCounter.js';
 import { writeTinyModel } from './tinyModel.js';
 import { startWorkerProcess, type WorkerProcess } from './workerProcess.js';
 

@@ -1,4 +1,4 @@
-// Counts the gRPC calls a client makes, by method: a count that does not depend on the machine's speed.
+// Counts the gRPC calls a client makes, by method: a count that does not depend on the machine's speed (the bench and tests).
 import { defaultGrpcRetryOptions, makeGrpcRetryInterceptor, type ConnectionOptions } from '@temporalio/client';
 
 type Interceptor = NonNullable<ConnectionOptions['interceptors']>[number];
