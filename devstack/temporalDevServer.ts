@@ -83,6 +83,13 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     options.dbFile,
     '--log-level',
     'warn',
+    // SQLite's default rollback journal syncs the disk several times per write: every workflow task and
+    // activity paid for it. A write-ahead log synced at checkpoints keeps every committed run through a
+    // crash or kill of the server (not through a power cut of the machine).
+    '--sqlite-pragma',
+    'journal_mode=wal',
+    '--sqlite-pragma',
+    'synchronous=normal',
     ...(options.headless ? ['--headless'] : ['--ui-port', String(uiPort), '--ui-disable-news-fetch']),
     ...searchAttributeFlags(),
   ];

@@ -1,7 +1,7 @@
 // The activity proxies of Refit's workflows, with their options taken from the one table of limits
 // (shared/stepLimits.ts). Steps on a worker's own queue heartbeat, and have a schedule-to-close after
 // which the run fails saying the worker did not come back.
-import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errors.js';
 import { HEARTBEAT_TIMEOUT_SECONDS, hostStepSeconds, type HostStep, type StepLimits } from '../shared/stepLimits.js';
@@ -16,6 +16,13 @@ export const retry: ActivityOptions['retry'] = {
 
 /** Steps any worker may take, on the shared task queue. */
 export const sharedSteps = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', retry });
+
+/**
+ * Instant steps any worker may take, run by the worker that runs the workflow task, in that task: no
+ * dispatch through a queue and no extra workflow task (the workflow worker also polls the shared queue,
+ * so it is one of the workers the shared step would have gone to).
+ */
+export const localSteps = proxyLocalActivities<Activities>({ startToCloseTimeout: '1 minute', retry });
 
 /** A webhook that stays down must not hold a finished run for long: four tries within about 7 s. */
 export const notificationSteps = proxyActivities<Activities>({

@@ -33,7 +33,7 @@ import {
   type RunStatus,
 } from '../shared/runTypes.js';
 import { DEFAULT_STEP_LIMITS } from '../shared/stepLimits.js';
-import { hostSteps, notificationSteps, sharedSteps } from './activityOptions.js';
+import { hostSteps, localSteps, notificationSteps, sharedSteps } from './activityOptions.js';
 import { ApprovalGate, describeDecision } from './approvalGate.js';
 import { buildIdOf } from './buildId.js';
 import { describeFailure, isRunFailure, rootCause } from './failures.js';
@@ -51,6 +51,8 @@ export const Patches = {
   promotion: 'refit-promotion',
   /** Build ids come from the workflow id and first run id, not the run id (which a reset changes). */
   stableBuildId: 'refit-build-id-from-workflow-id',
+  /** The workspace is claimed by a local activity of the worker that runs the workflow (no queue round trip). */
+  localWorkspaceClaim: 'refit-local-workspace-claim',
 } as const;
 
 export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployResult> {
@@ -93,7 +95,7 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
   ]);
 
   try {
-    const workspace = await sharedSteps.claimWorkspace({ buildId });
+    const workspace = await (patched(Patches.localWorkspaceClaim) ? localSteps : sharedSteps).claimWorkspace({ buildId });
     const limits = workspace.limits ?? DEFAULT_STEP_LIMITS;
     hostQueue = { taskQueue: workspace.hostTaskQueue, deadlineHours: limits.hostDeadlineHours };
     const host = hostSteps(workspace.hostTaskQueue, limits, deploymentSpec.deployment_process_timeout_limit);

@@ -8,6 +8,7 @@ import type { FigureResult, Measurement } from '../lib/report.js';
 import type { BenchStack } from '../lib/stack.js';
 import { nowMs, pairedDifferences, summarize } from '../lib/stats.js';
 import { tinyAutomation } from '../lib/tinyModel.js';
+import { treeCpuSeconds } from '../lib/workerProcess.js';
 
 export interface OverheadOptions {
   repetitions: number;
@@ -21,8 +22,22 @@ export async function orchestrationOverhead(stack: BenchStack, options: Overhead
   try {
     const automation = tinyAutomation({ name: 'bench-overhead', repositoryUrl: stack.tinyRepositoryUrl });
     const direct = directRunner(stack);
-    const refit = { totalMs: [] as number[], steps: [] as ReturnType<typeof stepShares>[], clientMs: [] as number[], finishMs: [] as number[] };
-    const bare = { totalMs: [] as number[], steps: [] as ReturnType<typeof stepShares>[] };
+    const refit = {
+      totalMs: [] as number[],
+      steps: [] as ReturnType<typeof stepShares>[],
+      clientMs: [] as number[],
+      finishMs: [] as number[],
+      workerCpuS: [] as number[],
+      serverCpuS: [] as number[],
+    };
+    const bare = { totalMs: [] as number[], steps: [] as ReturnType<typeof stepShares>[], workerCpuS: [] as number[], serverCpuS: [] as number[] };
+    /** What `work` costs the worker's process tree and the Temporal server, in CPU seconds. */
+    const cpuOf = async <T>(work: () => Promise<T>): Promise<T & { workerCpuS: number; serverCpuS: number }> => {
+      const worker0 = treeCpuSeconds(worker.pid);
+      const server0 = treeCpuSeconds(stack.server.pid);
+      const value = await work();
+      return { ...value, workerCpuS: treeCpuSeconds(worker.pid) - worker0, serverCpuS: treeCpuSeconds(stack.server.pid) - server0 };
+    };
     const directRuns: Awaited<ReturnType<typeof direct.run>>[] = [];
 
     const runRefit = async () => {
@@ -35,8 +50,7 @@ export async function orchestrationOverhead(stack: BenchStack, options: Overhead
       const result = await handle.result();
       const totalMs = nowMs() - started;
       if (!result.deployed) throw new Error(`the bench BuildDeploy did not deploy: ${result.reason}`);
-      const timeline = timelineOf(await handle.fetchHistory());
-      return { totalMs, timeline };
+      return { totalMs, handle };
     };
     const runBare = async () => {
       const started = nowMs();
@@ -46,8 +60,7 @@ export async function orchestrationOverhead(stack: BenchStack, options: Overhead
         args: [{ hostTaskQueue: worker.bareHostTaskQueue, steps: STEPS.length }],
       });
       await handle.result();
-      const totalMs = nowMs() - started;
-      return { totalMs, shares: stepShares(timelineOf(await handle.fetchHistory())) };
+      return { totalMs: nowMs() - started, handle };
     };
 
     // The first build makes the bare Python environment; the first runs load code paths: not measured.
@@ -61,16 +74,21 @@ export async function orchestrationOverhead(stack: BenchStack, options: Overhead
       // Rotating the order spreads any drift of the machine's load over the three alike.
       for (const variant of [...order.slice(rep % 3), ...order.slice(0, rep % 3)]) {
         if (variant === 'refit') {
-          const { totalMs, timeline } = await runRefit();
+          const { totalMs, handle, workerCpuS, serverCpuS } = await cpuOf(runRefit);
+          const timeline = timelineOf(await handle.fetchHistory());
           const shares = stepShares(timeline);
+          refit.workerCpuS.push(workerCpuS);
+          refit.serverCpuS.push(serverCpuS);
           refit.totalMs.push(totalMs);
           refit.steps.push(shares);
           refit.clientMs.push(totalMs - (timeline.closedAt - timeline.startedAt));
           refit.finishMs.push(timeline.closedAt - (timeline.steps.at(-1)?.completedAt ?? timeline.startedAt));
         } else if (variant === 'bare') {
-          const { totalMs, shares } = await runBare();
+          const { totalMs, handle, workerCpuS, serverCpuS } = await cpuOf(runBare);
           bare.totalMs.push(totalMs);
-          bare.steps.push(shares);
+          bare.steps.push(stepShares(timelineOf(await handle.fetchHistory())));
+          bare.workerCpuS.push(workerCpuS);
+          bare.serverCpuS.push(serverCpuS);
         } else {
           directRuns.push(await direct.run(automation));
         }
@@ -83,8 +101,8 @@ export async function orchestrationOverhead(stack: BenchStack, options: Overhead
 }
 
 function report(
-  refit: { totalMs: number[]; steps: ReturnType<typeof stepShares>[]; clientMs: number[]; finishMs: number[] },
-  bare: { totalMs: number[]; steps: ReturnType<typeof stepShares>[] },
+  refit: { totalMs: number[]; steps: ReturnType<typeof stepShares>[]; clientMs: number[]; finishMs: number[]; workerCpuS: number[]; serverCpuS: number[] },
+  bare: { totalMs: number[]; steps: ReturnType<typeof stepShares>[]; workerCpuS: number[]; serverCpuS: number[] },
   directRuns: { totalMs: number; stepMs: Record<Step, number> }[],
   options: OverheadOptions,
 ): Omit<FigureResult, 'durationS'> {
@@ -92,7 +110,9 @@ function report(
   const directTotal = directRuns.map((run) => run.totalMs);
   const added = pairedDifferences(refit.totalMs, directTotal);
   const barePerStep = bare.totalMs.map((ms) => ms / steps);
-  const shareOf = (step: Step) => refit.steps.map((shares) => shares.find((share) => share.activity === step));
+  // The deploy runs in the model's promotion workflow: the child's window is the deploy step's share.
+  const recordedAs = (step: Step) => (step === 'deployBuild' ? 'promoteBuild' : step);
+  const shareOf = (step: Step) => refit.steps.map((shares) => shares.find((share) => share.activity === recordedAs(step)));
   const perRun: Measurement[] = [
     {
       label: 'BuildDeploy on Temporal (client start → result)',
@@ -110,6 +130,17 @@ function report(
       baseline: { label: '(a) bare workflow per step', values: barePerStep },
     },
     { label: '(a) bare workflow per step', unit: 'ms', values: barePerStep },
+  ];
+  const cpu: Measurement[] = [
+    {
+      label: "BuildDeploy: the worker's process tree (with its git and Python children)",
+      unit: 'CPU-s',
+      values: refit.workerCpuS,
+      baseline: { label: 'the same for the bare workflow', values: bare.workerCpuS },
+    },
+    { label: 'BuildDeploy: the Temporal dev server', unit: 'CPU-s', values: refit.serverCpuS },
+    { label: "(a) bare workflow: the worker's process tree", unit: 'CPU-s', values: bare.workerCpuS },
+    { label: '(a) bare workflow: the Temporal dev server', unit: 'CPU-s', values: bare.serverCpuS },
   ];
   const perStep: Measurement[] = STEPS.map((step) => {
     const wall = shareOf(step).map((share) => share?.wallMs ?? Number.NaN);
@@ -160,6 +191,7 @@ function report(
       "variants back to back in rotating order; per-step times come from the run's history.",
     tables: [
       { title: 'Per run', rows: perRun },
+      { title: 'CPU per run (from /proc: user + system, ended children included; target ≤ 0.25 CPU-s for the worker)', rows: cpu },
       { title: "Per step: added latency (the step's share of the run on Temporal − the same call made directly)", rows: perStep },
       { title: "Where the added time goes (sums over the run's steps, from its history)", rows: whereItGoes },
     ],

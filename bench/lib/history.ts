@@ -42,8 +42,38 @@ export function timelineOf(history: History): RunTimeline {
       const step = steps.get(String(completed.scheduledEventId));
       if (step) step.completedAt = at(event);
     }
+    // A local activity runs inside a workflow task: its marker is written when that task completes, so
+    // its whole share is "workflow task" time (no dispatch, no execution of its own in the history).
+    const marker = event.markerRecordedEventAttributes;
+    if (marker?.markerName === 'core_local_activity') {
+      const activity = localActivityType(marker.details?.data?.payloads?.[0]?.data);
+      steps.set(id, { activity, scheduledAt: at(event), startedAt: at(event), completedAt: at(event), attempt: 1 });
+    }
+    // The deploy phase is the model's promotion, a child workflow: its window from initiated to completed.
+    const initiated = event.startChildWorkflowExecutionInitiatedEventAttributes;
+    if (initiated)
+      steps.set(id, { activity: initiated.workflowType?.name ?? '?', scheduledAt: at(event), startedAt: Number.NaN, completedAt: Number.NaN, attempt: 1 });
+    const childStarted = event.childWorkflowExecutionStartedEventAttributes;
+    if (childStarted) {
+      const step = steps.get(String(childStarted.initiatedEventId));
+      if (step) step.startedAt = at(event);
+    }
+    const childCompleted = event.childWorkflowExecutionCompletedEventAttributes;
+    if (childCompleted) {
+      const step = steps.get(String(childCompleted.initiatedEventId));
+      if (step) step.completedAt = at(event);
+    }
   }
   return { startedAt, closedAt, steps: [...steps.values()] };
+}
+
+/** The activity type in a local activity marker's data (JSON written by the SDK's core). */
+function localActivityType(data: Uint8Array | null | undefined): string {
+  try {
+    return (JSON.parse(Buffer.from(data ?? []).toString('utf8')) as { activity_type?: string }).activity_type ?? '?';
+  } catch {
+    return '?';
+  }
 }
 
 /**

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { MachineInfo } from './machine.js';
 import { pairedRatios, summarize, type Summary } from './stats.js';
 
-export type Unit = 'ms' | 's' | 'MiB' | 'runs/s' | 'count' | 'x' | 'rows';
+export type Unit = 'ms' | 's' | 'MiB' | 'runs/s' | 'count' | 'x' | 'rows' | 'CPU-s';
 
 /** One measured quantity: every repetition's value, and optionally the same repetitions of its baseline. */
 export interface Measurement {

@@ -113,8 +113,35 @@ export function memoryOf(pid: number): { rss: number; peak: number } | undefined
   }
 }
 
+/**
+ * CPU seconds a process has used (user + system), with those of its children that have ended and been
+ * waited for (git, Python builds: what a run spawns), from /proc/<pid>/stat; clock ticks are 1/100 s on Linux.
+ */
+export function cpuSecondsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // After the command name: state is field 3, utime 14, stime 15, cutime 16, cstime 17.
+  return [11, 12, 13, 14].reduce((sum, index) => sum + Number(fields[index]), 0) / 100;
+}
+
+/** cpuSecondsOf over a process and all its live descendants (a server's tether and the server under it). */
+export function treeCpuSeconds(root: number): number {
+  return descendantsOf(root).reduce((sum, pid) => {
+    try {
+      return sum + cpuSecondsOf(pid);
+    } catch {
+      return sum; // ended since it was listed
+    }
+  }, 0);
+}
+
 /** The summed RSS of a process and all its descendants (git, python builds), in bytes. */
 export function treeRss(root: number): number {
+  return descendantsOf(root).reduce((total, pid) => total + (memoryOf(pid)?.rss ?? 0), 0);
+}
+
+/** A process and all its descendants, read from /proc. */
+function descendantsOf(root: number): number[] {
   const children = new Map<number, number[]>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -127,14 +154,14 @@ export function treeRss(root: number): number {
       // Gone since it was listed.
     }
   }
-  let total = 0;
+  const found: number[] = [];
   const pending = [root];
   while (pending.length) {
     const pid = pending.pop()!;
-    total += memoryOf(pid)?.rss ?? 0;
+    found.push(pid);
     pending.push(...(children.get(pid) ?? []));
   }
-  return total;
+  return found;
 }
 
 /** Samples the worker's RSS and its process tree's RSS every `everyMs` (reading all of /proc costs: not too often) until stopped. */

@@ -34,6 +34,7 @@ describe('trust boundaries in real runs', () => {
   });
 
   /** How many attempts the run's activities made in all: a configuration error makes one. */
+  /** Attempts of the run's queued activities (the workspace claim is a local activity: not among them). */
   async function attempts(workflowId: string): Promise<number> {
     const history = await fixture.server.client.workflow.getHandle(workflowId).fetchHistory();
     return (history.events ?? [])
@@ -65,7 +66,7 @@ describe('trust boundaries in real runs', () => {
     expect(failed.message).toMatch(
       /secret "prod_token" \(git_access_token_secret\) may be sent to github\.com only, not to 127\.0\.0\.1:\d+; .*refit secrets scope prod_token --host github\.com --host 127\.0\.0\.1/,
     );
-    expect(await attempts(failed.workflowId)).toBe(2); // claimWorkspace and the one clone attempt
+    expect(await attempts(failed.workflowId)).toBe(1); // the one clone attempt
     // Refused before git ran: the server saw nothing.
     expect(fixture.git.requests.length).toBe(requestsBefore);
     expect(await historyText(fixture, failed.workflowId)).not.toContain(PROD_TOKEN);
