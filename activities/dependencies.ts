@@ -10,6 +10,7 @@ import type { MetricSource } from './metrics/metricSource.js';
 import type { WebhookPolicy } from './notify/webhookRequest.js';
 import type { SandboxSettings } from './process/sandbox.js';
 import type { SecretStore } from './secrets/secretStore.js';
+import type { Slots } from './process/slots.js';
 
 export interface ActivityDependencies {
   refitHome: string;
@@ -40,6 +41,8 @@ export interface ActivityDependencies {
   imagePublishing?: ImagePublishing;
   /** Where builds run: on this worker (absent, or local) or as Jobs on the cluster. */
   buildRunner?: { kind: 'local' } | ClusterBuildRunner;
+  /** How many local builds and clones run at once (absent: no limit beyond the worker's activity slots). */
+  slots?: { builds: Slots; clones: Slots };
 }
 
 export const minutes = (value: number) => value * 60_000;

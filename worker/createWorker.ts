@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDependencies } from '../activities/index.js';
 import { activityInterceptors } from './errorClassification.js';
+import { workerSlotSettings, type WorkerSlotSettings } from './workerSlots.js';
 
 export interface RefitWorkerOptions {
   connection: NativeConnection;
@@ -13,6 +14,8 @@ export interface RefitWorkerOptions {
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** How long running activities get to finish on shutdown before they are cancelled. */
   shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
+  /** Slots for steps and workflow tasks (default: REFIT_WORKER_*_SLOTS, else what fits the machine). */
+  slots?: WorkerSlotSettings;
   /** Activities registered beside Refit's own (tests register the smoke test's). */
   extraActivities?: Record<string, (...args: never[]) => Promise<unknown>>;
 }
@@ -42,12 +45,15 @@ export class RefitWorker {
       // them at most every 24 s (80% of the heartbeat timeout), so a cancelled build Job would run on that long.
       maxHeartbeatThrottleInterval: '2 seconds',
     };
+    const slots = options.slots ?? workerSlotSettings(process.env);
     const shared = await Worker.create({
       ...common,
       taskQueue: options.taskQueue,
       ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
+      ...(slots.workflowTasks ? { maxConcurrentWorkflowTaskExecutions: slots.workflowTasks } : {}),
     });
-    const host = await Worker.create({ ...common, taskQueue: options.dependencies.hostTaskQueue });
+    // Steps beyond these stay queued in Temporal, where any worker of the queue (after a restart, this one) takes them.
+    const host = await Worker.create({ ...common, taskQueue: options.dependencies.hostTaskQueue, maxConcurrentActivityTaskExecutions: slots.hostSteps });
     return new RefitWorker(shared, host);
   }
 

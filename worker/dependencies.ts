@@ -24,6 +24,8 @@ import { kubeConfigFromEnvironment, kubeNamespace } from '../activities/deploy/k
 import type { SecretStore } from '../activities/secrets/secretStore.js';
 import { packageRoot, refitHome } from '../platform/paths.js';
 import { stepLimitsFromEnvironment } from '../shared/stepLimits.js';
+import { Slots } from '../activities/process/slots.js';
+import { workerSlotSettings, type WorkerSlotSettings } from './workerSlots.js';
 
 /** The task queue only this worker polls: a build's files live on the machine that built it. */
 export function hostTaskQueueOf(taskQueue: string): string {
@@ -62,7 +64,13 @@ export function defaultDependencies(options: { taskQueue: string; home?: string;
     limits: stepLimitsFromEnvironment(process.env),
     imagePublishing: imagePublishingFromEnvironment(process.env),
     buildRunner: buildRunnerFromEnvironment(process.env),
+    slots: slotsOf(workerSlotSettings(process.env)),
   };
+}
+
+/** The build and clone slots every run on this worker shares. */
+export function slotsOf(settings: WorkerSlotSettings): NonNullable<ActivityDependencies['slots']> {
+  return { builds: new Slots(settings.builds), clones: new Slots(settings.clones) };
 }
 
 /**

@@ -7,6 +7,7 @@ import { temporalSettings } from '../platform/temporalSettings.js';
 import { connectWorker } from './connection.js';
 import { RefitWorker } from './createWorker.js';
 import { defaultDependencies } from './dependencies.js';
+import { workerSlotSettings } from './workerSlots.js';
 import { formatAddress, parseListenAddress, startHealthServer, type WorkerHealth } from './serviceEndpoints.js';
 
 export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<void> {
@@ -16,18 +17,22 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
   if (metrics) Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress: formatAddress(metrics) } } } });
   const settings = temporalSettings();
   const connection = await connectWorker(settings);
+  const slots = workerSlotSettings(env);
   const worker = await RefitWorker.create({
     connection,
     namespace: settings.namespace,
     taskQueue: settings.taskQueue,
     dependencies: defaultDependencies({ taskQueue: settings.taskQueue }),
+    slots,
     ...(env.REFIT_WORKER_SHUTDOWN_GRACE_SECONDS ? { shutdownGraceTime: `${shutdownGraceSeconds(env.REFIT_WORKER_SHUTDOWN_GRACE_SECONDS)} seconds` } : {}),
   });
   const health = healthAddress ? await startHealthServer(healthAddress, healthOf(worker)) : undefined;
   console.log(
     `refit worker: ${settings.connectionOptions.address}, namespace "${settings.namespace}", task queues "${settings.taskQueue}" and "${worker.hostTaskQueue}"` +
       (metrics ? `; SDK metrics on http://${formatAddress(metrics)}/metrics` : '') +
-      (health ? `; health on http://${formatAddress(health.address)}/livez and /readyz` : ''),
+      (health ? `; health on http://${formatAddress(health.address)}/livez and /readyz` : '') +
+      `; at once: ${slots.builds} builds, ${slots.clones} clones, ${slots.hostSteps} steps of its own queue` +
+      (slots.workflowTasks ? `, ${slots.workflowTasks} workflow tasks` : ''),
   );
   try {
     await worker.run();

@@ -15,6 +15,7 @@ import { allowedGitLocation, gitToken } from '../git/gitAccess.js';
 import { waitForMetric } from '../metrics/metricSource.js';
 import { checkRunSecrets, secretsOfRun } from '../secrets/runSecrets.js';
 import { buildDirOf } from './workspace.js';
+import type { Slots } from '../process/slots.js';
 
 type BuildSpec = AutomationModel['action']['build_spec'];
 
@@ -41,15 +42,17 @@ export function createBuildActivities(deps: ActivityDependencies) {
         const location = allowedGitLocation(input.buildSpec.git_uri, deps.gitPolicy);
         const secretName = input.buildSpec.git_access_token_secret;
         const token = await gitToken(deps.secrets, secretName, location, input, deps.gitPolicy);
-        const result = await cloneRepository({
-          repository: location.repository,
-          subdirectory: location.subdirectory,
-          branch: input.buildSpec.git_branch,
-          token,
-          tokenSecretName: secretName,
-          destination: path.join(buildDirOf(deps, input.buildId), 'src'),
-          onProgress: (details) => progress({ step: 'clone', ...details }),
-        });
+        const result = await inSlot(deps.slots?.clones, 'clone', progress, () =>
+          cloneRepository({
+            repository: location.repository,
+            subdirectory: location.subdirectory,
+            branch: input.buildSpec.git_branch,
+            token,
+            tokenSecretName: secretName,
+            destination: path.join(buildDirOf(deps, input.buildId), 'src'),
+            onProgress: (details) => progress({ step: 'clone', ...details }),
+          }),
+        );
         return { commit: result.commit, modelDir: result.modelDir };
       });
     },
@@ -59,25 +62,27 @@ export function createBuildActivities(deps: ActivityDependencies) {
         const cluster = onCluster(input.buildId, progress);
         if (cluster) return buildOnCluster(input, cluster);
         const buildDir = buildDirOf(deps, input.buildId);
-        const result = await runBuild({
-          buildId: input.buildId,
-          automation: input.automation,
-          modelId: input.modelId,
-          modelDir: input.modelDir,
-          spec: input.buildSpec,
-          buildDir,
-          sourceDir: path.join(buildDir, 'src'),
-          sandbox: deps.sandbox,
-          secrets: deps.secrets,
-          metricSource: deps.metricSource,
-          venvCacheDir: deps.venvCacheDir,
-          python: deps.python,
-          sdkPythonPath: deps.sdkPythonPath,
-          timeoutMs: minutes(deps.limits.buildMinutes),
-          signal: Context.current().cancellationSignal,
-          onProgress: progress,
-          cgroupRoot: deps.cgroupRoot,
-        });
+        const result = await inSlot(deps.slots?.builds, 'build', progress, () =>
+          runBuild({
+            buildId: input.buildId,
+            automation: input.automation,
+            modelId: input.modelId,
+            modelDir: input.modelDir,
+            spec: input.buildSpec,
+            buildDir,
+            sourceDir: path.join(buildDir, 'src'),
+            sandbox: deps.sandbox,
+            secrets: deps.secrets,
+            metricSource: deps.metricSource,
+            venvCacheDir: deps.venvCacheDir,
+            python: deps.python,
+            sdkPythonPath: deps.sdkPythonPath,
+            timeoutMs: minutes(deps.limits.buildMinutes),
+            signal: Context.current().cancellationSignal,
+            onProgress: progress,
+            cgroupRoot: deps.cgroupRoot,
+          }),
+        );
         // For a target that runs images: the build's image, or (push_image: false) why there is none.
         const publishing = deps.imagePublishing;
         const image: Pick<BuildOutput, 'image' | 'imageNotPushed'> = !publishing
@@ -144,4 +149,13 @@ export function createBuildActivities(deps: ActivityDependencies) {
       });
     },
   };
+}
+
+/** Runs `work` in one of `slots` (when the worker limits them), telling the run it waits while it does. */
+function inSlot<T>(slots: Slots | undefined, step: 'clone' | 'build', progress: (details: unknown) => void, work: () => Promise<T>): Promise<T> {
+  if (!slots) return work();
+  return slots.run(work, {
+    signal: Context.current().cancellationSignal,
+    onWait: (ahead) => progress({ step, waiting: `for a ${step} slot of this worker (${slots.size} at once; ${ahead} waiting ahead)` }),
+  });
 }

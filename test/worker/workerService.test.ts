@@ -37,6 +37,8 @@ describe('the worker as a service', () => {
         REFIT_HOME: home,
         REFIT_WORKER_METRICS_ADDRESS: `127.0.0.1:${metricsPort}`,
         REFIT_WORKER_HEALTH_ADDRESS: `127.0.0.1:${healthPort}`,
+        REFIT_WORKER_BUILD_SLOTS: '3',
+        REFIT_WORKER_STEP_SLOTS: '7',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -61,6 +63,16 @@ describe('the worker as a service', () => {
       metrics = (await status(`http://127.0.0.1:${metricsPort}/metrics`)).text;
     }
     expect(metrics).toMatch(/^# TYPE temporal_\w+ /m);
+    // The slot settings reach the SDK: the host queue takes 7 steps at once.
+    expect(output).toMatch(/at once: 3 builds, \d+ clones, 7 steps of its own queue/);
+    const hostSlots = (text: string) =>
+      /^temporal_worker_task_slots_available\{[^}]*task_queue="[^"@]*@worker-service-[^"]*"[^}]*worker_type="ActivityWorker"[^}]*\} (\d+)/m.exec(text)?.[1] ??
+      /^temporal_worker_task_slots_available\{[^}]*worker_type="ActivityWorker"[^}]*task_queue="[^"@]*@worker-service-[^"]*"[^}]*\} (\d+)/m.exec(text)?.[1];
+    for (let waited = 0; hostSlots(metrics) === undefined && waited < 30_000; waited += 500) {
+      await sleep(500);
+      metrics = (await status(`http://127.0.0.1:${metricsPort}/metrics`)).text;
+    }
+    expect(hostSlots(metrics)).toBe('7');
 
     worker.kill('SIGTERM');
     expect(await exited).toBe(0);
