@@ -187,20 +187,53 @@ export class RefitClient {
   }
 
   /**
-   * Waits for a run, calling `onStatus` whenever its step changes (the run answers the status query),
-   * and returns its result (or throws WorkflowFailedError).
+   * Waits for a run, calling `onStatus` whenever its step changes, and returns its result (or throws
+   * WorkflowFailedError). Nothing is polled on a timer: a long poll on the run's history returns when
+   * the run records something, and the status is asked only after the workflow's code has run (a
+   * completed workflow task), so a build that trains for an hour costs a handful of calls.
    */
-  async follow(handle: WorkflowHandle, onStatus: (status: RunStatus) => void, pollMs = 500): Promise<BuildDeployResult> {
+  async follow(handle: WorkflowHandle, onStatus: (status: RunStatus) => void): Promise<BuildDeployResult> {
     let last = '';
-    let done = false;
-    const result = handle.result().finally(() => (done = true)) as Promise<BuildDeployResult>;
-    while (!done) {
+    const report = async () => {
       const status = await handle.query<RunStatus>(QueryNames.status).catch(() => undefined);
       if (status && status.step !== last) {
         last = status.step;
         onStatus(status);
       }
-      await Promise.race([result.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, pollMs))]);
+    };
+    const stop = new AbortController();
+    const result = handle.result() as Promise<BuildDeployResult>;
+    const settled = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    try {
+      await report();
+      let nextPageToken: Uint8Array | undefined;
+      for (;;) {
+        const page = await Promise.race([
+          settled,
+          this.client.connection.withAbortSignal(stop.signal, () =>
+            this.client.workflowService.getWorkflowExecutionHistory({
+              namespace: this.client.options.namespace,
+              execution: { workflowId: handle.workflowId },
+              waitNewEvent: true,
+              skipArchival: true,
+              nextPageToken,
+            }),
+          ),
+        ]);
+        if (!page) break; // the result came first
+        // The status changes only when the workflow's code runs: ask after a workflow task has completed.
+        if (page.history?.events?.some((event) => event.workflowTaskCompletedEventAttributes)) await report();
+        // No token: the history is complete, the run closed.
+        if (!page.nextPageToken?.length) break;
+        nextPageToken = page.nextPageToken;
+      }
+    } catch {
+      // Following is only for the progress shown: the result below decides.
+    } finally {
+      stop.abort();
     }
     return result;
   }

@@ -5,12 +5,15 @@ type Interceptor = NonNullable<ConnectionOptions['interceptors']>[number];
 
 export class RpcCounter {
   private readonly counts = new Map<string, number>();
+  /** When each call was sent (ms since the epoch), by method. */
+  readonly sentAt = new Map<string, number[]>();
 
   /** Temporal's default retry interceptor, then the counter: each attempt sent is counted. */
   interceptors(): Interceptor[] {
     const counting: Interceptor = (options, nextCall) => {
       const method = options.method_definition.path.split('/').pop() ?? options.method_definition.path;
       this.counts.set(method, (this.counts.get(method) ?? 0) + 1);
+      this.sentAt.set(method, [...(this.sentAt.get(method) ?? []), Date.now()]);
       return nextCall(options) as ReturnType<Interceptor>;
     };
     return [makeGrpcRetryInterceptor(defaultGrpcRetryOptions()), counting];
