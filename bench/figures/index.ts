@@ -4,6 +4,7 @@ import type { Budget } from '../lib/budget.js';
 import type { FigureResult } from '../lib/report.js';
 import type { BenchStack } from '../lib/stack.js';
 import { cloneFigure } from './clone.js';
+import { cronBaseline } from './cronBaseline.js';
 import { nodeBuildFigure } from './nodeBuild.js';
 import { orchestrationOverhead } from './overhead.js';
 import { registration } from './registration.js';
@@ -51,6 +52,18 @@ export const FIGURES = {
       plainCreates: quick ? 50 : 200,
       budget,
       reserveMs: quick ? 0 : THROUGHPUT_MINIMUM_MS,
+    }),
+  'cron-baseline': (stack, { quick }) =>
+    cronBaseline(stack, {
+      variants: quick
+        ? [
+            { trainSeconds: 0, pairs: 2 },
+            { trainSeconds: 10, pairs: 1 },
+          ]
+        : [
+            { trainSeconds: 0, pairs: 6 },
+            { trainSeconds: 10, pairs: 4 },
+          ],
     }),
   // Needs root and a node; a machine without one records the figure's error and goes on.
   'node-build': (stack, { quick }) => nodeBuildFigure(stack, { builds: quick ? 2 : 4 }),

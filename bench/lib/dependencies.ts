@@ -11,28 +11,40 @@ import { LocalSecretStore } from '../../activities/secrets/localSecretStore.js';
 import { packageRoot } from '../../platform/paths.js';
 import { DEFAULT_STEP_LIMITS } from '../../shared/stepLimits.js';
 import { NoopDeploymentTarget } from './noopTarget.js';
+import { LocalDeploymentTarget } from '../../activities/deploy/local/localTarget.js';
 
 export interface BenchDependencyOptions {
   home: string;
   hostTaskQueue: string;
   python: string;
   venvCacheDir: string;
+  /** noop (default): a target that only remembers; local: Refit's local target, real model servers. */
+  deployTarget?: 'noop' | 'local';
 }
 
 export function benchDependencies(options: BenchDependencyOptions): ActivityDependencies {
+  const secrets = new LocalSecretStore(path.join(options.home, 'secrets'));
+  const sdkPythonPath = path.join(packageRoot(), 'sdk', 'python');
+  const sandbox = sandboxSettingsFromEnvironment();
   return {
     refitHome: options.home,
     hostTaskQueue: options.hostTaskQueue,
-    secrets: new LocalSecretStore(path.join(options.home, 'secrets')),
+    secrets,
     metricSource: new LocalMetricSource(),
     openAnalytics: () => openAnalyticsStore('duckdb::memory:', { refitHome: options.home }),
-    deploymentTarget: new NoopDeploymentTarget(),
+    deploymentTarget:
+      options.deployTarget === 'local'
+        ? new LocalDeploymentTarget({ deploymentsRoot: benchDeploymentsRoot(options.home), sdkPythonPath, secrets, sandbox, python: options.python })
+        : new NoopDeploymentTarget(),
     python: options.python,
     venvCacheDir: options.venvCacheDir,
-    sdkPythonPath: path.join(packageRoot(), 'sdk', 'python'),
+    sdkPythonPath,
     limits: { ...DEFAULT_STEP_LIMITS, buildMinutes: 10 },
     gitPolicy: DEFAULT_GIT_POLICY,
     webhookPolicy: DEFAULT_WEBHOOK_POLICY,
-    sandbox: sandboxSettingsFromEnvironment(),
+    sandbox,
   };
 }
+
+/** Where a bench worker's local target keeps its model servers' state (stopAllLocalServing stops them). */
+export const benchDeploymentsRoot = (home: string) => path.join(home, 'deployments');

@@ -43,7 +43,7 @@ export interface BenchStack {
   /** Another dev server with a counting client, for a figure that must not share the main one; stop() when done. */
   startSeparateServer(label: string): Promise<CountedServer>;
   /** A bench worker process on the task queue bench-<label>; with the bare baseline's workers unless told otherwise. */
-  startWorker(label: string, options?: { bareWorkers?: boolean }): Promise<WorkerProcess>;
+  startWorker(label: string, options?: { bareWorkers?: boolean; deployTarget?: 'noop' | 'local' }): Promise<WorkerProcess>;
 }
 
 export interface CountedServer {
@@ -122,6 +122,7 @@ export async function startStack(options: { keepState?: boolean } = {}): Promise
         venvCacheDir,
         logFile: path.join(logDir, `worker-${label}.log`),
         bareWorkers: workerOptions.bareWorkers ?? true,
+        deployTarget: workerOptions.deployTarget,
       }),
   };
 }

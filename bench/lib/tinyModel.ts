@@ -32,6 +32,10 @@ _IMPORTED_AT = time.time()
 
 class TinyModel(RefitModel):
     def build(self):
+        # BENCH_TRAIN_SECONDS: that much real work (the CPU kept busy), as a model's training would.
+        busy_until = time.time() + float(os.environ.get("BENCH_TRAIN_SECONDS") or 0)
+        while time.time() < busy_until:
+            sum(range(1000))
         # Beside the metrics file: the build's own output folder, which a confined build may write.
         if os.environ.get("BENCH_STAMP") == "1":
             stamp = {"process_started_at": _process_started_at(), "imported_at": _IMPORTED_AT, "build_at": time.time()}

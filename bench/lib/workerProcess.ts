@@ -21,6 +21,8 @@ export interface WorkerProcessOptions {
   logFile: string;
   /** Also run the bare baseline's workers (figure 1); off where only Refit's worker may be measured. */
   bareWorkers: boolean;
+  /** noop (default): deploys do nothing; local: Refit's local target starts real model servers. */
+  deployTarget?: 'noop' | 'local';
 }
 
 export interface WorkerProcess {
@@ -47,6 +49,7 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
       BENCH_PYTHON: options.python,
       BENCH_VENV_CACHE: options.venvCacheDir,
       BENCH_BARE_WORKERS: options.bareWorkers ? '1' : '0',
+      BENCH_DEPLOY_TARGET: options.deployTarget ?? 'noop',
     },
   });
   const stop = onCleanup(`bench worker ${child.pid}`, () => stopChild(child));
@@ -122,6 +125,16 @@ export function cpuSecondsOf(pid: number): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // After the command name: state is field 3, utime 14, stime 15, cutime 16, cstime 17.
   return [11, 12, 13, 14].reduce((sum, index) => sum + Number(fields[index]), 0) / 100;
+}
+
+/**
+ * CPU seconds the whole machine has been busy (user, nice, system, irq, softirq of all cores; not idle,
+ * iowait or steal), from /proc/stat. Confined build processes run in a PID namespace whose times never
+ * reach their parent's, so only this counts everything a run costs.
+ */
+export function machineCpuSeconds(): number {
+  const [user, nice, system, , , irq, softirq] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return (user! + nice! + system! + irq! + softirq!) / 100;
 }
 
 /** cpuSecondsOf over a process and all its live descendants (a server's tether and the server under it). */

@@ -26,6 +26,7 @@ const refit = await RefitWorker.create({
     hostTaskQueue: `${taskQueue}@bench`,
     python: need('BENCH_PYTHON'),
     venvCacheDir: need('BENCH_VENV_CACHE'),
+    deployTarget: process.env.BENCH_DEPLOY_TARGET === 'local' ? 'local' : 'noop',
   }),
   workflowBundle,
   shutdownGraceTime: '5 seconds',
