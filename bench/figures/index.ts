@@ -3,6 +3,7 @@
 import type { Budget } from '../lib/budget.js';
 import type { FigureResult } from '../lib/report.js';
 import type { BenchStack } from '../lib/stack.js';
+import { clientAndIdle } from './clientAndIdle.js';
 import { cloneFigure } from './clone.js';
 import { cronBaseline } from './cronBaseline.js';
 import { nodeBuildFigure } from './nodeBuild.js';
@@ -53,6 +54,7 @@ export const FIGURES = {
       budget,
       reserveMs: quick ? 0 : THROUGHPUT_MINIMUM_MS,
     }),
+  'client-idle': (stack, { quick }) => clientAndIdle(stack, { repetitions: quick ? 3 : 10, idleSeconds: quick ? 20 : 60 }),
   'cron-baseline': (stack, { quick }) =>
     cronBaseline(stack, {
       variants: quick
