@@ -1,14 +1,13 @@
 // Figure 9: what the client costs to start, and what the embedded stack costs doing nothing. `refit`
 // commands as a user runs them (node dist/client/cli.js) against Node starting and exiting, and the dev
 // server and a worker left idle, per minute.
-import { spawn } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { packageRoot } from '../../platform/paths.js';
 import type { FigureResult, Measurement } from '../lib/report.js';
 import type { BenchStack } from '../lib/stack.js';
 import { nowMs } from '../lib/stats.js';
+import { timedRun } from '../lib/timed.js';
 import { memoryOf, treeCpuSeconds, treeRss } from '../lib/workerProcess.js';
 
 export interface ClientAndIdleOptions {
@@ -30,11 +29,11 @@ export async function clientAndIdle(stack: BenchStack, options: ClientAndIdleOpt
   const nodeAlone = { wallMs: [] as number[], cpuS: [] as number[] };
   const byCommand = commands.map(() => ({ wallMs: [] as number[], cpuS: [] as number[] }));
   for (let rep = 0; rep < options.repetitions; rep++) {
-    const bare = await timed(process.execPath, ['-e', '0'], env);
+    const bare = await timedRun(process.execPath, ['-e', '0'], env);
     nodeAlone.wallMs.push(bare.wallMs);
     nodeAlone.cpuS.push(bare.cpuS);
     for (const [index, command] of commands.entries()) {
-      const measured = await timed(process.execPath, command.args, env);
+      const measured = await timedRun(process.execPath, command.args, env);
       byCommand[index]!.wallMs.push(measured.wallMs);
       byCommand[index]!.cpuS.push(measured.cpuS);
     }
@@ -87,24 +86,4 @@ export async function clientAndIdle(stack: BenchStack, options: ClientAndIdleOpt
     ],
     notes: [],
   };
-}
-
-/** Runs a command under GNU time: its wall time and its CPU (and its children's). */
-async function timed(command: string, args: string[], env: Record<string, string>): Promise<{ wallMs: number; cpuS: number }> {
-  const timeFile = path.join(env.REFIT_HOME!, `..`, `client-time-${process.pid}.txt`);
-  const started = nowMs();
-  await new Promise<void>((resolve, reject) => {
-    let output = '';
-    const child = spawn('/usr/bin/time', ['-o', timeFile, '-f', '%U %S', command, ...args], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${args.slice(1).join(' ')} exited ${code}: ${output.slice(-1000)}`))));
-  });
-  const wallMs = nowMs() - started;
-  const [user, system] = readFileSync(timeFile, 'utf8').trim().split('\n').at(-1)!.split(' ').map(Number);
-  rmSync(timeFile, { force: true });
-  return { wallMs, cpuS: user! + system! };
 }

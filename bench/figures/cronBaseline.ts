@@ -2,7 +2,7 @@
 // as a user runs it, a worker with Refit's local target that starts a real model server) against a
 // cron-style shell script doing the same job with the same SDK entry points (bench/baseline/cron-job.sh):
 // clone the model's folder, install, test, train, read the metric, compare, restart the server.
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -13,7 +13,7 @@ import { packageRoot } from '../../platform/paths.js';
 import { benchDeploymentsRoot } from '../lib/dependencies.js';
 import type { FigureResult, Measurement } from '../lib/report.js';
 import type { BenchStack } from '../lib/stack.js';
-import { nowMs } from '../lib/stats.js';
+import { timedRun } from '../lib/timed.js';
 import { TINY_METRIC, TINY_MODEL_FOLDER, tinyAutomation } from '../lib/tinyModel.js';
 import { machineCpuSeconds, treeCpuSeconds } from '../lib/workerProcess.js';
 
@@ -148,31 +148,13 @@ export async function cronBaseline(stack: BenchStack, options: CronBaselineOptio
   };
 }
 
-/** Runs a command under GNU time: its wall time and the CPU of it and every child it waited for. */
+/** A run that must deploy: its wall and CPU time, and the machine's CPU meanwhile. */
 async function timed(command: string, args: string[], env: Record<string, string>): Promise<Timed> {
-  const timeFile = path.join(path.dirname(env.WORK ?? env.REFIT_HOME ?? '/tmp'), `time-${process.pid}-${Math.random().toString(36).slice(2)}.txt`);
-  const started = nowMs();
   const machine0 = machineCpuSeconds();
-  await new Promise<void>((resolve, reject) => {
-    let output = '';
-    const child = spawn('/usr/bin/time', ['-o', timeFile, '-f', '%U %S', command, ...args], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) =>
-      code === 0 && !/not deployed/.test(output)
-        ? resolve()
-        : reject(new Error(`${path.basename(args[0] ?? command)} did not deploy (exit ${code}):\n${output.slice(-2000)}`)),
-    );
-  });
-  const wallMs = nowMs() - started;
+  const { wallMs, cpuS, output } = await timedRun(command, args, env);
   const machineCpuS = machineCpuSeconds() - machine0;
-  const [user, system] = readFileSync(timeFile, 'utf8').trim().split('\n').at(-1)!.split(' ').map(Number);
-  rmSync(timeFile, { force: true });
-  return { wallMs, cpuS: user! + system!, machineCpuS };
+  if (/not deployed/.test(output)) throw new Error(`${path.basename(args[0] ?? command)} did not deploy:\n${output.slice(-2000)}`);
+  return { wallMs, cpuS, machineCpuS };
 }
 
 async function stopScriptServer(work: string): Promise<void> {
