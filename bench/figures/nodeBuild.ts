@@ -152,8 +152,9 @@ export async function nodeBuildFigure(stack: BenchStack, options: { builds: numb
       const shares = stepShares(timelineOf(await handle.fetchHistory()));
       for (const share of shares) steps[`step ${share.activity}`] = (steps[`step ${share.activity}`] ?? 0) + share.wallMs / 1000;
       const stepsEnd = shares.reduce((sum, share) => sum + share.wallMs, 0) / 1000;
-      // The promotion (a child workflow: the rollout until the new pod is ready) is what the run spends after its steps.
-      steps['deploy (promotion, rollout until ready)'] = (ranAt - pushedAt) / 1000 - stepsEnd;
+      // The steps include the promotion (the child workflow promoteBuild: the rollout until the new pod is ready);
+      // what is left is the run's start after the push and its finish after the last step.
+      steps['outside the steps (start after the push, finish)'] = (ranAt - pushedAt) / 1000 - stepsEnd;
       Object.assign(steps, await podParts(kubernetes.record.kubeconfig, kubernetes.record.namespace, result.build_id));
       const blobs = await blobsOf(crane, result.build.image);
       const before = previousImage ? await blobsOf(crane, previousImage) : new Map<string, number>();
