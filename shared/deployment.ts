@@ -44,6 +44,14 @@ export interface PromotionInput {
   rollout?: AutomationModel['action']['rollout'];
   hostTaskQueue: string;
   limits: StepLimits;
+  /** Runs still waiting for the model, in the order they said so: this promotion tells the first as it ends. */
+  waiters?: PromotionWaiter[];
+}
+
+/** A run waiting for its model's promotion. */
+export interface PromotionWaiter {
+  workflowId: string;
+  runId: string;
 }
 
 export interface PromotionResult {

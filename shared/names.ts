@@ -31,6 +31,10 @@ export const SignalNames = {
   decideApproval: 'refit.decideApprovalSignal',
   /** From a run's promotion to the run: its canary steps so far, so that the run's status shows them live. */
   canaryProgress: 'refit.canaryProgress',
+  /** From a run waiting for its model's promotion to that promotion: tell me when you are done. */
+  promotionWaiting: 'refit.promotionWaiting',
+  /** From a promotion, as it ends, to the runs that said they wait: your turn. */
+  promotionDone: 'refit.promotionDone',
 } as const;
 
 /**

@@ -4,7 +4,9 @@ import {
   ApplicationFailure,
   CancellationScope,
   CancelledFailure,
+  condition as waitUntil,
   defineQuery,
+  getExternalWorkflowHandle,
   isCancellation,
   log,
   ParentClosePolicy,
@@ -38,8 +40,8 @@ import { ApprovalGate, describeDecision } from './approvalGate.js';
 import { buildIdOf } from './buildId.js';
 import { describeFailure, isRunFailure, rootCause } from './failures.js';
 import { legacyDeploy } from './legacyDeploy.js';
-import { canaryProgressSignal, promoteBuild, promotionWorkflowId } from './promoteBuild.js';
-import type { PromotionInput, PromotionResult } from '../shared/deployment.js';
+import { canaryProgressSignal, promoteBuild, promotionDoneSignal, promotionWaitingSignal, promotionWorkflowId } from './promoteBuild.js';
+import type { PromotionInput, PromotionResult, PromotionWaiter } from '../shared/deployment.js';
 import { activitySummaries, runDetails } from './runSummaries.js';
 
 export { decideApprovalSignal, decideApprovalUpdate } from './approvalGate.js';
@@ -53,6 +55,8 @@ export const Patches = {
   stableBuildId: 'refit-build-id-from-workflow-id',
   /** The workspace is claimed by a local activity of the worker that runs the workflow (no queue round trip). */
   localWorkspaceClaim: 'refit-local-workspace-claim',
+  /** A run waiting for its model's promotion asks to be told when it ends, and goes then (the back-off stays as a bound). */
+  promotionHandoff: 'refit-promotion-handoff-wait',
 } as const;
 
 export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployResult> {
@@ -85,6 +89,13 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
   setHandler(statusQuery, () => status);
   setHandler(canaryProgressSignal, (canaries) => {
     status.canaries = canaries;
+  });
+  let promotionFree = false;
+  /** Runs waiting after this one, handed over by the promotion that told this run to go. */
+  let waitingAfter: PromotionWaiter[] = [];
+  setHandler(promotionDoneSignal, (after) => {
+    promotionFree = true;
+    waitingAfter = after;
   });
   const gate = new ApprovalGate(status);
   upsertSearchAttributes([
@@ -245,7 +256,7 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
       try {
         const child = await startChild(promoteBuild, {
           workflowId: promotionWorkflowId(automation.model_id),
-          args: [promotionInput],
+          args: [waitingAfter.length ? { ...promotionInput, waiters: waitingAfter } : promotionInput],
           // If this run is terminated, its promotion is asked to cancel, which undoes what it changed.
           parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
           workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
@@ -260,7 +271,21 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
       } catch (err) {
         if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
         status.step = 'waiting_for_promotion';
-        await sleep(Math.min(60_000, 5_000 * 2 ** Math.min(attempt, 4)));
+        const backOff = Math.min(60_000, 5_000 * 2 ** Math.min(attempt, 4));
+        if (!patched(Patches.promotionHandoff)) {
+          await sleep(backOff);
+          continue;
+        }
+        // The promotion that holds the model hears this run waits and tells it when it ends; if it has
+        // ended already (the signal finds no running promotion), the next try goes at once.
+        promotionFree = false;
+        const heard = await getExternalWorkflowHandle(promotionWorkflowId(automation.model_id))
+          .signal(promotionWaitingSignal, { workflowId: info.workflowId, runId: info.runId })
+          .then(
+            () => true,
+            () => false,
+          );
+        if (heard) await waitUntil(() => promotionFree, backOff);
       }
     }
     status.deployments = result.deployments;

@@ -2,10 +2,20 @@
 // names the model, so while one runs, no other run of the model can start its own (Temporal refuses a
 // second running workflow with the same id) and waits its turn. Inside, a champion/challenger decision is
 // checked again against the build serving now, and every change registers its undo: any failure or a
-// cancellation puts back what the promotion changed, before it ends.
-import { defineSignal, getExternalWorkflowHandle, isCancellation, upsertMemo, workflowInfo } from '@temporalio/workflow';
+// cancellation puts back what the promotion changed, before it ends. A run that waits says so to the
+// promotion, which tells it as it ends, so the next one starts at once rather than after a back-off.
+import {
+  CancellationScope,
+  defineSignal,
+  getExternalWorkflowHandle,
+  isCancellation,
+  patched,
+  setHandler,
+  upsertMemo,
+  workflowInfo,
+} from '@temporalio/workflow';
 import { SignalNames } from '../shared/names.js';
-import type { DeploymentRequest, PromotionInput, PromotionResult } from '../shared/deployment.js';
+import type { DeploymentRequest, PromotionInput, PromotionResult, PromotionWaiter } from '../shared/deployment.js';
 import { ErrorTypes } from '../shared/errors.js';
 import type { CanaryRecord } from '../shared/runTypes.js';
 import { hostSteps } from './activityOptions.js';
@@ -15,6 +25,13 @@ import { Compensations } from './saga.js';
 
 /** Sent to the run that started the promotion, whose status shows its canaries as they go. */
 export const canaryProgressSignal = defineSignal<[CanaryRecord[]]>(SignalNames.canaryProgress);
+
+export const promotionWaitingSignal = defineSignal<[PromotionWaiter]>(SignalNames.promotionWaiting);
+/** To the next waiting run, with those waiting after it, whom its own promotion then tells in turn. */
+export const promotionDoneSignal = defineSignal<[PromotionWaiter[]]>(SignalNames.promotionDone);
+
+/** Promotions that tell the runs waiting for them when they end (recorded ones did not). */
+export const PROMOTION_HANDOFF_PATCH = 'refit-promotion-handoff';
 
 /** The workflow id that makes a model's promotions one at a time. */
 export function promotionWorkflowId(modelId: string): string {
@@ -26,6 +43,28 @@ export async function promoteBuild(input: PromotionInput): Promise<PromotionResu
   const result: PromotionResult = { deployments: [], rolled_back: [], condition: input.decided };
   const compensations = new Compensations();
   const parent = workflowInfo().parent;
+  const handoff = patched(PROMOTION_HANDOFF_PATCH);
+  const waiters: PromotionWaiter[] = [...(input.waiters ?? [])];
+  if (handoff)
+    setHandler(promotionWaitingSignal, (waiter) => {
+      if (!waiters.some((each) => each.workflowId === waiter.workflowId)) waiters.push(waiter);
+    });
+  /**
+   * The first waiting run hears it may go, with the rest of the line, which its promotion takes over: one
+   * run starts per promotion, not all of them at once. A run that has gone meanwhile is skipped.
+   */
+  const tellNextWaiter = async () => {
+    while (waiters.length) {
+      const next = waiters.shift()!;
+      const told = await getExternalWorkflowHandle(next.workflowId, next.runId)
+        .signal(promotionDoneSignal, [...waiters])
+        .then(
+          () => true,
+          () => false,
+        );
+      if (told) return;
+    }
+  };
   const reported = async () => {
     if (parent && result.canaries) await getExternalWorkflowHandle(parent.workflowId, parent.runId).signal(canaryProgressSignal, result.canaries);
   };
@@ -99,5 +138,7 @@ export async function promoteBuild(input: PromotionInput): Promise<PromotionResu
     return result;
   } finally {
     remember();
+    // Also when this promotion was cancelled: the next run must still hear it may go.
+    if (handoff) await CancellationScope.nonCancellable(tellNextWaiter);
   }
 }

@@ -9,9 +9,9 @@ import { packageRoot } from '../../platform/paths.js';
  * replay test replays it against the current workflow code: a change that would break runs in flight
  * fails CI. Commit the files it writes (and re-record only on purpose, with patched() in the workflow).
  */
-export async function recordHistory(client: Client, workflowId: string, name: string): Promise<void> {
+export async function recordHistory(client: Client, workflowId: string, name: string, runId?: string): Promise<void> {
   if (!process.env.REFIT_RECORD_HISTORIES) return;
-  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
   writeFileSync(path.join(packageRoot(), 'test', 'histories', `${name}.json`), `${JSON.stringify(JSON.parse(historyToJSON(history)), null, 1)}\n`);
 }
 

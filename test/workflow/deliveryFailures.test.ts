@@ -320,23 +320,35 @@ describe('delivery under failure (activities replaced by doubles)', () => {
           input.action.build_spec.env_vars = [`F1=${f1}`];
         });
       doubles.serving.set('', { buildId: 'champion-0', f1: 0.9 });
-      doubles.slowDeployMs = 3_000;
+      doubles.slowDeployMs = 6_000;
       // The second run decides while the first deploys: both beat champion-0, the second waits its turn.
       const first = await start(definition(0.95));
       await waitForStatus(first, (status) => status.step === 'deploying', 30_000);
       const second = await start(definition(0.92));
-      const [one, two] = await Promise.all([first.result(), second.result()]);
+      await waitForStatus(second, (status) => status.step === 'waiting_for_promotion', 30_000);
+      const doneAt = (handle: typeof first) => handle.result().then((result) => ({ result, at: Date.now() }));
+      const [one, two] = await Promise.all([doneAt(first), doneAt(second)]);
       doubles.slowDeployMs = 0;
-      expect([one.deployed, two.deployed]).toEqual([true, false]);
-      expect(one.condition).toMatchObject({ serving_build_id: 'champion-0', passed: true });
-      expect(two.reevaluated).toMatch(
+      // The first promotion tells the waiting run as it ends: it goes at once, not after its back-off (5, then 10 s).
+      expect(two.at - one.at).toBeLessThan(3_000);
+      const told = (await second.fetchHistory()).events?.filter(
+        (event) => event.workflowExecutionSignaledEventAttributes?.signalName === 'refit.promotionDone',
+      );
+      expect(told).toHaveLength(1);
+      expect([one.result.deployed, two.result.deployed]).toEqual([true, false]);
+      expect(one.result.condition).toMatchObject({ serving_build_id: 'champion-0', passed: true });
+      expect(two.result.reevaluated).toMatch(
         new RegExp(
-          `the serving build changed from champion-0 to ${one.build_id} while this run was evaluating, so it decided again: f1_score 0.92 does not beat ${one.build_id} \\(0.95\\)`,
+          `the serving build changed from champion-0 to ${one.result.build_id} while this run was evaluating, so it decided again: f1_score 0.92 does not beat ${one.result.build_id} \\(0.95\\)`,
         ),
       );
-      expect(two.reason).toMatch(/^not deployed: the serving build changed/);
-      expect(doubles.serving.get('')?.buildId).toBe(one.build_id);
-      await recordHistory(server.client, second.workflowId, 'build-deploy-reevaluated');
+      expect(two.result.reason).toMatch(/^not deployed: the serving build changed/);
+      expect(doubles.serving.get('')?.buildId).toBe(one.result.build_id);
+      // Both sides of the hand-over, for the replay test: the waiting run, and the promotion that told it.
+      await recordHistory(server.client, second.workflowId, 'build-deploy-promotion-handoff');
+      const promotion = (await first.fetchHistory()).events?.find((event) => event.childWorkflowExecutionStartedEventAttributes)
+        ?.childWorkflowExecutionStartedEventAttributes?.workflowExecution;
+      await recordHistory(server.client, promotion!.workflowId!, 'promote-build-handed-over', promotion!.runId!);
     });
 
     it('keeps its build id when the run is reset', async () => {
