@@ -83,6 +83,7 @@ export const FIGURES = {
             { n: 100, minimum: 2, wanted: 3 },
             { n: 500, minimum: 1, wanted: 2 },
           ],
+      deployingN: quick ? 10 : 100,
       budget,
     }),
 } satisfies Record<string, Figure>;

@@ -14,6 +14,8 @@ import { memoryOf, sampleMemory } from '../lib/workerProcess.js';
 export interface ThroughputOptions {
   /** Trials per N (each on a fresh worker process): `minimum` always, up to `wanted` while the budget allows. */
   sizes: { n: number; minimum: number; wanted: number }[];
+  /** Also one trial of this many runs of one model that all deploy: their promotions take turns. */
+  deployingN?: number;
   budget: Budget;
 }
 
@@ -33,6 +35,7 @@ export async function throughput(stack: BenchStack, options: ThroughputOptions):
   // Runs of one model promote one at a time (the model's promotion workflow), and a run that finds it
   // taken backs off for up to a minute: N runs of one model that all deploy measure that queue, not
   // what a worker can take. So these runs build and decide, and their condition keeps them from deploying.
+  const deploying = tinyAutomation({ name: 'bench-throughput-deploying', repositoryUrl: stack.tinyRepositoryUrl });
   const automation = tinyAutomation({
     name: 'bench-throughput',
     repositoryUrl: stack.tinyRepositoryUrl,
@@ -45,7 +48,7 @@ export async function throughput(stack: BenchStack, options: ThroughputOptions):
   const took = new Map<number, number>();
   const runTrial = async (n: number) => {
     const started = Date.now();
-    trials.push(await trial(stack, automation, n, `throughput-${n}-${trials.length}`));
+    trials.push(await trial(stack, automation, n, `throughput-${n}-${trials.length}`, false));
     took.set(n, Math.max(took.get(n) ?? 0, Date.now() - started));
   };
   for (const { n, minimum } of options.sizes) for (let rep = 0; rep < minimum; rep++) await runTrial(n);
@@ -60,10 +63,11 @@ export async function throughput(stack: BenchStack, options: ThroughputOptions):
       await runTrial(n);
     }
   }
-  return report(trials, options, skipped);
+  const deployingTrial = options.deployingN ? await trial(stack, deploying, options.deployingN, `throughput-deploying-${options.deployingN}`, true) : undefined;
+  return report(trials, options, skipped, deployingTrial);
 }
 
-async function trial(stack: BenchStack, automation: ReturnType<typeof tinyAutomation>, n: number, label: string): Promise<Trial> {
+async function trial(stack: BenchStack, automation: ReturnType<typeof tinyAutomation>, n: number, label: string, deploys: boolean): Promise<Trial> {
   const worker = await stack.startWorker(label, { bareWorkers: false });
   try {
     const start = (id: string) =>
@@ -90,7 +94,10 @@ async function trial(stack: BenchStack, automation: ReturnType<typeof tinyAutoma
       idleRssMiB: idle.rss / MiB,
       peakRssMiB: peak / MiB,
       peakTreeRssMiB: sampled.peakTreeRss / MiB,
-      failed: outcomes.filter((outcome) => outcome.status === 'rejected' || outcome.value.deployed || outcome.value.condition?.passed !== false).length,
+      failed: outcomes.filter(
+        (outcome) =>
+          outcome.status === 'rejected' || (deploys ? !outcome.value.condition?.passed : outcome.value.deployed || outcome.value.condition?.passed !== false),
+      ).length,
     };
   } finally {
     await worker.stop();
@@ -106,7 +113,7 @@ function resetPeak(pid: number): void {
   }
 }
 
-function report(trials: Trial[], options: ThroughputOptions, skipped: string[]): Omit<FigureResult, 'durationS'> {
+function report(trials: Trial[], options: ThroughputOptions, skipped: string[], deploying?: Trial): Omit<FigureResult, 'durationS'> {
   const of = (n: number) => trials.filter((trial) => trial.n === n);
   const sizes = options.sizes.map((size) => size.n);
   const first = sizes[0]!;
@@ -149,6 +156,17 @@ function report(trials: Trial[], options: ThroughputOptions, skipped: string[]):
           })),
         ],
       },
+      ...(deploying
+        ? [
+            {
+              title: `${deploying.n} runs of one model that all deploy, started at once (their promotions take turns, each run told when the one before ends)`,
+              rows: [
+                { label: `N = ${deploying.n}, all deploying`, unit: 'runs/s' as const, values: [deploying.runsPerSecond] },
+                { label: `N = ${deploying.n}, all deploying: runs failed or not passing`, unit: 'count' as const, values: [deploying.failed] },
+              ],
+            },
+          ]
+        : []),
     ],
     notes: skipped.length ? [`Trials left out to stay within the bench's time budget: ${skipped.join('; ')}.`] : [],
     details: { trials },
