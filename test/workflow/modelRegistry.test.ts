@@ -18,6 +18,7 @@ import { withModelRegistry } from '../../activities/deploy/modelRegistryTarget.j
 import { startFixture, type Fixture } from '../harness/buildDeployFixture.js';
 import { startMlflow, type TestMlflow } from '../harness/mlflow.js';
 import { z } from 'zod';
+import { stopAllLocalServing } from '../../activities/deploy/local/localTarget.js';
 
 describe('the MLflow Model Registry', () => {
   let mlflow: TestMlflow;
@@ -47,6 +48,8 @@ describe('the MLflow Model Registry', () => {
     await refit?.delete('registered').catch(() => undefined);
     await fixture?.close();
     await mlflow?.stop();
+    // The local target here has its own home (the fixture stops only its own): its model servers stop with it.
+    await stopAllLocalServing(path.join(home, 'deployments'));
     rmSync(home, { recursive: true, force: true });
   });
 

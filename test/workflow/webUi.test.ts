@@ -20,6 +20,7 @@ import type { RefitWorker } from '../../worker/createWorker.js';
 import { validateAutomation } from '../../spec/validate.js';
 import { MODEL_FOLDER, TEST_VENV_CACHE, TOKEN } from '../harness/buildDeployFixture.js';
 import { createTestWorker } from '../harness/temporal.js';
+import { stopAllLocalServing } from '../../activities/deploy/local/localTarget.js';
 
 const run = promisify(execFile);
 
@@ -71,6 +72,8 @@ describe('a run in the Web UI, in a browser', () => {
     await client?.connection.close();
     await git?.stop();
     await server?.stop();
+    // The run deployed to the local target: its model server and router outlive the worker unless stopped.
+    await stopAllLocalServing(path.join(dir, 'home', 'deployments'));
     rmSync(dir, { recursive: true, force: true });
   });
 
