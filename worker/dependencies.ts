@@ -36,7 +36,8 @@ export function hostTaskQueueOf(taskQueue: string): string {
  * The embedded defaults, configured from the environment: everything under $REFIT_HOME (secrets,
  * builds, cached environments, deployments), model analytics at REFIT_ANALYTICS_URL (DuckDB by default).
  */
-export function defaultDependencies(options: { taskQueue: string; home?: string; webUiUrl?: string }): ActivityDependencies {
+/** `slots`: the worker's slot settings when its caller has read them already (REFIT_WORKER_*_SLOTS otherwise). */
+export function defaultDependencies(options: { taskQueue: string; home?: string; webUiUrl?: string; slots?: WorkerSlotSettings }): ActivityDependencies {
   const home = options.home ?? refitHome();
   const secrets = secretStoreFromEnvironment(home);
   const sdkPythonPath = path.join(packageRoot(), 'sdk', 'python');
@@ -64,12 +65,12 @@ export function defaultDependencies(options: { taskQueue: string; home?: string;
     limits: stepLimitsFromEnvironment(process.env),
     imagePublishing: imagePublishingFromEnvironment(process.env),
     buildRunner: buildRunnerFromEnvironment(process.env),
-    slots: slotsOf(workerSlotSettings(process.env)),
+    slots: slotsOf(options.slots ?? workerSlotSettings(process.env)),
   };
 }
 
 /** The build and clone slots every run on this worker shares. */
-export function slotsOf(settings: WorkerSlotSettings): NonNullable<ActivityDependencies['slots']> {
+function slotsOf(settings: WorkerSlotSettings): NonNullable<ActivityDependencies['slots']> {
   return { builds: new Slots(settings.builds), clones: new Slots(settings.clones) };
 }
 

@@ -17,12 +17,13 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
   if (metrics) Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress: formatAddress(metrics) } } } });
   const settings = temporalSettings();
   const connection = await connectWorker(settings);
+  // Read once: the build and clone slots (in the activities) and the queue's step slots come from the same settings.
   const slots = workerSlotSettings(env);
   const worker = await RefitWorker.create({
     connection,
     namespace: settings.namespace,
     taskQueue: settings.taskQueue,
-    dependencies: defaultDependencies({ taskQueue: settings.taskQueue }),
+    dependencies: defaultDependencies({ taskQueue: settings.taskQueue, slots }),
     slots,
     ...(env.REFIT_WORKER_SHUTDOWN_GRACE_SECONDS ? { shutdownGraceTime: `${shutdownGraceSeconds(env.REFIT_WORKER_SHUTDOWN_GRACE_SECONDS)} seconds` } : {}),
   });
