@@ -117,6 +117,22 @@ describe('scaleOf', () => {
     ]);
   });
 
+  it('does not call the HPA pacing a rescale, or resting at its minimum, a problem', () => {
+    const paced = (reason: string) =>
+      scaleOf({
+        variation: 'default',
+        deployment: deployment(),
+        config: autoScaled.auto_scale_config,
+        scaledObject: readyScaledObject,
+        hpa: kedaHpa('', 2, { conditions: [{ type: 'ScalingLimited', status: 'True', reason, message: 'limited' }] }),
+        events: [],
+      }).problems;
+    expect(paced('ScaleUpLimit')).toEqual([]);
+    expect(paced('ScaleDownLimit')).toEqual([]);
+    expect(paced('TooFewReplicas')).toEqual([]);
+    expect(paced('TooManyReplicas')).toEqual(['ScalingLimited True (TooManyReplicas): limited']);
+  });
+
   it("reads a plain HPA's cpu and memory per pod, in the thresholds' units", () => {
     const config = spec({
       auto_scale_config: {

@@ -78,7 +78,9 @@ export function scaleOf({ variation, deployment, config, scaledObject, hpa, even
     problems.push(scaledObject ? `KEDA has made no HorizontalPodAutoscaler ${kedaHpaName(scaledObject.metadata!.name!)} yet` : 'no HorizontalPodAutoscaler');
   for (const condition of hpa?.status?.conditions ?? []) {
     const bad = (condition.type === 'AbleToScale' || condition.type === 'ScalingActive') && condition.status === 'False';
-    const limited = condition.type === 'ScalingLimited' && condition.status === 'True' && condition.reason !== 'DesiredWithinRange';
+    // Only the ceiling is worth a user's attention: ScaleUpLimit and ScaleDownLimit are the HPA pacing a change it is
+    // making anyway, and TooFewReplicas is an idle model resting at min_replica_count.
+    const limited = condition.type === 'ScalingLimited' && condition.status === 'True' && condition.reason === 'TooManyReplicas';
     if (bad || limited) problems.push(`${condition.type} ${condition.status} (${condition.reason}): ${condition.message}`);
   }
   const currentReplicas = hpa?.status?.currentReplicas ?? base.replicas;

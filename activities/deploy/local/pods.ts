@@ -120,12 +120,32 @@ export async function waitUntilReady(pod: Pod & { logFile: string }, modelId: st
   throw new Error(`the model server did not become ready in time; its log (${pod.logFile}) ends with:\n${logTail(pod.logFile, 12)}`);
 }
 
-/** True if `pid` is alive and is one of our model servers (a recycled pid of another program is not). */
+/**
+ * True if `pid` is alive and is one of our model servers (a recycled pid of another program is not). A pod starts
+ * as a shell that execs bubblewrap, and while a process execs, its command line reads empty for a moment: an empty
+ * one is read again (a few milliseconds) before it counts as another program, so a starting pod is not taken for one
+ * that exited.
+ */
 export function isServing(pid: number): boolean {
+  for (let reading = 1; ; reading++) {
+    const running = runningCommandLine(pid);
+    if (running === undefined) return false;
+    if (running.includes(SERVE_MODULE)) return true;
+    if (running !== '' || reading === EMPTY_COMMAND_LINE_READINGS) return false;
+    Atomics.wait(pauseCell, 0, 0, 2);
+  }
+}
+
+const EMPTY_COMMAND_LINE_READINGS = 25;
+const pauseCell = new Int32Array(new SharedArrayBuffer(4));
+
+/** The command line of a live process; undefined for one that is gone or a zombie. */
+function runningCommandLine(pid: number): string | undefined {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(SERVE_MODULE) && !readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z');
+    const commandLine = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z') ? undefined : commandLine;
   } catch {
-    return false;
+    return undefined;
   }
 }
 
