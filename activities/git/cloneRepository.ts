@@ -35,11 +35,16 @@ export async function cloneRepository(request: CloneRequest): Promise<CloneResul
   const parent = path.dirname(request.destination);
   const git = gitWith(parent, request);
   const sparse = request.subdirectory !== '';
-  const options = ['--depth', '1', '--branch', request.branch, '--single-branch', ...(sparse ? ['--filter=blob:none', '--sparse'] : [])];
+  // A sparse clone checks out nothing until the folder is set: the checkout then fetches the blobs it needs in one
+  // request, where a checkout of the top level first would fetch twice.
+  const options = ['--depth', '1', '--branch', request.branch, '--single-branch', ...(sparse ? ['--filter=blob:none', '--sparse', '--no-checkout'] : [])];
   try {
     await git.clone(request.repository, request.destination, options);
     const inClone = gitWith(request.destination, request);
-    if (sparse) await inClone.raw(['sparse-checkout', 'set', request.subdirectory]);
+    if (sparse) {
+      await inClone.raw(['sparse-checkout', 'set', request.subdirectory]);
+      await inClone.raw(['checkout', '--quiet', request.branch, '--']);
+    }
     const commit = (await inClone.revparse(['HEAD'])).trim();
     const modelDir = path.join(request.destination, request.subdirectory);
     if (!existsSync(modelDir) || !statSync(modelDir).isDirectory()) {
