@@ -43,7 +43,8 @@ export async function cloneRepository(request: CloneRequest): Promise<CloneResul
     const inClone = gitWith(request.destination, request);
     if (sparse) {
       await inClone.raw(['sparse-checkout', 'set', request.subdirectory]);
-      await inClone.raw(['checkout', '--quiet', request.branch, '--']);
+      // No "--" after the branch: with a progress handler simple-git appends --progress, which must stay an option.
+      await inClone.raw(['checkout', '--quiet', request.branch]);
     }
     const commit = (await inClone.revparse(['HEAD'])).trim();
     const modelDir = path.join(request.destination, request.subdirectory);

@@ -48,9 +48,11 @@ describe('cloneRepository against a git server that demands a token', () => {
   });
 
   it('clones only the sub-directory, records the commit, and leaves the token nowhere on disk', async () => {
-    const wanted = request();
+    const stages = new Set<string>();
+    const wanted = request({ onProgress: ({ stage }) => stages.add(stage) });
     const seenBefore = server.requests.length;
     const result = await cloneRepository(wanted);
+    expect(stages.size).toBeGreaterThan(0);
     // The refs, the commit with its trees, then the sub-directory's files in one fetch (a checkout of the top level
     // before the folder was set fetched the blobs twice: 4 POSTs).
     expect(server.requests.slice(seenBefore).filter((seen) => seen.method === 'POST')).toHaveLength(3);
