@@ -13,6 +13,11 @@ export interface MetricSource {
    * the build's process needs to log there. Sources that need nothing (the metrics file) leave it out.
    */
   prepareBuild?(build: { buildId: string; modelId: string }): Promise<Record<string, string>>;
+  /**
+   * True when everything a build logged is there once its process has ended (a file it wrote): a missing metric
+   * will not come later, so it is reported at once instead of waited for.
+   */
+  readonly completeWhenBuilt?: boolean;
   /** The latest value of each metric the build has logged so far. */
   read(build: { buildId: string; metricsFile: string }): Promise<Record<string, number>>;
 }
@@ -20,6 +25,7 @@ export interface MetricSource {
 /** Metrics the model code logged with refit_sdk.log_metric, one JSON object per line. */
 export class LocalMetricSource implements MetricSource {
   readonly description = "the build's metrics file (refit_sdk.log_metric)";
+  readonly completeWhenBuilt = true;
 
   howToLog(name: string): string {
     return `refit_sdk.log_metric("${name}", value) during build()`;
@@ -44,7 +50,8 @@ export class LocalMetricSource implements MetricSource {
 
 /**
  * Polls the metric source until the build has logged `name`, or fails at the deadline naming what the
- * build did log, so the user knows whether the name is wrong or the logging is missing.
+ * build did log, so the user knows whether the name is wrong or the logging is missing. A source whose
+ * metrics are complete when the build ends is read once.
  */
 export async function waitForMetric(options: {
   source: MetricSource;
@@ -59,11 +66,12 @@ export async function waitForMetric(options: {
     const metrics = await options.source.read(options.build);
     options.onPoll?.(metrics);
     if (metricValue(metrics, options.name) !== undefined) return metrics;
-    if (Date.now() >= deadline) {
+    if (options.source.completeWhenBuilt || Date.now() >= deadline) {
       const logged = Object.keys(metrics);
+      const waited = options.source.completeWhenBuilt ? '' : ` in ${Math.round(options.timeoutMs / 1000)} s`;
       throw new RefitError(
         ErrorTypes.MetricNotFound,
-        `build ${options.build.buildId} logged no metric "${options.name}" (the deployment condition's metric_name) in ${Math.round(options.timeoutMs / 1000)} s; ` +
+        `build ${options.build.buildId} logged no metric "${options.name}" (the deployment condition's metric_name)${waited}; ` +
           (logged.length ? `it logged: ${logged.join(', ')}` : 'it logged no metrics at all') +
           `. Log it with ${options.source.howToLog(options.name)}, or fix metric_name.`,
       );

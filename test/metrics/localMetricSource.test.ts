@@ -61,10 +61,36 @@ describe('waitForMetric', () => {
     expect(metrics).toEqual({ f1_score: 0.9 });
   });
 
-  it('fails at the deadline naming what the build did log', async () => {
+  it('fails at the deadline naming what the build did log, for a source a metric may reach late', async () => {
     writeFileSync(metricsFile, line('recall', 0.9));
-    const waiting = waitForMetric({ source: new LocalMetricSource(), build: { buildId: 'b1', metricsFile }, name: 'f1_score', timeoutMs: 50, pollMs: 10 });
+    // A test double of a remote source (MLflow's metrics can arrive after the build's process ends): the file, read
+    // as if it were not final.
+    const local = new LocalMetricSource();
+    let reads = 0;
+    const late: MetricSource = { description: 'a remote store', howToLog: (name) => name, read: (build) => (reads++, local.read(build)) };
+    const waiting = waitForMetric({ source: late, build: { buildId: 'b1', metricsFile }, name: 'f1_score', timeoutMs: 50, pollMs: 10 });
     await expect(waiting).rejects.toBeInstanceOf(RefitError);
-    await expect(waiting).rejects.toMatchObject({ type: ErrorTypes.MetricNotFound, message: expect.stringContaining('it logged: recall') });
+    await expect(waiting).rejects.toMatchObject({ type: ErrorTypes.MetricNotFound, message: expect.stringMatching(/in 0 s; it logged: recall/) });
+    expect(reads).toBeGreaterThan(1);
+  });
+
+  it("reads the build's own metrics file once: a metric missing from it when the build has ended is reported at once", async () => {
+    writeFileSync(metricsFile, line('recall', 0.9));
+    const source = new LocalMetricSource();
+    let reads = 0;
+    const counted: MetricSource = {
+      ...source,
+      completeWhenBuilt: source.completeWhenBuilt,
+      howToLog: source.howToLog,
+      read: (build) => (reads++, source.read(build)),
+    };
+    const waiting = waitForMetric({ source: counted, build: { buildId: 'b1', metricsFile }, name: 'f1_score', timeoutMs: 60_000, pollMs: 10 });
+    await expect(waiting).rejects.toMatchObject({
+      type: ErrorTypes.MetricNotFound,
+      message: expect.stringMatching(
+        /logged no metric "f1_score" \(the deployment condition's metric_name\); it logged: recall\. Log it with refit_sdk\.log_metric/,
+      ),
+    });
+    expect(reads).toBe(1);
   });
 });
