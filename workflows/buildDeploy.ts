@@ -57,7 +57,13 @@ export const Patches = {
   localWorkspaceClaim: 'refit-local-workspace-claim',
   /** A run waiting for its model's promotion asks to be told when it ends, and goes then (the back-off stays as a bound). */
   promotionHandoff: 'refit-promotion-handoff-wait',
+  /** A run told to go that still finds the promotion closing tries again shortly, rather than joining its line. */
+  promotionClosingRetry: 'refit-promotion-closing-retry',
 } as const;
+
+/** How a run told to go waits for the promotion that told it to close: its last workflow task is tens of ms. */
+const CLOSING_RETRY_MS = 100;
+const CLOSING_RETRIES = 10;
 
 export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployResult> {
   const promotion = patched(Patches.promotion);
@@ -252,6 +258,9 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
    */
   async function promote(promotionInput: PromotionInput): Promise<PromotionResult> {
     let result: PromotionResult | undefined;
+    // Told by the promotion it waited for that it ended; how often since then the promotion was found still closing.
+    let told = false;
+    let closingRetries = 0;
     for (let attempt = 0; !result; attempt++) {
       try {
         const child = await startChild(promoteBuild, {
@@ -276,6 +285,16 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
           await sleep(backOff);
           continue;
         }
+        // The promotion tells this run as its last step, so the run can find it still open for a moment: a
+        // signal now would reach it after it has handed on its line, and the run would wait out its back-off.
+        if (told && closingRetries < CLOSING_RETRIES && patched(Patches.promotionClosingRetry)) {
+          closingRetries++;
+          attempt--; // a retry while it closes is not another wait: the back-off does not grow
+          await sleep(CLOSING_RETRY_MS);
+          continue;
+        }
+        told = false;
+        closingRetries = 0;
         // The promotion that holds the model hears this run waits and tells it when it ends; if it has
         // ended already (the signal finds no running promotion), the next try goes at once.
         promotionFree = false;
@@ -285,7 +304,7 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
             () => true,
             () => false,
           );
-        if (heard) await waitUntil(() => promotionFree, backOff);
+        if (heard) told = await waitUntil(() => promotionFree, backOff);
       }
     }
     status.deployments = result.deployments;

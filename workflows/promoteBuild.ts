@@ -32,6 +32,8 @@ export const promotionDoneSignal = defineSignal<[PromotionWaiter[]]>(SignalNames
 
 /** Promotions that tell the runs waiting for them when they end (recorded ones did not). */
 export const PROMOTION_HANDOFF_PATCH = 'refit-promotion-handoff';
+/** Promotions that also tell the runs that joined their line while it was being handed on. */
+export const PROMOTION_LATE_WAITERS_PATCH = 'refit-promotion-late-waiters';
 
 /** The workflow id that makes a model's promotions one at a time. */
 export function promotionWorkflowId(modelId: string): string {
@@ -49,20 +51,29 @@ export async function promoteBuild(input: PromotionInput): Promise<PromotionResu
     setHandler(promotionWaitingSignal, (waiter) => {
       if (!waiters.some((each) => each.workflowId === waiter.workflowId)) waiters.push(waiter);
     });
+  const tell = (waiter: PromotionWaiter, line: PromotionWaiter[]) =>
+    getExternalWorkflowHandle(waiter.workflowId, waiter.runId)
+      .signal(promotionDoneSignal, line)
+      .then(
+        () => true,
+        () => false,
+      );
   /**
    * The first waiting run hears it may go, with the rest of the line, which its promotion takes over: one
-   * run starts per promotion, not all of them at once. A run that has gone meanwhile is skipped.
+   * run starts per promotion, not all of them at once. A run that has gone meanwhile is skipped. Runs that
+   * join while the line is handed on are not in it: they hear to try again, and find the next promotion.
    */
   const tellNextWaiter = async () => {
+    const lateWaiters = patched(PROMOTION_LATE_WAITERS_PATCH);
     while (waiters.length) {
       const next = waiters.shift()!;
-      const told = await getExternalWorkflowHandle(next.workflowId, next.runId)
-        .signal(promotionDoneSignal, [...waiters])
-        .then(
-          () => true,
-          () => false,
-        );
-      if (told) return;
+      const line = lateWaiters ? waiters.splice(0) : [...waiters];
+      if (!(await tell(next, line))) {
+        if (lateWaiters) waiters.unshift(...line);
+        continue;
+      }
+      while (lateWaiters && waiters.length) await Promise.all(waiters.splice(0).map((late) => tell(late, [])));
+      return;
     }
   };
   const reported = async () => {

@@ -351,6 +351,35 @@ describe('delivery under failure (activities replaced by doubles)', () => {
       await recordHistory(server.client, promotion!.workflowId!, 'promote-build-handed-over', promotion!.runId!);
     });
 
+    it('lets a line of runs of one model promote one after another, each going when told (none waits out its back-off)', async () => {
+      doubles.serving.clear();
+      counter += 1;
+      const model = `lined-${counter}`;
+      const definition = automation((input) => {
+        input.model_id = model;
+        input.action.deployment_spec.environments = [];
+        input.action.build_spec.env_vars = ['F1=0.95'];
+      });
+      doubles.serving.set('', { buildId: 'champion-0', f1: 0.9 });
+      // Twelve decide at once against champion-0; the first promotes, the others line up and, told in turn, decide
+      // again (0.95 does not beat the first) in promotions of a few workflow tasks. Runs keep joining the line while
+      // it is handed on, and a told run can find the promotion that told it still closing: before, one of them
+      // waited out its back-off (5 s) in most tries.
+      const runs = await Promise.all(Array.from({ length: 12 }, () => start(definition)));
+      const results = await Promise.all(runs.map((run) => run.result()));
+      expect(results.filter((result) => result.deployed)).toHaveLength(1);
+      for (const [index, run] of runs.entries()) {
+        const events = (await run.fetchHistory()).events ?? [];
+        const backOffs = new Set(
+          events
+            .filter((event) => Number(event.timerStartedEventAttributes?.startToFireTimeout?.seconds ?? 0) >= 5)
+            .map((event) => event.timerStartedEventAttributes!.timerId),
+        );
+        const ranOut = events.filter((event) => event.timerFiredEventAttributes && backOffs.has(event.timerFiredEventAttributes.timerId!));
+        expect({ run: index, backOffsRunOut: ranOut.length }).toEqual({ run: index, backOffsRunOut: 0 });
+      }
+    }, 120_000);
+
     it('keeps its build id when the run is reset', async () => {
       const handle = await start(automation((input) => (input.action.deployment_spec.environments = [])));
       const result = await handle.result();
