@@ -378,6 +378,27 @@ describe('delivery under failure (activities replaced by doubles)', () => {
         const ranOut = events.filter((event) => event.timerFiredEventAttributes && backOffs.has(event.timerFiredEventAttributes.timerId!));
         expect({ run: index, backOffsRunOut: ranOut.length }).toEqual({ run: index, backOffsRunOut: 0 });
       }
+      // For the replay test, when this try took them (which run does is a race): a run that retried while the
+      // promotion closed, and a promotion that told runs which joined during its hand-over.
+      const histories = await Promise.all(
+        runs.map(async (run) => ({
+          run,
+          events: (await run.fetchHistory()).events ?? [],
+          patches: ((await run.describe()).searchAttributes?.TemporalChangeVersion ?? []) as string[],
+        })),
+      );
+      const retried = histories.find(({ patches }) => patches.includes('refit-promotion-closing-retry'));
+      if (retried) await recordHistory(server.client, retried.run.workflowId, 'build-deploy-promotion-closing-retry');
+      for (const { events } of histories) {
+        const child = events.find((event) => event.childWorkflowExecutionStartedEventAttributes)?.childWorkflowExecutionStartedEventAttributes
+          ?.workflowExecution;
+        if (!child) continue;
+        const promotion = (await server.client.workflow.getHandle(child.workflowId!, child.runId!).fetchHistory()).events ?? [];
+        if (promotion.filter((event) => event.signalExternalWorkflowExecutionInitiatedEventAttributes).length > 1) {
+          await recordHistory(server.client, child.workflowId!, 'promote-build-told-late-waiters', child.runId!);
+          break;
+        }
+      }
     }, 120_000);
 
     it('keeps its build id when the run is reset', async () => {
