@@ -80,7 +80,6 @@ describe('waitForMetric', () => {
     let reads = 0;
     const counted: MetricSource = {
       ...source,
-      completeWhenBuilt: source.completeWhenBuilt,
       howToLog: source.howToLog,
       read: (build) => (reads++, source.read(build)),
     };

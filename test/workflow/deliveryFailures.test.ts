@@ -368,8 +368,14 @@ describe('delivery under failure (activities replaced by doubles)', () => {
       const runs = await Promise.all(Array.from({ length: 12 }, () => start(definition)));
       const results = await Promise.all(runs.map((run) => run.result()));
       expect(results.filter((result) => result.deployed)).toHaveLength(1);
-      for (const [index, run] of runs.entries()) {
-        const events = (await run.fetchHistory()).events ?? [];
+      const histories = await Promise.all(
+        runs.map(async (run) => ({
+          run,
+          events: (await run.fetchHistory()).events ?? [],
+          patches: ((await run.describe()).searchAttributes?.TemporalChangeVersion ?? []) as string[],
+        })),
+      );
+      for (const [index, { events }] of histories.entries()) {
         const backOffs = new Set(
           events
             .filter((event) => Number(event.timerStartedEventAttributes?.startToFireTimeout?.seconds ?? 0) >= 5)
@@ -380,13 +386,6 @@ describe('delivery under failure (activities replaced by doubles)', () => {
       }
       // For the replay test, when this try took them (which run does is a race): a run that retried while the
       // promotion closed, and a promotion that told runs which joined during its hand-over.
-      const histories = await Promise.all(
-        runs.map(async (run) => ({
-          run,
-          events: (await run.fetchHistory()).events ?? [],
-          patches: ((await run.describe()).searchAttributes?.TemporalChangeVersion ?? []) as string[],
-        })),
-      );
       const retried = histories.find(({ patches }) => patches.includes('refit-promotion-closing-retry'));
       if (retried) await recordHistory(server.client, retried.run.workflowId, 'build-deploy-promotion-closing-retry');
       for (const { events } of histories) {
