@@ -1,11 +1,10 @@
-import { loadDefinitions } from '../../spec/loader.js';
 import { describeTrigger } from '../../spec/summary.js';
-import { toYaml } from '../../spec/yaml.js';
 import { relativeTime, table, when, withRefitClient } from '../cliContext.js';
 import { EXIT, paint } from '../output.js';
-import { printLoadProblems } from './validate.js';
+import { definitionFiles } from './definitionFiles.js';
 
 export async function registerCommand(paths: string[], options: { prune?: boolean; json?: boolean; allowCode?: boolean }): Promise<number> {
+  const { loadDefinitions, printLoadProblems } = await definitionFiles();
   const loaded = await loadDefinitions(paths, { allowCode: options.allowCode });
   if (loaded.errors.length) {
     printLoadProblems(loaded);
@@ -96,6 +95,7 @@ export async function describeCommand(name: string, options: { json?: boolean })
       ],
     ];
     for (const [label, value] of lines) console.log(`${paint('bold', label.padEnd(12))} ${value.replace(/\n/g, `\n${' '.repeat(13)}`)}`);
+    const { toYaml } = await import('../../spec/yaml.js');
     console.log(`\n${paint('bold', 'registered definition')}\n${toYaml(state.automation).trimEnd()}`);
   });
 }

@@ -6,11 +6,10 @@ import { refitHome } from '../../platform/paths.js';
 import type { BuildDeployResult, RunStatus } from '../../shared/runTypes.js';
 import { QueryNames } from '../../shared/names.js';
 import type { AutomationModel } from '../../spec/schema/automation.js';
-import { loadDefinitions } from '../../spec/loader.js';
 import { progress, relativeTime, table, when, withRefitClient } from '../cliContext.js';
 import { EXIT, paint, readableNumbers } from '../output.js';
 import { RunRefusedError, type RefitClient } from '../refitClient.js';
-import { printLoadProblems } from './validate.js';
+import { definitionFiles } from './definitionFiles.js';
 
 const STEP_WORDS: Record<RunStatus['step'], string> = {
   starting: 'starting',
@@ -45,6 +44,7 @@ export async function runCommand(
 ): Promise<number> {
   let definition: AutomationModel | undefined;
   if (options.file) {
+    const { loadDefinitions, printLoadProblems } = await definitionFiles();
     const loaded = await loadDefinitions([options.file]);
     definition = loaded.automations.find((entry) => entry.automation.name === name)?.automation;
     if (loaded.errors.length || !definition) {

@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { packageRoot } from '../../platform/paths.js';
+import { readRunState } from '../harness/runState.js';
 
 const run = promisify(execFile);
 const dir = mkdtempSync(path.join(os.tmpdir(), 'refit-loaded-'));
@@ -15,6 +16,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Every module a command loads, as resolved (a module resolve hook records each). */
 async function modulesLoadedBy(...args: string[]): Promise<string[]> {
+  return modulesLoadedWith({}, ...args);
+}
+
+async function modulesLoadedWith(env: NodeJS.ProcessEnv, ...args: string[]): Promise<string[]> {
   const log = path.join(dir, `${args[0]}.log`);
   const hook = path.join(dir, 'hook.mjs');
   const register = path.join(dir, 'register.mjs');
@@ -23,7 +28,13 @@ async function modulesLoadedBy(...args: string[]): Promise<string[]> {
     `import { appendFileSync } from 'node:fs';\nexport async function resolve(specifier, context, next) {\n  const result = await next(specifier, context);\n  appendFileSync(${JSON.stringify(log)}, result.url + '\\n');\n  return result;\n}\n`,
   );
   writeFileSync(register, `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(hook).href)});\n`);
-  await run(process.execPath, ['--import', register, path.join(packageRoot(), 'dist', 'client', 'cli.js'), ...args], { cwd: packageRoot() });
+  await run(process.execPath, ['--import', register, path.join(packageRoot(), 'dist', 'client', 'cli.js'), ...args], {
+    cwd: packageRoot(),
+    env: { ...process.env, ...env },
+  }).catch((err: { code?: number }) => {
+    // `describe` of an automation that is not registered exits 1 once it has asked Temporal: loaded all the same.
+    if (err.code !== 1) throw err;
+  });
   return readFileSync(log, 'utf8').trim().split('\n');
 }
 
@@ -36,4 +47,12 @@ describe('light commands', () => {
       expect(loaded.filter((url) => /@temporalio\/(worker|core-bridge)|@kubernetes|@duckdb|node_modules\/pg\//.test(url))).toEqual([]);
     },
   );
+
+  // Commands that only ask Temporal start with the client alone: the definition parser (YAML, the schema's
+  // loader) is for the commands that read files.
+  it.each([['list'], ['describe', 'no-such-automation']])('refit %s loads the Temporal client but not the definition parser', async (...args) => {
+    const loaded = await modulesLoadedWith({ TEMPORAL_ADDRESS: readRunState().address, NO_COLOR: '1' }, ...args);
+    expect(loaded.some((url) => /@temporalio\/client/.test(url))).toBe(true);
+    expect(loaded.filter((url) => /node_modules\/yaml\/|\/spec\/(loader|yaml)\.js$/.test(url))).toEqual([]);
+  });
 });
