@@ -35,6 +35,9 @@ export interface DevServer {
   stop(): Promise<void>;
 }
 
+/** How often the server's one history shard may read its transfer queue (Temporal's default is 20). */
+const TRANSFER_QUEUE_READS_PER_SECOND = 1000;
+
 function searchAttributeFlags(): string[] {
   return Object.entries(SearchAttributes).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]);
 }
@@ -90,6 +93,12 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     'journal_mode=wal',
     '--sqlite-pragma',
     'synchronous=normal',
+    // The dev server has one history shard, and by default its transfer queue (which hands each new workflow
+    // or activity task on to matching) is read at most 20 times a second: every step that followed a quick one
+    // waited for the next read, ~45 ms (measured: 42 ms per dispatch for a no-op activity, 3 ms with this).
+    // The queue is read when a task is written, so an idle server reads no more often than before.
+    '--dynamic-config-value',
+    `history.transferProcessorMaxPollRPS=${TRANSFER_QUEUE_READS_PER_SECOND}`,
     ...(options.headless ? ['--headless'] : ['--ui-port', String(uiPort), '--ui-disable-news-fetch']),
     ...searchAttributeFlags(),
   ];
