@@ -51,6 +51,7 @@ export class RefitWorker {
       taskQueue: options.taskQueue,
       ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
       ...(slots.workflowTasks ? { maxConcurrentWorkflowTaskExecutions: slots.workflowTasks } : {}),
+      maxCachedWorkflows: slots.cachedRuns,
     });
     // Steps beyond these stay queued in Temporal, where any worker of the queue (after a restart, this one) takes them.
     const host = await Worker.create({ ...common, taskQueue: options.dependencies.hostTaskQueue, maxConcurrentActivityTaskExecutions: slots.hostSteps });

@@ -33,7 +33,8 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
       (metrics ? `; SDK metrics on http://${formatAddress(metrics)}/metrics` : '') +
       (health ? `; health on http://${formatAddress(health.address)}/livez and /readyz` : '') +
       `; at once: ${slots.builds} builds, ${slots.clones} clones, ${slots.hostSteps} steps of its own queue` +
-      (slots.workflowTasks ? `, ${slots.workflowTasks} workflow tasks` : ''),
+      (slots.workflowTasks ? `, ${slots.workflowTasks} workflow tasks` : '') +
+      `; ${slots.cachedRuns} runs kept in memory`,
   );
   try {
     await worker.run();

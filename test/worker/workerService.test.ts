@@ -39,6 +39,7 @@ describe('the worker as a service', () => {
         REFIT_WORKER_HEALTH_ADDRESS: `127.0.0.1:${healthPort}`,
         REFIT_WORKER_BUILD_SLOTS: '3',
         REFIT_WORKER_STEP_SLOTS: '7',
+        REFIT_WORKER_CACHED_RUNS: '60',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -65,6 +66,7 @@ describe('the worker as a service', () => {
     expect(metrics).toMatch(/^# TYPE temporal_\w+ /m);
     // The slot settings reach the SDK: the host queue takes 7 steps at once.
     expect(output).toMatch(/at once: 3 builds, \d+ clones, 7 steps of its own queue/);
+    expect(output).toContain('; 60 runs kept in memory');
     const hostSlots = (text: string) =>
       /^temporal_worker_task_slots_available\{[^}]*task_queue="[^"@]*@worker-service-[^"]*"[^}]*worker_type="ActivityWorker"[^}]*\} (\d+)/m.exec(text)?.[1] ??
       /^temporal_worker_task_slots_available\{[^}]*worker_type="ActivityWorker"[^}]*task_queue="[^"@]*@worker-service-[^"]*"[^}]*\} (\d+)/m.exec(text)?.[1];

@@ -50,17 +50,28 @@ describe('worker slots', () => {
   });
 
   it('defaults to a build per core, two clones per core and host steps for both and more; settings are checked by name', () => {
-    expect(workerSlotSettings({}, 2)).toEqual({ builds: 2, clones: 4, hostSteps: 10 });
-    expect(workerSlotSettings({}, 16)).toEqual({ builds: 16, clones: 32, hostSteps: 80 });
+    expect(workerSlotSettings({}, 2)).toEqual({ builds: 2, clones: 4, hostSteps: 10, cachedRuns: 150 });
+    expect(workerSlotSettings({}, 16)).toEqual({ builds: 16, clones: 32, hostSteps: 80, cachedRuns: 1200 });
     expect(workerSlotSettings({ REFIT_WORKER_BUILD_SLOTS: '1', REFIT_WORKER_STEP_SLOTS: '3', REFIT_WORKER_WORKFLOW_SLOTS: '20' }, 2)).toEqual({
       builds: 1,
       clones: 4,
       hostSteps: 3,
       workflowTasks: 20,
+      cachedRuns: 45,
     });
     expect(() => workerSlotSettings({ REFIT_WORKER_CLONE_SLOTS: 'many' }, 2)).toThrow(
       'REFIT_WORKER_CLONE_SLOTS must be a whole number from 1 to 10000, not "many"',
     );
     expect(() => workerSlotSettings({ REFIT_WORKER_BUILD_SLOTS: '0' }, 2)).toThrow(/^REFIT_WORKER_BUILD_SLOTS must be/);
+  });
+
+  it('keeps 15 runs in memory per step slot unless told, never fewer than it runs workflow tasks at once', () => {
+    expect(workerSlotSettings({ REFIT_WORKER_STEP_SLOTS: '1' }, 2)).toMatchObject({ hostSteps: 1, cachedRuns: 40 });
+    expect(workerSlotSettings({ REFIT_WORKER_CACHED_RUNS: '100' }, 2)).toEqual({ builds: 2, clones: 4, hostSteps: 10, cachedRuns: 100 });
+    expect(workerSlotSettings({ REFIT_WORKER_CACHED_RUNS: '10', REFIT_WORKER_WORKFLOW_SLOTS: '10' }, 2)).toMatchObject({ cachedRuns: 10, workflowTasks: 10 });
+    expect(() => workerSlotSettings({ REFIT_WORKER_CACHED_RUNS: '30' }, 2)).toThrow(
+      'REFIT_WORKER_CACHED_RUNS (30) must be at least the workflow task slots (40, the default): lower REFIT_WORKER_WORKFLOW_SLOTS too',
+    );
+    expect(() => workerSlotSettings({ REFIT_WORKER_CACHED_RUNS: '1' }, 2)).toThrow('REFIT_WORKER_CACHED_RUNS must be a whole number from 2 to 100000, not "1"');
   });
 });
