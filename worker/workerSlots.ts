@@ -31,7 +31,7 @@ export const SLOT_VARIABLES = {
 
 /** The SDK's workflow task slots when REFIT_WORKER_WORKFLOW_SLOTS is unset. */
 const SDK_WORKFLOW_TASKS = 40;
-/** Measured (bench figure 3, N = 500 on 2 cores): 150 cached runs took as many runs/s as the SDK's ~900, in 80 MiB less. */
+/** Bench figure 3, one trial pair at N = 500 on 2 cores: 150 cached runs took as many runs/s as the SDK's ~900, in 80 MiB less. */
 const CACHED_RUNS_PER_STEP_SLOT = 15;
 
 export function workerSlotSettings(env: NodeJS.ProcessEnv, cores = os.availableParallelism()): WorkerSlotSettings {
