@@ -59,6 +59,8 @@ export const Patches = {
   promotionHandoff: 'refit-promotion-handoff-wait',
   /** A run told to go that still finds the promotion closing tries again shortly, rather than joining its line. */
   promotionClosingRetry: 'refit-promotion-closing-retry',
+  /** A run that joins a promotion's line brings the runs it was handed, which joined no line of their own. */
+  promotionCarriedLine: 'refit-promotion-carried-line',
 } as const;
 
 /** How a run told to go waits for the promotion that told it to close: its last workflow task is tens of ms. */
@@ -298,12 +300,23 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
         // The promotion that holds the model hears this run waits and tells it when it ends; if it has
         // ended already (the signal finds no running promotion), the next try goes at once.
         promotionFree = false;
-        const heard = await getExternalWorkflowHandle(promotionWorkflowId(automation.model_id))
-          .signal(promotionWaitingSignal, { workflowId: info.workflowId, runId: info.runId })
-          .then(
+        const holder = getExternalWorkflowHandle(promotionWorkflowId(automation.model_id));
+        const join = (waiter: PromotionWaiter) =>
+          holder.signal(promotionWaitingSignal, waiter).then(
             () => true,
             () => false,
           );
+        const heard = await join({ workflowId: info.workflowId, runId: info.runId });
+        // Handed a line by a promotion that another run then beat to the next one: without this, the runs in
+        // it would be in no promotion's line and wait out their own back-off. They join behind this run.
+        if (heard && waitingAfter.length && patched(Patches.promotionCarriedLine)) {
+          const carried = waitingAfter;
+          waitingAfter = [];
+          const left: PromotionWaiter[] = [];
+          for (const waiter of carried) if (!(await join(waiter))) left.push(waiter);
+          // Those the promotion did not hear (it ended meanwhile) go with this run's next try.
+          waitingAfter = [...waitingAfter, ...left.filter((waiter) => !waitingAfter.some((each) => each.workflowId === waiter.workflowId))];
+        }
         if (heard) told = await waitUntil(() => promotionFree, backOff);
       }
     }

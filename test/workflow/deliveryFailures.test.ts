@@ -400,6 +400,46 @@ describe('delivery under failure (activities replaced by doubles)', () => {
       }
     }, 120_000);
 
+    it('brings the runs it was handed into the line of a promotion that another run started first (none is left in no line)', async () => {
+      doubles.serving.clear();
+      counter += 1;
+      const model = `carried-${counter}`;
+      const definition = automation((input) => {
+        input.model_id = model;
+        input.action.deployment_spec.environments = [];
+        input.action.build_spec.env_vars = ['F1=0.95'];
+      });
+      doubles.serving.set('', { buildId: 'champion-0', f1: 0.9 });
+      // Promotions the test holds: a workflow under the model's promotion id, on a queue no worker polls.
+      const hold = () => server.client.workflow.start('heldPromotion', { taskQueue: `${taskQueue}-held`, workflowId: `refit-promotion-${model}` });
+      const first = await hold();
+      const [b, c, d] = await Promise.all([start(definition), start(definition), start(definition)]);
+      for (const run of [b, c, d]) await waitForStatus(run, (status) => status.step === 'waiting_for_promotion', 30_000);
+      // The race this forces: the promotion that c and d joined hands its line to b, but a run told "try again"
+      // starts the next promotion before b does.
+      await first.terminate('the test ends the promotion the runs joined');
+      const second = await hold();
+      const runIds = await Promise.all([c, d].map(async (run) => (await run.describe()).runId));
+      await b.signal('refit.promotionDone', [
+        { workflowId: c.workflowId, runId: runIds[0] },
+        { workflowId: d.workflowId, runId: runIds[1] },
+      ]);
+      // b finds the new promotion, tries again while it might be closing, then joins its line: with c and d behind it.
+      const joinedFromB = async () =>
+        ((await second.fetchHistory()).events ?? [])
+          .map((event) => event.workflowExecutionSignaledEventAttributes)
+          .filter((signal) => signal?.signalName === 'refit.promotionWaiting' && signal.externalWorkflowExecution?.workflowId === b.workflowId)
+          .map((signal) => (JSON.parse(Buffer.from(signal!.input!.payloads![0]!.data!).toString()) as { workflowId: string }).workflowId);
+      let joined: string[] = [];
+      for (let waited = 0; joined.length < 3 && waited < 20_000; waited += 250) {
+        await sleep(250);
+        joined = await joinedFromB();
+      }
+      expect(joined).toEqual([b.workflowId, c.workflowId, d.workflowId]);
+      await recordHistory(server.client, b.workflowId, 'build-deploy-promotion-carried-line');
+      await Promise.all([second, b, c, d].map((handle) => handle.terminate('the test is done with it').catch(() => undefined)));
+    }, 60_000);
+
     it('keeps its build id when the run is reset', async () => {
       const handle = await start(automation((input) => (input.action.deployment_spec.environments = [])));
       const result = await handle.result();
