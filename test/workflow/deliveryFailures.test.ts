@@ -198,6 +198,20 @@ describe('delivery under failure (activities replaced by doubles)', () => {
     return validated.automation;
   };
 
+  /** Runs of one model (a fresh one) whose builds (0.95) all beat the champion serving before them (0.9). */
+  const runsOfOneModel = (prefix: string) => {
+    doubles.serving.clear();
+    counter += 1;
+    const model = `${prefix}-${counter}`;
+    const definition = automation((input) => {
+      input.model_id = model;
+      input.action.deployment_spec.environments = [];
+      input.action.build_spec.env_vars = ['F1=0.95'];
+    });
+    doubles.serving.set('', { buildId: 'champion-0', f1: 0.9 });
+    return { model, definition };
+  };
+
   const start = (definition = automation()) =>
     server.client.workflow.start<(input: BuildDeployInput) => Promise<BuildDeployResult>>(WorkflowTypes.buildDeploy, {
       taskQueue,
@@ -352,15 +366,7 @@ describe('delivery under failure (activities replaced by doubles)', () => {
     });
 
     it('lets a line of runs of one model promote one after another, each going when told (none waits out its back-off)', async () => {
-      doubles.serving.clear();
-      counter += 1;
-      const model = `lined-${counter}`;
-      const definition = automation((input) => {
-        input.model_id = model;
-        input.action.deployment_spec.environments = [];
-        input.action.build_spec.env_vars = ['F1=0.95'];
-      });
-      doubles.serving.set('', { buildId: 'champion-0', f1: 0.9 });
+      const { definition } = runsOfOneModel('lined');
       // Twelve decide at once against champion-0; the first promotes, the others line up and, told in turn, decide
       // again (0.95 does not beat the first) in promotions of a few workflow tasks. Runs keep joining the line while
       // it is handed on, and a told run can find the promotion that told it still closing: before, one of them
@@ -401,15 +407,7 @@ describe('delivery under failure (activities replaced by doubles)', () => {
     }, 120_000);
 
     it('brings the runs it was handed into the line of a promotion that another run started first (none is left in no line)', async () => {
-      doubles.serving.clear();
-      counter += 1;
-      const model = `carried-${counter}`;
-      const definition = automation((input) => {
-        input.model_id = model;
-        input.action.deployment_spec.environments = [];
-        input.action.build_spec.env_vars = ['F1=0.95'];
-      });
-      doubles.serving.set('', { buildId: 'champion-0', f1: 0.9 });
+      const { model, definition } = runsOfOneModel('carried');
       // Promotions the test holds: a workflow under the model's promotion id, on a queue no worker polls.
       const hold = () => server.client.workflow.start('heldPromotion', { taskQueue: `${taskQueue}-held`, workflowId: `refit-promotion-${model}` });
       const first = await hold();
