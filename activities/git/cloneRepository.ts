@@ -1,9 +1,10 @@
 import { existsSync, statSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { ErrorTypes, RefitError } from '../../shared/errors.js';
 import { baseEnvironment } from '../process/baseEnvironment.js';
+import { conePatternsOf, headCommitOf } from './cloneFiles.js';
 
 export interface CloneRequest {
   /** What `git clone` receives (the part of git_uri before "#"). */
@@ -42,11 +43,15 @@ export async function cloneRepository(request: CloneRequest): Promise<CloneResul
     await git.clone(request.repository, request.destination, options);
     const inClone = gitWith(request.destination, request);
     if (sparse) {
-      await inClone.raw(['sparse-checkout', 'set', request.subdirectory]);
+      // `clone --sparse` has set cone mode and written the top level's patterns: the folder's replace them.
+      const patternsFile = path.join(request.destination, '.git', 'info', 'sparse-checkout');
+      const patterns = conePatternsOf(request.subdirectory);
+      if (patterns && existsSync(patternsFile)) await writeFile(patternsFile, patterns);
+      else await inClone.raw(['sparse-checkout', 'set', request.subdirectory]);
       // No "--" after the branch: with a progress handler simple-git appends --progress, which must stay an option.
       await inClone.raw(['checkout', '--quiet', request.branch]);
     }
-    const commit = (await inClone.revparse(['HEAD'])).trim();
+    const commit = (await headCommitOf(request.destination)) ?? (await inClone.revparse(['HEAD'])).trim();
     const modelDir = path.join(request.destination, request.subdirectory);
     if (!existsSync(modelDir) || !statSync(modelDir).isDirectory()) {
       throw new RefitError(

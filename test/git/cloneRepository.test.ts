@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { cloneRepository } from '../../activities/git/cloneRepository.js';
+import { conePatternsOf, headCommitOf } from '../../activities/git/cloneFiles.js';
 import { ErrorTypes, RefitError } from '../../shared/errors.js';
 import { startGitServer, type GitServer } from '../../devstack/gitServer.js';
 
@@ -26,6 +27,9 @@ describe('cloneRepository against a git server that demands a token', () => {
     mkdirSync(path.join(source, 'models', 'churn', 'main'), { recursive: true });
     mkdirSync(path.join(source, 'data'), { recursive: true });
     writeFileSync(path.join(source, 'models', 'churn', 'main', 'model.py'), 'print("model")\n');
+    // A folder name outside the plain set the clone writes patterns for itself: git writes them.
+    mkdirSync(path.join(source, 'models', 'churn (v2)', 'main'), { recursive: true });
+    writeFileSync(path.join(source, 'models', 'churn (v2)', 'main', 'model.py'), 'print("v2")\n');
     writeFileSync(path.join(source, 'README.md'), '# models\n');
     // A large file outside the sub-directory: a sparse, partial clone must not fetch it.
     writeFileSync(path.join(source, 'data', 'big.bin'), Buffer.alloc(8 << 20, 7));
@@ -72,6 +76,47 @@ describe('cloneRepository against a git server that demands a token', () => {
     expect(execFileSync('git', ['remote', 'get-url', 'origin'], { cwd: wanted.destination, encoding: 'utf8' }).trim()).toBe(`${server.url}/models.git`);
   });
 
+  /**
+   * The git commands cloneRepository starts itself (a `git` first on PATH logs each before running the real
+   * one); the git server of this test runs in this process too, and its http-backend is left out.
+   */
+  async function gitCommandsOf(
+    wanted: Parameters<typeof cloneRepository>[0],
+  ): Promise<{ commands: string[]; result: Awaited<ReturnType<typeof cloneRepository>> }> {
+    const shimDir = mkdtempSync(path.join(work, 'git-shim-'));
+    const log = path.join(shimDir, 'log');
+    const realGit = execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim();
+    writeFileSync(path.join(shimDir, 'git'), `#!/bin/sh\necho "$PPID $1" >> '${log}'\nexec '${realGit}' "$@"\n`, { mode: 0o755 });
+    const path0 = process.env.PATH;
+    process.env.PATH = `${shimDir}:${path0}`;
+    try {
+      const result = await cloneRepository(wanted);
+      const commands = readFileSync(log, 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => line.split(' '))
+        .filter(([parent, command]) => Number(parent) === process.pid && command !== 'http-backend')
+        .map(([, command]) => command!);
+      return { commands, result };
+    } finally {
+      process.env.PATH = path0;
+    }
+  }
+
+  it('starts git only to clone and to check out a folder: it writes the patterns and reads the commit itself', async () => {
+    const { commands, result } = await gitCommandsOf(request());
+    expect(commands).toEqual(['clone', 'checkout']);
+    expect(result.commit).toBe(commit);
+    expect(readdirSync(path.join(result.modelDir, '..'))).toEqual(['churn']);
+  });
+
+  it('leaves the patterns of a folder name outside the plain set to git', async () => {
+    const { commands, result } = await gitCommandsOf(request({ subdirectory: 'models/churn (v2)' }));
+    expect(commands).toEqual(['clone', 'sparse-checkout', 'checkout']);
+    expect(readFileSync(path.join(result.modelDir, 'main', 'model.py'), 'utf8')).toContain('v2');
+    expect(readdirSync(path.join(result.modelDir, '..'))).toEqual(['churn (v2)']);
+  });
+
   it('clones the whole repository when there is no sub-directory, on another branch', async () => {
     const result = await cloneRepository(request({ subdirectory: '', branch: 'release' }));
     expect(existsSync(path.join(result.modelDir, 'data', 'big.bin'))).toBe(true);
@@ -106,5 +151,47 @@ describe('cloneRepository against a git server that demands a token', () => {
     expect(error).not.toBeInstanceOf(RefitError);
     expect((error as Error).message).toMatch(/cannot clone/);
     expect((error as Error).message).not.toContain(TOKEN);
+  });
+});
+
+describe('the files a clone writes and reads instead of starting git', () => {
+  let work: string;
+  beforeAll(() => {
+    work = mkdtempSync(path.join(os.tmpdir(), 'refit-clone-files-'));
+  });
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8' }).trim();
+
+  it.each(['models/churn', 'model', 'a/b/c/d', 'team a/model b', 'ünï/kød', 'a,b=c/d~e@f+g.h_i-j'])(
+    'writes for "%s" the cone patterns git writes',
+    (folder) => {
+      const repository = mkdtempSync(path.join(work, 'patterns-'));
+      git(repository, 'init', '--quiet');
+      git(repository, 'sparse-checkout', 'set', '--cone', folder);
+      expect(conePatternsOf(folder)).toBe(readFileSync(path.join(repository, '.git', 'info', 'sparse-checkout'), 'utf8'));
+    },
+  );
+
+  it.each(['', 'models/churn (v2)', 'models/*', 'a[1]', 'a\\b', 'a?', '!a', '#a', ' a', 'a ', 'a  b', 'a\nb'])('leaves "%s" to git', (folder) => {
+    expect(conePatternsOf(folder)).toBeUndefined();
+  });
+
+  it('reads the commit of a loose ref, a packed ref and a detached HEAD as git does, and nothing where there is no clone', async () => {
+    const repository = mkdtempSync(path.join(work, 'head-'));
+    git(repository, 'init', '--quiet', '--initial-branch', 'main');
+    writeFileSync(path.join(repository, 'file'), 'one\n');
+    git(repository, 'add', 'file');
+    git(repository, '-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '--quiet', '-m', 'one');
+    const first = git(repository, 'rev-parse', 'HEAD');
+    expect(await headCommitOf(repository)).toBe(first);
+    git(repository, 'pack-refs', '--all');
+    expect(existsSync(path.join(repository, '.git', 'refs', 'heads', 'main'))).toBe(false);
+    expect(await headCommitOf(repository)).toBe(first);
+    writeFileSync(path.join(repository, 'file'), 'two\n');
+    git(repository, '-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '--quiet', '-am', 'two');
+    git(repository, 'checkout', '--quiet', '--detach', first);
+    expect(await headCommitOf(repository)).toBe(first);
+    expect(await headCommitOf(path.join(work, 'absent'))).toBeUndefined();
   });
 });
