@@ -158,6 +158,11 @@ export interface BuildOutput {
   image?: { reference: string; digest: string; pinned: string; dependencies: 'pushed' | 'reused' };
   /** Why there is no image where the deploy needs one (push_image: false): the run then does not deploy. */
   imageNotPushed?: string;
+  /**
+   * The metrics the build had logged when it ended, when asked for and they already hold the condition's
+   * metric: the run then has no step of its own to read them. Absent otherwise (and from older workers).
+   */
+  metrics?: Record<string, number>;
 }
 
 /** A BuildOutput as builds before the camelCase contract reported it (recorded in the history of older runs). */

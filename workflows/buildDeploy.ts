@@ -131,7 +131,14 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
     setCurrentDetails(runDetails.building(buildId, clone.commit));
     const built = buildOutputOf(
       await host.buildModel.executeWithOptions({ summary: activitySummaries.build(buildId, clone.commit) }, [
-        { buildId, automation: automation.name, modelId: automation.model_id, modelDir: clone.modelDir, buildSpec },
+        {
+          buildId,
+          automation: automation.name,
+          modelId: automation.model_id,
+          modelDir: clone.modelDir,
+          buildSpec,
+          metrics: { metricName: condition?.metric_name },
+        },
       ]),
     );
     build = {
@@ -145,9 +152,13 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
     };
 
     status.step = 'collecting_metrics';
-    status.metrics = await host.collectMetrics.executeWithOptions({ summary: activitySummaries.metrics(buildId) }, [
-      { buildId, metricsFile: built.metricsFile, metricName: condition?.metric_name },
-    ]);
+    // The build returns its metrics when they already hold the condition's metric; a metric still to come (MLflow),
+    // or a build by an older worker, takes the step that waits for it. The recorded result decides, so a replay agrees.
+    status.metrics =
+      built.metrics ??
+      (await host.collectMetrics.executeWithOptions({ summary: activitySummaries.metrics(buildId) }, [
+        { buildId, metricsFile: built.metricsFile, metricName: condition?.metric_name },
+      ]));
 
     status.step = 'checking_condition';
     setCurrentDetails(runDetails.checking(buildId, clone.commit));

@@ -53,6 +53,24 @@ export class LocalMetricSource implements MetricSource {
  * build did log, so the user knows whether the name is wrong or the logging is missing. A source whose
  * metrics are complete when the build ends is read once.
  */
+/**
+ * The metrics a build has logged by the time it ends, read once, when they already answer what the run
+ * asks of them (the named metric, or whatever there is when none is named); undefined otherwise, or when
+ * the read fails: the run's own metrics step then reads them, waiting and retrying as it does.
+ */
+export async function metricsWhenBuilt(
+  source: MetricSource,
+  build: { buildId: string; metricsFile: string },
+  name: string | undefined,
+): Promise<Record<string, number> | undefined> {
+  try {
+    const metrics = await source.read(build);
+    return name === undefined || metricValue(metrics, name) !== undefined ? metrics : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function waitForMetric(options: {
   source: MetricSource;
   build: { buildId: string; metricsFile: string };

@@ -12,7 +12,7 @@ import { runBuild } from '../build/runBuild.js';
 import { minutes, type ActivityDependencies } from '../dependencies.js';
 import { cloneRepository, remoteHead } from '../git/cloneRepository.js';
 import { allowedGitLocation, gitToken } from '../git/gitAccess.js';
-import { waitForMetric } from '../metrics/metricSource.js';
+import { metricsWhenBuilt, waitForMetric } from '../metrics/metricSource.js';
 import { checkRunSecrets, secretsOfRun } from '../secrets/runSecrets.js';
 import { buildDirOf } from './workspace.js';
 import type { Slots } from '../process/slots.js';
@@ -34,6 +34,69 @@ export function createBuildActivities(deps: ActivityDependencies) {
           onProgress: progress,
         }
       : undefined;
+
+  /** The build itself, on this host or in a Job on the cluster. */
+  async function runModelBuild(
+    input: { buildId: string; automation: string; modelId: string; modelDir: string; buildSpec: BuildSpec },
+    progress: (details: unknown) => void,
+  ): Promise<BuildOutput> {
+    const cluster = onCluster(input.buildId, progress);
+    if (cluster) return buildOnCluster(input, cluster);
+    const buildDir = buildDirOf(deps, input.buildId);
+    const result = await inSlot(deps.slots?.builds, 'build', progress, () =>
+      runBuild({
+        buildId: input.buildId,
+        automation: input.automation,
+        modelId: input.modelId,
+        modelDir: input.modelDir,
+        spec: input.buildSpec,
+        buildDir,
+        sourceDir: path.join(buildDir, 'src'),
+        sandbox: deps.sandbox,
+        secrets: deps.secrets,
+        metricSource: deps.metricSource,
+        venvCacheDir: deps.venvCacheDir,
+        python: deps.python,
+        sdkPythonPath: deps.sdkPythonPath,
+        timeoutMs: minutes(deps.limits.buildMinutes),
+        signal: Context.current().cancellationSignal,
+        onProgress: progress,
+        cgroupRoot: deps.cgroupRoot,
+      }),
+    );
+    // For a target that runs images: the build's image, or (push_image: false) why there is none.
+    const publishing = deps.imagePublishing;
+    const image: Pick<BuildOutput, 'image' | 'imageNotPushed'> = !publishing
+      ? {}
+      : !input.buildSpec.push_image
+        ? { imageNotPushed: `push_image is false, so build ${input.buildId} pushed no image for the deploy to run` }
+        : {
+            image: await publishModelImage({
+              publishing,
+              modelId: input.modelId,
+              buildId: input.buildId,
+              artifactDir: result.artifactDir,
+              environmentDir: result.environment.dir,
+              pythonVersion: (await describeInterpreter(deps.python)).version,
+              workDir: buildDir,
+              signal: Context.current().cancellationSignal,
+              onProgress: (line) => progress({ step: 'image', line }),
+            }),
+          };
+    return {
+      ...image,
+      artifactDir: result.artifactDir,
+      metricsFile: result.metricsFile,
+      python: path.join(result.environment.dir, 'bin', 'python'),
+      logFile: result.logFile,
+      durationMs: result.durationMs,
+      tests: result.tests,
+      environmentReused: result.environment.reused,
+      limits: result.limits,
+      tags: result.tags,
+    };
+  }
+
   return {
     async cloneModelRepository(input: { buildId: string; buildSpec: BuildSpec; automation: string; modelId: string }): Promise<CloneOutput> {
       return withHeartbeat(async (progress) => {
@@ -57,63 +120,23 @@ export function createBuildActivities(deps: ActivityDependencies) {
       });
     },
 
-    async buildModel(input: { buildId: string; automation: string; modelId: string; modelDir: string; buildSpec: BuildSpec }): Promise<BuildOutput> {
+    /**
+     * With `metrics`, the build also reads what it logged once it ends and returns it when that holds
+     * `metrics.metricName`: one step (a dispatch and a workflow task) less for the run.
+     */
+    async buildModel(input: {
+      buildId: string;
+      automation: string;
+      modelId: string;
+      modelDir: string;
+      buildSpec: BuildSpec;
+      metrics?: { metricName?: string };
+    }): Promise<BuildOutput> {
       return withHeartbeat(async (progress) => {
-        const cluster = onCluster(input.buildId, progress);
-        if (cluster) return buildOnCluster(input, cluster);
-        const buildDir = buildDirOf(deps, input.buildId);
-        const result = await inSlot(deps.slots?.builds, 'build', progress, () =>
-          runBuild({
-            buildId: input.buildId,
-            automation: input.automation,
-            modelId: input.modelId,
-            modelDir: input.modelDir,
-            spec: input.buildSpec,
-            buildDir,
-            sourceDir: path.join(buildDir, 'src'),
-            sandbox: deps.sandbox,
-            secrets: deps.secrets,
-            metricSource: deps.metricSource,
-            venvCacheDir: deps.venvCacheDir,
-            python: deps.python,
-            sdkPythonPath: deps.sdkPythonPath,
-            timeoutMs: minutes(deps.limits.buildMinutes),
-            signal: Context.current().cancellationSignal,
-            onProgress: progress,
-            cgroupRoot: deps.cgroupRoot,
-          }),
-        );
-        // For a target that runs images: the build's image, or (push_image: false) why there is none.
-        const publishing = deps.imagePublishing;
-        const image: Pick<BuildOutput, 'image' | 'imageNotPushed'> = !publishing
-          ? {}
-          : !input.buildSpec.push_image
-            ? { imageNotPushed: `push_image is false, so build ${input.buildId} pushed no image for the deploy to run` }
-            : {
-                image: await publishModelImage({
-                  publishing,
-                  modelId: input.modelId,
-                  buildId: input.buildId,
-                  artifactDir: result.artifactDir,
-                  environmentDir: result.environment.dir,
-                  pythonVersion: (await describeInterpreter(deps.python)).version,
-                  workDir: buildDir,
-                  signal: Context.current().cancellationSignal,
-                  onProgress: (line) => progress({ step: 'image', line }),
-                }),
-              };
-        return {
-          ...image,
-          artifactDir: result.artifactDir,
-          metricsFile: result.metricsFile,
-          python: path.join(result.environment.dir, 'bin', 'python'),
-          logFile: result.logFile,
-          durationMs: result.durationMs,
-          tests: result.tests,
-          environmentReused: result.environment.reused,
-          limits: result.limits,
-          tags: result.tags,
-        };
+        const output = await runModelBuild(input, progress);
+        if (!input.metrics) return output;
+        const metrics = await metricsWhenBuilt(deps.metricSource, { buildId: input.buildId, metricsFile: output.metricsFile }, input.metrics.metricName);
+        return metrics ? { ...output, metrics } : output;
       });
     },
 

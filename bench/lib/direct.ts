@@ -10,7 +10,11 @@ import { benchDependencies } from './dependencies.js';
 import { nowMs } from './stats.js';
 import type { BenchStack } from './stack.js';
 
-/** The activities of one BuildDeploy run (no notification configured), in the order the workflow calls them. */
+/**
+ * The steps of one BuildDeploy run (no notification configured), in the order the workflow takes them. The
+ * metrics are read by buildModel when the build returns the condition's metric, and collectMetrics is then
+ * no activity of its own (its share is 0).
+ */
 export const STEPS = ['claimWorkspace', 'cloneModelRepository', 'buildModel', 'collectMetrics', 'checkDeploymentCondition', 'deployBuild'] as const;
 export type Step = (typeof STEPS)[number];
 
@@ -51,12 +55,21 @@ export function directRunner(stack: BenchStack) {
       );
       if (until === 'cloneModelRepository') return finish();
       const built = await step('buildModel', () =>
-        activities.buildModel({ buildId, automation: automation.name, modelId: automation.model_id, modelDir: clone.modelDir, buildSpec }),
+        activities.buildModel({
+          buildId,
+          automation: automation.name,
+          modelId: automation.model_id,
+          modelDir: clone.modelDir,
+          buildSpec,
+          metrics: { metricName: condition?.metric_name },
+        }),
       );
       if (until === 'buildModel') return finish();
-      const metrics = await step('collectMetrics', () =>
-        activities.collectMetrics({ buildId, metricsFile: built.metricsFile, metricName: condition?.metric_name }),
-      );
+      // As in the workflow: a build that returns the condition's metric leaves its metrics step nothing to do.
+      stepMs.collectMetrics = 0;
+      const metrics =
+        built.metrics ??
+        (await step('collectMetrics', () => activities.collectMetrics({ buildId, metricsFile: built.metricsFile, metricName: condition?.metric_name })));
       if (until === 'collectMetrics') return finish();
       const outcome = await step('checkDeploymentCondition', () =>
         activities.checkDeploymentCondition({ condition, metrics, modelId: automation.model_id, variation: deploymentSpec.variation_name, environment: '' }),

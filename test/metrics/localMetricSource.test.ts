@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { LocalMetricSource, waitForMetric, type MetricSource } from '../../activities/metrics/metricSource.js';
+import { LocalMetricSource, metricsWhenBuilt, waitForMetric, type MetricSource } from '../../activities/metrics/metricSource.js';
 import { ErrorTypes, RefitError } from '../../shared/errors.js';
 
 let dir: string;
@@ -91,5 +91,30 @@ describe('waitForMetric', () => {
       ),
     });
     expect(reads).toBe(1);
+  });
+});
+
+describe('metricsWhenBuilt (what a build returns so that its run needs no metrics step)', () => {
+  const build = () => ({ buildId: 'b1', metricsFile });
+
+  it("returns the metrics when they hold the condition's metric, and whatever there is when none is named", async () => {
+    writeFileSync(metricsFile, line('f1_score', 0.9) + line('recall', 0.8));
+    expect(await metricsWhenBuilt(new LocalMetricSource(), build(), 'f1_score')).toEqual({ f1_score: 0.9, recall: 0.8 });
+    expect(await metricsWhenBuilt(new LocalMetricSource(), build(), undefined)).toEqual({ f1_score: 0.9, recall: 0.8 });
+  });
+
+  it("returns nothing when the condition's metric is missing, so the run's metrics step waits for it or reports it", async () => {
+    writeFileSync(metricsFile, line('recall', 0.8));
+    expect(await metricsWhenBuilt(new LocalMetricSource(), build(), 'f1_score')).toBeUndefined();
+  });
+
+  it('returns nothing when the source cannot be read now, leaving the retries to the metrics step', async () => {
+    // A test double of a remote source that is down.
+    const down: MetricSource = {
+      description: 'a remote store',
+      howToLog: (name) => name,
+      read: () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5000')),
+    };
+    expect(await metricsWhenBuilt(down, build(), 'f1_score')).toBeUndefined();
   });
 });

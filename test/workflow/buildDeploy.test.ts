@@ -26,7 +26,8 @@ describe("BuildDeploy runs the seed's automation end to end on the real dev serv
     });
     firstWorkflowId = `seed-first-${fixture.taskQueue}`;
     const result = await fixture.run(automation, firstWorkflowId);
-    await recordHistory(fixture.server.client, firstWorkflowId, 'seed-deployed');
+    // seed-deployed.json is the same run as recorded before builds returned their metrics (a collectMetrics step).
+    await recordHistory(fixture.server.client, firstWorkflowId, 'seed-deployed-metrics-with-build');
     firstBuild = result.build_id;
     expect(result).toMatchObject({
       step: 'finished',
