@@ -130,6 +130,7 @@ async function step(request: PythonEnvironmentRequest, mounts: SandboxMount[], [
     signal: request.signal,
     onLines: request.onLines,
     mask: request.mask,
+    diesWithParent: confined.diesWithParent,
   });
   if (result.exitCode === 0) return;
   if (result.cancelled) throw new Error(`${what} was cancelled`);

@@ -188,6 +188,7 @@ export async function runBuild(request: BuildRequest): Promise<BuildResult> {
         signal: request.signal,
         onLines: progress(step),
         mask: secretValues,
+        diesWithParent: confined.diesWithParent,
       });
     };
 

@@ -47,8 +47,15 @@ export interface Sandbox {
   /** One line for the build log: how model code is confined. */
   readonly description: string;
   readonly confined: boolean;
-  /** The command line that runs `command` confined, seeing only `mounts` (and the system's programs). */
-  wrap(command: string, args: string[], options: { mounts: SandboxMount[]; cwd: string; keepWithParent?: boolean }): { command: string; args: string[] };
+  /**
+   * The command line that runs `command` confined, seeing only `mounts` (and the system's programs);
+   * `diesWithParent` when the kernel ends it with the process that starts it (unless `keepWithParent`).
+   */
+  wrap(
+    command: string,
+    args: string[],
+    options: { mounts: SandboxMount[]; cwd: string; keepWithParent?: boolean },
+  ): { command: string; args: string[]; diesWithParent: boolean };
   /** Lets the confined user write `dir` (and everything in it). */
   handOver(dir: string): void;
   /** Takes `dir` back from the confined user, so that later confined processes can only read it. */
@@ -113,7 +120,7 @@ function unconfined(): Sandbox {
   return {
     description: 'not confined: model code runs as the worker itself (the worker sets REFIT_BUILD_SANDBOX=off)',
     confined: false,
-    wrap: (command, args) => ({ command, args }),
+    wrap: (command, args) => ({ command, args, diesWithParent: false }),
     handOver: () => undefined,
     takeBack: () => undefined,
   };
@@ -165,7 +172,7 @@ function bubblewrap(settings: SandboxSettings, workDir: string): Sandbox {
       const inner = root
         ? ['/usr/bin/setpriv', `--reuid=${settings.uid}`, `--regid=${settings.gid}`, '--clear-groups', '--', command, ...args]
         : [command, ...args];
-      return { command: settings.bwrap, args: [...bwrap, '--', ...inner] };
+      return { command: settings.bwrap, args: [...bwrap, '--', ...inner], diesWithParent: !options.keepWithParent };
     },
     handOver(dir) {
       if (root) chownTree(dir, settings.uid, settings.gid);

@@ -95,7 +95,7 @@ describe('durability: a run survives its worker being killed', () => {
     );
     first.child.kill('SIGKILL');
     await first.exited;
-    // The tether took the build down with the worker: no orphan training process keeps running.
+    // The sandbox (bubblewrap's --die-with-parent) went down with the worker: no orphan training process keeps running.
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const orphans = runningProcesses().filter(({ command }) => command.includes(path.join(home, 'builds', status.build_id)));
     expect(orphans).toEqual([]);
