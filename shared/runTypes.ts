@@ -165,6 +165,21 @@ export interface BuildOutput {
   metrics?: Record<string, number>;
 }
 
+/**
+ * What the build step is given (the workflow's call, and the bench's direct baseline of it): with the
+ * condition's metric, so that a build that logged it returns its metrics and the run needs no metrics step.
+ */
+export function buildModelInput(buildId: string, automation: AutomationModel, modelDir: string) {
+  return {
+    buildId,
+    automation: automation.name,
+    modelId: automation.model_id,
+    modelDir,
+    buildSpec: automation.action.build_spec,
+    metrics: { metricName: automation.action.deployment_condition?.metric_name },
+  };
+}
+
 /** A BuildOutput as builds before the camelCase contract reported it (recorded in the history of older runs). */
 export interface LegacyBuildOutput extends BuildSummary {
   artifact_dir: string;

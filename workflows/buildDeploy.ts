@@ -25,6 +25,7 @@ import { environmentsOf, type DeploymentRequest } from '../shared/deployment.js'
 import { QueryNames, SearchAttributeKeys } from '../shared/names.js';
 import { ErrorTypes } from '../shared/errors.js';
 import {
+  buildModelInput,
   buildOutputOf,
   RUN_INPUT_VERSION,
   type BuildDeployInput,
@@ -131,14 +132,7 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
     setCurrentDetails(runDetails.building(buildId, clone.commit));
     const built = buildOutputOf(
       await host.buildModel.executeWithOptions({ summary: activitySummaries.build(buildId, clone.commit) }, [
-        {
-          buildId,
-          automation: automation.name,
-          modelId: automation.model_id,
-          modelDir: clone.modelDir,
-          buildSpec,
-          metrics: { metricName: condition?.metric_name },
-        },
+        buildModelInput(buildId, automation, clone.modelDir),
       ]),
     );
     build = {

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities/index.js';
+import { buildModelInput } from '../../shared/runTypes.js';
 import type { AutomationModel } from '../../spec/schema/automation.js';
 import { benchDependencies } from './dependencies.js';
 import { nowMs } from './stats.js';
@@ -54,16 +55,7 @@ export function directRunner(stack: BenchStack) {
         activities.cloneModelRepository({ buildId, buildSpec, automation: automation.name, modelId: automation.model_id }),
       );
       if (until === 'cloneModelRepository') return finish();
-      const built = await step('buildModel', () =>
-        activities.buildModel({
-          buildId,
-          automation: automation.name,
-          modelId: automation.model_id,
-          modelDir: clone.modelDir,
-          buildSpec,
-          metrics: { metricName: condition?.metric_name },
-        }),
-      );
+      const built = await step('buildModel', () => activities.buildModel(buildModelInput(buildId, automation, clone.modelDir)));
       if (until === 'buildModel') return finish();
       // As in the workflow: a build that returns the condition's metric leaves its metrics step nothing to do.
       stepMs.collectMetrics = 0;
