@@ -1,6 +1,7 @@
 // Masks secret values in text that arrives in pieces (a process's output), so that a value split across two
 // pieces is still caught: whole lines are masked and passed on at once, and of a line still being written
 // only what cannot be the start of a secret is passed on.
+import type { ChildProcess } from 'node:child_process';
 
 export const MASK = '***';
 
@@ -70,4 +71,21 @@ export class SecretMask {
     this.pending = '';
     return rest;
   }
+}
+
+/**
+ * Sends what a child prints (its piped stdout and stderr) through a mask to `write`: whole lines at once,
+ * an unfinished line's safe part once a second, the rest when its pipes close.
+ */
+export function maskOutputOf(child: ChildProcess, secrets: readonly string[], write: (text: string) => void): void {
+  const mask = new SecretMask(secrets);
+  const pass = (text: string) => text && write(text);
+  child.stdout!.on('data', (chunk: Buffer) => pass(mask.push(chunk.toString('utf8'))));
+  child.stderr!.on('data', (chunk: Buffer) => pass(mask.push(chunk.toString('utf8'))));
+  const idle = setInterval(() => pass(mask.flushIdle()), 1_000).unref();
+  child.on('error', () => clearInterval(idle));
+  child.on('close', () => {
+    clearInterval(idle);
+    pass(mask.end());
+  });
 }

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { openSync, rmSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
 import type { TetherOptions } from './tethered.js';
-import { SecretMask } from './secretMask.js';
+import { maskOutputOf } from './secretMask.js';
 import { readJsonLineFromStdin } from './processes.js';
 
 const GRACE_MS = 5_000;
@@ -50,28 +50,22 @@ if (parentGone) stop();
 
 const log = openSync(logFile, 'a');
 const masked = (options.mask ?? []).filter(Boolean);
-const mask = masked.length ? new SecretMask(masked) : undefined;
+const masking = masked.length > 0;
 child = spawn(command, args, {
-  stdio: ['ignore', mask ? 'pipe' : log, mask ? 'pipe' : log],
+  stdio: ['ignore', masking ? 'pipe' : log, masking ? 'pipe' : log],
   env: options.env ?? {},
   ...(options.uid !== undefined ? { uid: options.uid } : {}),
   ...(options.gid !== undefined ? { gid: options.gid } : {}),
 });
-if (mask) {
-  // Output that may print a secret goes through the mask: only masked text reaches the log.
-  const write = (text: string) => text && writeSync(log, text);
-  child.stdout!.on('data', (chunk: Buffer) => write(mask.push(chunk.toString('utf8'))));
-  child.stderr!.on('data', (chunk: Buffer) => write(mask.push(chunk.toString('utf8'))));
-  setInterval(() => write(mask.flushIdle()), 1_000).unref();
-  child.on('close', () => write(mask.end()));
-}
+// Output that may print a secret goes through the mask: only masked text reaches the log.
+if (masking) maskOutputOf(child, masked, (text) => writeSync(log, text));
 if (stopping) stop();
 
 child.on('error', (err) => {
   console.error(`tether: cannot start ${command}: ${err.message}`);
   process.exit(127);
 });
-child.on(mask ? 'close' : 'exit', (code: number | null, signal: NodeJS.Signals | null) => {
+child.on(masking ? 'close' : 'exit', (code: number | null, signal: NodeJS.Signals | null) => {
   if (options.removeOnExit) rmSync(options.removeOnExit, { recursive: true, force: true });
   // Killed by a signal: exit 128 + its number, as shells report it (137 for SIGKILL).
   process.exit(code ?? 128 + (signal ? constants.signals[signal] : 0));

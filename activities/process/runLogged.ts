@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, openSync, closeSync, readSync, statSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
-import { SecretMask } from '../../platform/secretMask.js';
+import { maskOutputOf } from '../../platform/secretMask.js';
 import { spawnTethered } from '../../platform/tethered.js';
 
 export interface LoggedRun {
@@ -118,22 +118,16 @@ function spawnDirect(run: LoggedRun): ChildProcess {
       closeSync(log); // the child has its own copy
     }
   }
-  const mask = new SecretMask(secrets);
-  const write = (text: string) => text && writeSync(log, text);
   const child = spawn(run.command, run.args, { cwd: run.cwd, env: run.env, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.on('data', (chunk: Buffer) => write(mask.push(chunk.toString('utf8'))));
-  child.stderr!.on('data', (chunk: Buffer) => write(mask.push(chunk.toString('utf8'))));
-  const idle = setInterval(() => write(mask.flushIdle()), 1_000);
+  maskOutputOf(child, secrets, (text) => writeSync(log, text));
+  // After the mask's own 'close' handler, which writes the last of the output.
   let open = true;
-  const finish = (): void => {
-    clearInterval(idle);
-    if (!open) return;
+  const closeLog = (): void => {
+    if (open) closeSync(log);
     open = false;
-    write(mask.end());
-    closeSync(log);
   };
-  child.on('close', finish);
-  child.on('error', finish);
+  child.on('close', closeLog);
+  child.on('error', closeLog);
   return child;
 }
 
