@@ -61,18 +61,20 @@ export function runLogged(run: LoggedRun): Promise<LoggedRunResult> {
         closeSync(fd);
       }
     };
+    const secrets = (run.mask ?? []).filter(Boolean);
     const child = run.diesWithParent
-      ? spawnDirect(run)
+      ? spawnDirect(run, secrets)
       : spawnTethered(run.logFile, run.command, run.args, { cwd: run.cwd, env: run.env, mask: run.mask, stderr: 'pipe' });
     let tetherErrors = '';
     if (!run.diesWithParent) child.stderr!.on('data', (chunk: Buffer) => (tetherErrors += chunk.toString()));
     let timedOut = false;
     let cancelled = false;
+    const running = (): boolean => child.exitCode === null && child.signalCode === null;
     const stop = (): void => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
+      if (!running()) return;
       child.kill('SIGTERM');
       // The tether kills after its grace time itself; a command started directly is killed from here.
-      if (run.diesWithParent) setTimeout(() => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'), STOP_GRACE_MS).unref();
+      if (run.diesWithParent) setTimeout(() => running() && child.kill('SIGKILL'), STOP_GRACE_MS).unref();
     };
     const timer = setTimeout(() => {
       timedOut = true;
@@ -90,7 +92,7 @@ export function runLogged(run: LoggedRun): Promise<LoggedRunResult> {
       reject(err);
     });
     // A masked command's output is in the log once its pipes have closed; otherwise it wrote there itself.
-    child.on(run.diesWithParent && run.mask?.some(Boolean) ? 'close' : 'exit', (exitCode: number | null, signal: NodeJS.Signals | null) => {
+    child.on(run.diesWithParent && secrets.length ? 'close' : 'exit', (exitCode: number | null, signal: NodeJS.Signals | null) => {
       clearTimeout(timer);
       clearInterval(poll);
       run.signal?.removeEventListener('abort', onAbort);
@@ -108,9 +110,8 @@ export function runLogged(run: LoggedRun): Promise<LoggedRunResult> {
 }
 
 /** The command started by this process, its output appended to the log (through the mask where it has secrets). */
-function spawnDirect(run: LoggedRun): ChildProcess {
+function spawnDirect(run: LoggedRun, secrets: string[]): ChildProcess {
   const log = openSync(run.logFile, 'a');
-  const secrets = (run.mask ?? []).filter(Boolean);
   if (!secrets.length) {
     try {
       return spawn(run.command, run.args, { cwd: run.cwd, env: run.env, stdio: ['ignore', log, log] });
