@@ -26,20 +26,7 @@ export interface RegistrationOptions {
 const TASK_QUEUE = 'bench-registration-unpolled';
 
 export async function registration(stack: BenchStack, options: RegistrationOptions): Promise<Omit<FigureResult, 'durationS'>> {
-  const m: Measured = {
-    validateMs: [],
-    firstS: [],
-    againS: [],
-    againSettledS: [],
-    firstRpcs: [],
-    againRpcs: [],
-    rawRpcs: [],
-    firstPerAutomationMs: [],
-    rawPerAutomationMs: [],
-    listedAfterMs: [],
-    settledAfterMs: [],
-    serverBusyCpuS: [],
-  };
+  const m = newMeasurements();
   const rpcMethods: Record<string, Record<string, number>> = {};
   let repetitions = 0;
   let slowestMs = 0;
@@ -120,21 +107,25 @@ export async function registration(stack: BenchStack, options: RegistrationOptio
   };
 }
 
-type Measured = Record<
-  | 'validateMs'
-  | 'firstS'
-  | 'againS'
-  | 'againSettledS'
-  | 'firstRpcs'
-  | 'againRpcs'
-  | 'rawRpcs'
-  | 'firstPerAutomationMs'
-  | 'rawPerAutomationMs'
-  | 'listedAfterMs'
-  | 'settledAfterMs'
-  | 'serverBusyCpuS',
-  number[]
->;
+/** Every repetition's measurements, one list per row of the figure. */
+function newMeasurements() {
+  return {
+    validateMs: [] as number[],
+    firstS: [] as number[],
+    againS: [] as number[],
+    againSettledS: [] as number[],
+    firstRpcs: [] as number[],
+    againRpcs: [] as number[],
+    rawRpcs: [] as number[],
+    firstPerAutomationMs: [] as number[],
+    rawPerAutomationMs: [] as number[],
+    listedAfterMs: [] as number[],
+    settledAfterMs: [] as number[],
+    serverBusyCpuS: [] as number[],
+  };
+}
+
+type Measured = ReturnType<typeof newMeasurements>;
 
 /** One repetition on its own server: register, register again at once and once settled, then the plain-create floor. */
 async function repetition(
