@@ -163,11 +163,17 @@ export interface BuildOutput {
    * metric: the run then has no step of its own to read them. Absent otherwise (and from older workers).
    */
   metrics?: Record<string, number>;
+  /**
+   * The deployment condition's outcome, when asked for, the metrics are here and the condition needs
+   * nothing else (none, or a static threshold): the run then has no condition step. Absent otherwise.
+   */
+  condition?: ConditionOutcome;
 }
 
 /**
  * What the build step is given (the workflow's call, and the bench's direct baseline of it): with the
- * condition's metric, so that a build that logged it returns its metrics and the run needs no metrics step.
+ * condition's metric, so that a build that logged it returns its metrics and the run needs no metrics step,
+ * and the condition itself, so that a static threshold is decided there too and the run needs no condition step.
  */
 export function buildModelInput(buildId: string, automation: AutomationModel, modelDir: string) {
   return {
@@ -177,6 +183,7 @@ export function buildModelInput(buildId: string, automation: AutomationModel, mo
     modelDir,
     buildSpec: automation.action.build_spec,
     metrics: { metricName: automation.action.deployment_condition?.metric_name },
+    decide: { condition: automation.action.deployment_condition },
   };
 }
 

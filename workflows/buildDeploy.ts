@@ -156,15 +156,18 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
 
     status.step = 'checking_condition';
     setCurrentDetails(runDetails.checking(buildId, clone.commit));
-    status.condition = await host.checkDeploymentCondition.executeWithOptions({ summary: activitySummaries.condition(condition) }, [
-      {
-        condition,
-        metrics: status.metrics,
-        modelId: automation.model_id,
-        variation: deploymentSpec.variation_name,
-        environment: environments[0]!,
-      },
-    ]);
+    // Likewise a condition that needs only the metrics (none, or a static threshold) came decided with them.
+    status.condition =
+      built.condition ??
+      (await host.checkDeploymentCondition.executeWithOptions({ summary: activitySummaries.condition(condition) }, [
+        {
+          condition,
+          metrics: status.metrics,
+          modelId: automation.model_id,
+          variation: deploymentSpec.variation_name,
+          environment: environments[0]!,
+        },
+      ]));
     // Runs started before the promotion patch recorded the outcome before approval (and kept "passed" after a rejection).
     const conditionPassed = status.condition.passed;
     if (!promotion) upsertSearchAttributes([{ key: SearchAttributeKeys.conditionOutcome, value: conditionPassed ? 'passed' : 'failed' }]);

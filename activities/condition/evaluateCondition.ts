@@ -100,6 +100,25 @@ export async function evaluateCondition(options: { condition: Condition; metrics
   };
 }
 
+/**
+ * The outcome of a condition that needs nothing but the build's metrics (none, or a static threshold), so
+ * that the build's own step can decide it; undefined for one that asks a store or the serving build, or
+ * when the metric it names is missing: the run's condition step then decides (and says what is wrong).
+ */
+export async function decideFromMetrics(condition: Condition, metrics: Record<string, number>): Promise<ConditionOutcome | undefined> {
+  if (condition) {
+    if (condition.type === 'DeployedBuildMetric' || metricValue(metrics, condition.metric_name) === undefined) return undefined;
+    const threshold = parseThreshold(condition.threshold);
+    if ('error' in threshold || threshold.kind !== 'static') return undefined;
+  }
+  return evaluateCondition({ condition, metrics, openAnalytics: noStore, queryTimeoutMs: 0 });
+}
+
+/** What a condition decided from metrics alone would open if it asked a store: never reached (checked above). */
+function noStore(): Promise<AnalyticsStore> {
+  return Promise.reject(new Error('a condition decided from the metrics alone opens no analytics store'));
+}
+
 /** What a run would decide, said before it builds (`refit plan --run`): the same threshold a run would use. */
 export async function describeCondition(condition: Condition, sources: ThresholdSources): Promise<string> {
   if (!condition) return 'deploy every successful build (no deployment condition)';

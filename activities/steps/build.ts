@@ -7,6 +7,7 @@ import type { AutomationModel } from '../../spec/schema/automation.js';
 import { withHeartbeat } from '../activityContext.js';
 import { buildOnCluster, resolveCloneOnCluster, type ClusterStepContext } from '../build/kubernetes/clusterBuildSteps.js';
 import { publishModelImage } from '../build/modelImage.js';
+import { decideFromMetrics } from '../condition/evaluateCondition.js';
 import { describeInterpreter } from '../build/pythonEnvironment.js';
 import { runBuild } from '../build/runBuild.js';
 import { minutes, type ActivityDependencies } from '../dependencies.js';
@@ -18,6 +19,7 @@ import { buildDirOf } from './workspace.js';
 import type { Slots } from '../process/slots.js';
 
 type BuildSpec = AutomationModel['action']['build_spec'];
+type DeploymentCondition = AutomationModel['action']['deployment_condition'];
 
 export function createBuildActivities(deps: ActivityDependencies) {
   // With builds on the cluster, the clone and the build happen in the build's Job: these steps resolve and follow it.
@@ -122,7 +124,8 @@ export function createBuildActivities(deps: ActivityDependencies) {
 
     /**
      * With `metrics`, the build also reads what it logged once it ends and returns it when that holds
-     * `metrics.metricName`: one step (a dispatch and a workflow task) less for the run.
+     * `metrics.metricName`: one step (a dispatch and a workflow task) less for the run. With `decide` as
+     * well, it decides a condition that needs only those metrics (a static threshold): one step less again.
      */
     async buildModel(input: {
       buildId: string;
@@ -131,12 +134,15 @@ export function createBuildActivities(deps: ActivityDependencies) {
       modelDir: string;
       buildSpec: BuildSpec;
       metrics?: { metricName?: string };
+      decide?: { condition: DeploymentCondition };
     }): Promise<BuildOutput> {
       return withHeartbeat(async (progress) => {
         const output = await runModelBuild(input, progress);
         if (!input.metrics) return output;
         const metrics = await metricsWhenBuilt(deps.metricSource, { buildId: input.buildId, metricsFile: output.metricsFile }, input.metrics.metricName);
-        return metrics ? { ...output, metrics } : output;
+        if (!metrics) return output;
+        const condition = input.decide ? await decideFromMetrics(input.decide.condition, metrics) : undefined;
+        return { ...output, metrics, ...(condition ? { condition } : {}) };
       });
     },
 

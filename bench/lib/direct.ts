@@ -14,7 +14,8 @@ import type { BenchStack } from './stack.js';
 /**
  * The steps of one BuildDeploy run (no notification configured), in the order the workflow takes them. The
  * metrics are read by buildModel when the build returns the condition's metric, and collectMetrics is then
- * no activity of its own (its share is 0).
+ * no activity of its own (its share is 0); so is checkDeploymentCondition when the build decided a static
+ * threshold with them.
  */
 export const STEPS = ['claimWorkspace', 'cloneModelRepository', 'buildModel', 'collectMetrics', 'checkDeploymentCondition', 'deployBuild'] as const;
 export type Step = (typeof STEPS)[number];
@@ -63,9 +64,13 @@ export function directRunner(stack: BenchStack) {
         built.metrics ??
         (await step('collectMetrics', () => activities.collectMetrics({ buildId, metricsFile: built.metricsFile, metricName: condition?.metric_name })));
       if (until === 'collectMetrics') return finish();
-      const outcome = await step('checkDeploymentCondition', () =>
-        activities.checkDeploymentCondition({ condition, metrics, modelId: automation.model_id, variation: deploymentSpec.variation_name, environment: '' }),
-      );
+      // Likewise a static threshold, decided by the build with its metrics.
+      stepMs.checkDeploymentCondition = 0;
+      const outcome =
+        built.condition ??
+        (await step('checkDeploymentCondition', () =>
+          activities.checkDeploymentCondition({ condition, metrics, modelId: automation.model_id, variation: deploymentSpec.variation_name, environment: '' }),
+        ));
       if (until === 'checkDeploymentCondition' || !outcome.passed) return finish();
       await step('deployBuild', () =>
         activities.deployBuild({

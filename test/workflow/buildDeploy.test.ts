@@ -26,8 +26,9 @@ describe("BuildDeploy runs the seed's automation end to end on the real dev serv
     });
     firstWorkflowId = `seed-first-${fixture.taskQueue}`;
     const result = await fixture.run(automation, firstWorkflowId);
-    // seed-deployed.json is the same run as recorded before builds returned their metrics (a collectMetrics step).
-    await recordHistory(fixture.server.client, firstWorkflowId, 'seed-deployed-metrics-with-build');
+    // seed-deployed.json is the same run as recorded before builds returned their metrics (a collectMetrics step), and
+    // seed-deployed-metrics-with-build.json before they decided a static threshold (a checkDeploymentCondition step).
+    await recordHistory(fixture.server.client, firstWorkflowId, 'seed-deployed-decided-in-build');
     firstBuild = result.build_id;
     expect(result).toMatchObject({
       step: 'finished',

@@ -14,6 +14,7 @@ import { packageRoot } from '../../platform/paths.js';
 import type { BuildDeployResult } from '../../shared/runTypes.js';
 import { devLogLine, type LogEntry } from '../../devstack/devLog.js';
 import { startFixture, type Fixture } from '../harness/buildDeployFixture.js';
+import { activitySummaries } from '../../workflows/runSummaries.js';
 import { readRunState } from '../harness/runState.js';
 
 const run = promisify(execFile);
@@ -60,11 +61,23 @@ describe('a run in the Web UI', () => {
       expect.arrayContaining([
         ['cloneModelRepository', `clone ${gitUri} @ main`],
         ['buildModel', `build ${result.build_id} @${fixture.commit.slice(0, 7)}: dependencies, tests, training`],
-        ['checkDeploymentCondition', 'check f1_score > 0.65'],
       ]),
     );
-    // The build returned the metrics it logged, the condition's among them: no step of its own reads them.
+    // The build returned the metrics it logged, the condition's among them, and decided the static threshold
+    // with them: no step of its own reads them or checks it.
     expect(summaries.map(([type]) => type)).not.toContain('collectMetrics');
+    expect(summaries.map(([type]) => type)).not.toContain('checkDeploymentCondition');
+  });
+
+  it('names what a condition step checks, when the run takes one', () => {
+    const sql = 'SELECT avg(score) FROM inference_logs WHERE ts > now() - INTERVAL 7 DAY AND model_id = 1';
+    expect(activitySummaries.condition({ type: 'BuildMetric', metric_name: 'f1_score', direction: 'ABOVE', threshold: '0.65' })).toBe('check f1_score > 0.65');
+    expect(activitySummaries.condition({ type: 'BuildMetric', metric_name: 'f1_score', direction: 'BELOW', threshold: sql })).toBe(
+      'check f1_score < the SQL threshold',
+    );
+    expect(activitySummaries.condition({ type: 'DeployedBuildMetric', metric_name: 'f1_score', direction: 'ABOVE' })).toBe(
+      "check f1_score > the serving build's (champion/challenger)",
+    );
   });
 
   it('logs one line with its outcome, which refit dev prints as it is and nothing of the SDK warnings but a line', () => {
