@@ -1,5 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { ErrorTypes, RefitError } from '../../shared/errors.js';
@@ -37,17 +37,26 @@ export async function cloneRepository(request: CloneRequest): Promise<CloneResul
   const git = gitWith(parent, request);
   const sparse = request.subdirectory !== '';
   // A sparse clone checks out nothing until the folder is set: the checkout then fetches the blobs it needs in one
-  // request, where a checkout of the top level first would fetch twice.
-  const options = ['--depth', '1', '--branch', request.branch, '--single-branch', ...(sparse ? ['--filter=blob:none', '--sparse', '--no-checkout'] : [])];
+  // request, where a checkout of the top level first would fetch twice. Sparse checkout in cone mode is set in the
+  // clone's configuration as it is made, as `--sparse` would, without the `sparse-checkout` command `--sparse` starts.
+  const options = [
+    '--depth',
+    '1',
+    '--branch',
+    request.branch,
+    '--single-branch',
+    ...(sparse ? ['--filter=blob:none', '--no-checkout', '--config', 'core.sparseCheckout=true', '--config', 'core.sparseCheckoutCone=true'] : []),
+  ];
   try {
     await git.clone(request.repository, request.destination, options);
     const inClone = gitWith(request.destination, request);
     if (sparse) {
-      // `clone --sparse` has set cone mode and written the top level's patterns: the folder's replace them.
-      const patternsFile = path.join(request.destination, '.git', 'info', 'sparse-checkout');
+      // The folder's cone patterns, where `git sparse-checkout set` would write them.
       const patterns = conePatternsOf(request.subdirectory);
-      if (patterns && existsSync(patternsFile)) await writeFile(patternsFile, patterns);
-      else await inClone.raw(['sparse-checkout', 'set', request.subdirectory]);
+      if (patterns) {
+        await mkdir(path.join(request.destination, '.git', 'info'), { recursive: true });
+        await writeFile(path.join(request.destination, '.git', 'info', 'sparse-checkout'), patterns);
+      } else await inClone.raw(['sparse-checkout', 'set', request.subdirectory]);
       // No "--" after the branch: with a progress handler simple-git appends --progress, which must stay an option.
       await inClone.raw(['checkout', '--quiet', request.branch]);
     }
@@ -102,7 +111,12 @@ function gitWith(baseDir: string, request: CloneRequest): SimpleGit {
  */
 export function gitEnvironment(token: string | undefined): Record<string, string> {
   const env = baseEnvironment();
-  const config: [string, string][] = [['credential.helper', '']];
+  // A clone is made for one build and removed with it: the `git maintenance run --auto` a fetch starts after it (the
+  // checkout's fetch of a sparse clone's files) would never find anything worth doing.
+  const config: [string, string][] = [
+    ['credential.helper', ''],
+    ['maintenance.auto', 'false'],
+  ];
   if (token) config.push(['http.extraHeader', gitAuthorizationHeader(token)]);
   env.GIT_TERMINAL_PROMPT = '0';
   env.GIT_CONFIG_COUNT = String(config.length);

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -77,35 +77,57 @@ describe('cloneRepository against a git server that demands a token', () => {
   });
 
   /**
-   * The git commands cloneRepository starts itself (a `git` first on PATH logs each before running the real
-   * one); the git server of this test runs in this process too, and its http-backend is left out.
+   * The git commands cloneRepository starts itself, and every git command started under them: a `git` first on
+   * PATH logs each before running the real one, and sets GIT_EXEC_PATH to a copy of git's own folder (links) whose
+   * `git` is the same logger, so the commands git starts (fetch, index-pack, maintenance…) are logged too. The git
+   * server of this test runs in this process as well: its commands (http-backend and what it starts) are left out.
    */
   async function gitCommandsOf(
     wanted: Parameters<typeof cloneRepository>[0],
-  ): Promise<{ commands: string[]; result: Awaited<ReturnType<typeof cloneRepository>> }> {
+  ): Promise<{ commands: string[]; all: string[]; result: Awaited<ReturnType<typeof cloneRepository>> }> {
     const shimDir = mkdtempSync(path.join(work, 'git-shim-'));
+    const execDir = path.join(shimDir, 'exec');
     const log = path.join(shimDir, 'log');
     const realGit = execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim();
-    writeFileSync(path.join(shimDir, 'git'), `#!/bin/sh\necho "$PPID $1" >> '${log}'\nexec '${realGit}' "$@"\n`, { mode: 0o755 });
+    const realExecDir = execFileSync(realGit, ['--exec-path'], { encoding: 'utf8' }).trim();
+    mkdirSync(execDir);
+    for (const name of readdirSync(realExecDir)) if (name !== 'git') symlinkSync(path.join(realExecDir, name), path.join(execDir, name));
+    // One line per command: the parent's pid and the arguments, tab-separated.
+    const logger = `#!/bin/sh\n{ printf '%s' "$PPID"; for arg in "$@"; do printf '\\t%s' "$arg"; done; echo; } >> '${log}'\nGIT_EXEC_PATH='${execDir}' exec '${realGit}' "$@"\n`;
+    writeFileSync(path.join(shimDir, 'git'), logger, { mode: 0o755 });
+    writeFileSync(path.join(execDir, 'git'), logger, { mode: 0o755 });
     const path0 = process.env.PATH;
     process.env.PATH = `${shimDir}:${path0}`;
     try {
       const result = await cloneRepository(wanted);
-      const commands = readFileSync(log, 'utf8')
+      const logged = readFileSync(log, 'utf8')
         .trim()
         .split('\n')
-        .map((line) => line.split(' '))
-        .filter(([parent, command]) => Number(parent) === process.pid && command !== 'http-backend')
-        .map(([, command]) => command!);
-      return { commands, result };
+        .map((line) => line.split('\t'))
+        .map(([parent, ...args]) => [parent!, subcommandOf(args)] as const)
+        .filter(([, command]) => !SERVER_COMMANDS.has(command));
+      const commands = logged.filter(([parent]) => Number(parent) === process.pid).map(([, command]) => command);
+      return { commands, all: logged.map(([, command]) => command), result };
     } finally {
       process.env.PATH = path0;
     }
   }
+  const SERVER_COMMANDS = new Set(['http-backend', 'upload-pack', 'pack-objects']);
+  /** The git command of an argument list: the first word after git's own options (`-c x=y`, `--shallow-file f`…). */
+  function subcommandOf(args: string[]): string {
+    for (let index = 0; index < args.length; index++) {
+      if (['-c', '-C', '--shallow-file', '--git-dir', '--work-tree'].includes(args[index]!)) index++;
+      else if (!args[index]!.startsWith('-')) return args[index]!;
+    }
+    return '';
+  }
 
   it('starts git only to clone and to check out a folder: it writes the patterns and reads the commit itself', async () => {
-    const { commands, result } = await gitCommandsOf(request());
+    const { commands, all, result } = await gitCommandsOf(request());
     expect(commands).toEqual(['clone', 'checkout']);
+    // Under them: the clone's fetch, and the checkout's fetch of the folder's files; no `sparse-checkout` (which
+    // `clone --sparse` starts) and no `maintenance run --auto` after the checkout's fetch: a build's clone is thrown away.
+    expect(all).toEqual(['clone', 'remote-http', 'index-pack', 'checkout', 'fetch', 'remote-http', 'index-pack']);
     expect(result.commit).toBe(commit);
     expect(readdirSync(path.join(result.modelDir, '..'))).toEqual(['churn']);
   });
