@@ -82,6 +82,8 @@ export const FIGURES = {
             { n: 10, minimum: 2, wanted: 3 },
             { n: 100, minimum: 2, wanted: 3 },
             { n: 500, minimum: 1, wanted: 2 },
+            // Past the worker's cache of runs (150) and every slot full: whether memory keeps growing with N.
+            { n: 1000, minimum: 1, wanted: 1 },
           ],
       deployingN: quick ? 10 : 100,
       budget,

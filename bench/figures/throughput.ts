@@ -9,7 +9,7 @@ import type { FigureResult, Measurement } from '../lib/report.js';
 import type { BenchStack } from '../lib/stack.js';
 import { nowMs, summarize } from '../lib/stats.js';
 import { tinyAutomation } from '../lib/tinyModel.js';
-import { memoryOf, sampleMemory } from '../lib/workerProcess.js';
+import { machineCpuSeconds, memoryOf, sampleMemory, treeCpuSeconds } from '../lib/workerProcess.js';
 
 export interface ThroughputOptions {
   /** Trials per N (each on a fresh worker process): `minimum` always, up to `wanted` while the budget allows. */
@@ -28,6 +28,10 @@ interface Trial {
   idleRssMiB: number;
   peakRssMiB: number;
   peakTreeRssMiB: number;
+  /** CPU-seconds per run over the trial (first start request → last result): the worker's tree, the dev server, the machine. */
+  workerCpuPerRun: number;
+  serverCpuPerRun: number;
+  machineCpuPerRun: number;
   failed: number;
 }
 
@@ -81,10 +85,16 @@ async function trial(stack: BenchStack, automation: ReturnType<typeof tinyAutoma
     const idle = memoryOf(worker.pid)!;
     resetPeak(worker.pid);
     const sampler = sampleMemory(worker.pid);
+    const cpu0 = { worker: treeCpuSeconds(worker.pid), server: treeCpuSeconds(stack.server.pid), machine: machineCpuSeconds() };
     const started = nowMs();
     const handles = await Promise.all(Array.from({ length: n }, () => start(randomUUID())));
     const outcomes = await Promise.allSettled(handles.map((handle) => handle.result()));
     const seconds = (nowMs() - started) / 1000;
+    const cpu = {
+      worker: (treeCpuSeconds(worker.pid) - cpu0.worker) / n,
+      server: (treeCpuSeconds(stack.server.pid) - cpu0.server) / n,
+      machine: (machineCpuSeconds() - cpu0.machine) / n,
+    };
     const sampled = sampler.stop();
     const peak = Math.max(sampled.peakRss, memoryOf(worker.pid)?.peak ?? 0);
     return {
@@ -94,6 +104,9 @@ async function trial(stack: BenchStack, automation: ReturnType<typeof tinyAutoma
       idleRssMiB: idle.rss / MiB,
       peakRssMiB: peak / MiB,
       peakTreeRssMiB: sampled.peakTreeRss / MiB,
+      workerCpuPerRun: cpu.worker,
+      serverCpuPerRun: cpu.server,
+      machineCpuPerRun: cpu.machine,
       failed: outcomes.filter(
         (outcome) =>
           outcome.status === 'rejected' || (deploys ? !outcome.value.condition?.passed : outcome.value.deployed || outcome.value.condition?.passed !== false),
@@ -146,6 +159,15 @@ function report(trials: Trial[], options: ThroughputOptions, skipped: string[], 
       },
       { title: 'Worker peak RSS above its idle RSS, per run in flight', rows: rows((trial) => (trial.peakRssMiB - trial.idleRssMiB) / trial.n, 'MiB') },
       { title: "Peak RSS of the worker's whole process tree (with git and Python children)", rows: rows((trial) => trial.peakTreeRssMiB, 'MiB') },
+      {
+        // Whether a run costs more work at a larger N (replays after cache evictions, a busier server) or only waits longer.
+        title: "CPU per run over the trial: the worker's process tree (the confined builds not counted), the dev server, the machine",
+        rows: [
+          ...rows((trial) => trial.workerCpuPerRun, 'CPU-s').map((row) => ({ ...row, label: `${row.label}: worker tree` })),
+          ...rows((trial) => trial.serverCpuPerRun, 'CPU-s').map((row) => ({ ...row, label: `${row.label}: dev server` })),
+          ...rows((trial) => trial.machineCpuPerRun, 'CPU-s').map((row) => ({ ...row, label: `${row.label}: the machine` })),
+        ],
+      },
       {
         title: 'Idle worker RSS (after one warm-up run) and failed runs',
         rows: [
