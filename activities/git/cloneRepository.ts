@@ -54,8 +54,9 @@ export async function cloneRepository(request: CloneRequest): Promise<CloneResul
       // The folder's cone patterns, where `git sparse-checkout set` would write them.
       const patterns = conePatternsOf(request.subdirectory);
       if (patterns) {
-        await mkdir(path.join(request.destination, '.git', 'info'), { recursive: true });
-        await writeFile(path.join(request.destination, '.git', 'info', 'sparse-checkout'), patterns);
+        const infoDir = path.join(request.destination, '.git', 'info');
+        await mkdir(infoDir, { recursive: true });
+        await writeFile(path.join(infoDir, 'sparse-checkout'), patterns);
       } else await inClone.raw(['sparse-checkout', 'set', request.subdirectory]);
       // No "--" after the branch: with a progress handler simple-git appends --progress, which must stay an option.
       await inClone.raw(['checkout', '--quiet', request.branch]);
