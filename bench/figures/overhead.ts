@@ -8,7 +8,7 @@ import type { FigureResult, Measurement } from '../lib/report.js';
 import type { BenchStack } from '../lib/stack.js';
 import { nowMs, pairedDifferences, summarize } from '../lib/stats.js';
 import { tinyAutomation } from '../lib/tinyModel.js';
-import { machineCpuSeconds, treeCpuSeconds } from '../lib/workerProcess.js';
+import { cpuSplitOf, machineCpuSeconds, treeCpuSeconds } from '../lib/workerProcess.js';
 
 /** The steps a build's own activity may take on (the run then has no activity for them), and when. */
 const DECIDED_BY_BUILD = {
@@ -33,29 +33,34 @@ export async function orchestrationOverhead(stack: BenchStack, options: Overhead
       steps: [] as ReturnType<typeof stepShares>[],
       clientMs: [] as number[],
       finishMs: [] as number[],
-      workerCpuS: [] as number[],
-      serverCpuS: [] as number[],
-      machineCpuS: [] as number[],
+      ...cpuSeries(),
     };
     const bare = {
       totalMs: [] as number[],
       steps: [] as ReturnType<typeof stepShares>[],
-      workerCpuS: [] as number[],
-      serverCpuS: [] as number[],
-      machineCpuS: [] as number[],
+      ...cpuSeries(),
     };
-    /** What `work` costs the worker's process tree and the Temporal server, in CPU seconds. */
-    const cpuOf = async <T>(work: () => Promise<T>): Promise<T & { workerCpuS: number; serverCpuS: number; machineCpuS: number }> => {
+    /** What `work` costs the machine, and of that the worker's process tree, the Temporal server and this process. */
+    const cpuOf = async <T>(work: () => Promise<T>): Promise<T & CpuOfRun> => {
       const worker0 = treeCpuSeconds(worker.pid);
       const server0 = treeCpuSeconds(stack.server.pid);
+      const bench0 = cpuSplitOf(process.pid);
       const machine0 = machineCpuSeconds();
       const value = await work();
+      const machineCpuS = machineCpuSeconds() - machine0;
+      const bench = cpuSplitOf(process.pid);
       return {
         ...value,
         workerCpuS: treeCpuSeconds(worker.pid) - worker0,
         serverCpuS: treeCpuSeconds(stack.server.pid) - server0,
-        machineCpuS: machineCpuSeconds() - machine0,
+        benchCpuS: bench.own - bench0.own,
+        // The worker and the dev server live on: the children this process waited for meanwhile are the git server's.
+        gitServerChildrenCpuS: bench.endedChildren - bench0.endedChildren,
+        machineCpuS,
       };
+    };
+    const recordCpu = (series: CpuSeries, run: CpuOfRun) => {
+      for (const key of CPU_KEYS) series[key].push(run[key]);
     };
     const directRuns: Awaited<ReturnType<typeof direct.run>>[] = [];
 
@@ -93,23 +98,19 @@ export async function orchestrationOverhead(stack: BenchStack, options: Overhead
       // Rotating the order spreads any drift of the machine's load over the three alike.
       for (const variant of [...order.slice(rep % 3), ...order.slice(0, rep % 3)]) {
         if (variant === 'refit') {
-          const { totalMs, handle, workerCpuS, serverCpuS, machineCpuS } = await cpuOf(runRefit);
-          refit.machineCpuS.push(machineCpuS);
+          const { totalMs, handle, ...cpu } = await cpuOf(runRefit);
+          recordCpu(refit, cpu);
           const timeline = timelineOf(await handle.fetchHistory());
           const shares = stepShares(timeline);
-          refit.workerCpuS.push(workerCpuS);
-          refit.serverCpuS.push(serverCpuS);
           refit.totalMs.push(totalMs);
           refit.steps.push(shares);
           refit.clientMs.push(totalMs - (timeline.closedAt - timeline.startedAt));
           refit.finishMs.push(timeline.closedAt - (timeline.steps.at(-1)?.completedAt ?? timeline.startedAt));
         } else if (variant === 'bare') {
-          const { totalMs, handle, workerCpuS, serverCpuS, machineCpuS } = await cpuOf(runBare);
-          bare.machineCpuS.push(machineCpuS);
+          const { totalMs, handle, ...cpu } = await cpuOf(runBare);
+          recordCpu(bare, cpu);
           bare.totalMs.push(totalMs);
           bare.steps.push(stepShares(timelineOf(await handle.fetchHistory())));
-          bare.workerCpuS.push(workerCpuS);
-          bare.serverCpuS.push(serverCpuS);
         } else {
           directRuns.push(await direct.run(automation));
         }
@@ -121,17 +122,30 @@ export async function orchestrationOverhead(stack: BenchStack, options: Overhead
   }
 }
 
+interface CpuOfRun {
+  workerCpuS: number;
+  serverCpuS: number;
+  benchCpuS: number;
+  gitServerChildrenCpuS: number;
+  machineCpuS: number;
+}
+type CpuSeries = { [key in keyof CpuOfRun]: number[] };
+const CPU_KEYS = ['workerCpuS', 'serverCpuS', 'benchCpuS', 'gitServerChildrenCpuS', 'machineCpuS'] as const satisfies readonly (keyof CpuOfRun)[];
+
+function cpuSeries(): CpuSeries {
+  return Object.fromEntries(CPU_KEYS.map((key) => [key, []])) as unknown as CpuSeries;
+}
+
+/** The machine's CPU during a run less the processes measured apart: the confined build, the kernel, anything else. */
+function restOf(series: CpuSeries): number[] {
+  return series.machineCpuS.map(
+    (machine, i) => machine - series.workerCpuS[i]! - series.serverCpuS[i]! - series.benchCpuS[i]! - series.gitServerChildrenCpuS[i]!,
+  );
+}
+
 function report(
-  refit: {
-    totalMs: number[];
-    steps: ReturnType<typeof stepShares>[];
-    clientMs: number[];
-    finishMs: number[];
-    workerCpuS: number[];
-    serverCpuS: number[];
-    machineCpuS: number[];
-  },
-  bare: { totalMs: number[]; steps: ReturnType<typeof stepShares>[]; workerCpuS: number[]; serverCpuS: number[]; machineCpuS: number[] },
+  refit: { totalMs: number[]; steps: ReturnType<typeof stepShares>[]; clientMs: number[]; finishMs: number[] } & CpuSeries,
+  bare: { totalMs: number[]; steps: ReturnType<typeof stepShares>[] } & CpuSeries,
   directRuns: { totalMs: number; stepMs: Record<Step, number> }[],
   options: OverheadOptions,
 ): Omit<FigureResult, 'durationS'> {
@@ -175,8 +189,21 @@ function report(
       baseline: { label: 'the same for the bare workflow', values: bare.workerCpuS },
     },
     { label: 'BuildDeploy: the Temporal dev server', unit: 'CPU-s', values: refit.serverCpuS },
+    {
+      label: 'BuildDeploy: the bench process (the client that starts the run and waits for it, and the git server in it)',
+      unit: 'CPU-s',
+      values: refit.benchCpuS,
+    },
+    {
+      label: "BuildDeploy: the git server's git processes (http-backend, upload-pack: the repository host's side of the clone)",
+      unit: 'CPU-s',
+      values: refit.gitServerChildrenCpuS,
+    },
+    { label: 'BuildDeploy: the rest of the machine (the confined build, the kernel, other processes)', unit: 'CPU-s', values: restOf(refit) },
     { label: "(a) bare workflow: the worker's process tree", unit: 'CPU-s', values: bare.workerCpuS },
     { label: '(a) bare workflow: the Temporal dev server', unit: 'CPU-s', values: bare.serverCpuS },
+    { label: '(a) bare workflow: the bench process (the client)', unit: 'CPU-s', values: bare.benchCpuS },
+    { label: '(a) bare workflow: the rest of the machine', unit: 'CPU-s', values: restOf(bare) },
   ];
   const perStep: Measurement[] = STEPS.map((step) => {
     // The metrics and condition steps have no activity when the build returned the metrics and decided the

@@ -37,7 +37,11 @@ export interface WorkerProcess {
 
 export async function startWorkerProcess(options: WorkerProcessOptions): Promise<WorkerProcess> {
   const log = openSync(options.logFile, 'a');
-  const child = spawn(process.execPath, [workerScript], {
+  // BENCH_WORKER_CPU_PROFILE=<folder>: each worker writes a V8 CPU profile there when it stops (node refuses
+  // --cpu-prof in NODE_OPTIONS), to find where a run's CPU goes in the worker.
+  const profileDir = process.env.BENCH_WORKER_CPU_PROFILE;
+  const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const child = spawn(process.execPath, [...nodeArgs, workerScript], {
     stdio: ['pipe', 'pipe', log],
     env: {
       ...process.env,
@@ -121,10 +125,19 @@ export function memoryOf(pid: number): { rss: number; peak: number } | undefined
  * waited for (git, Python builds: what a run spawns), from /proc/<pid>/stat; clock ticks are 1/100 s on Linux.
  */
 export function cpuSecondsOf(pid: number): number {
+  const { own, endedChildren } = cpuSplitOf(pid);
+  return own + endedChildren;
+}
+
+/** A process's own CPU seconds (user + system) and those of its children that have ended and been waited for. */
+export function cpuSplitOf(pid: number): { own: number; endedChildren: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = stat
+    .slice(stat.lastIndexOf(')') + 2)
+    .split(' ')
+    .map(Number);
   // After the command name: state is field 3, utime 14, stime 15, cutime 16, cstime 17.
-  return [11, 12, 13, 14].reduce((sum, index) => sum + Number(fields[index]), 0) / 100;
+  return { own: (fields[11]! + fields[12]!) / 100, endedChildren: (fields[13]! + fields[14]!) / 100 };
 }
 
 /**
