@@ -12,6 +12,7 @@ import type { V1EnvVar, V1Job, V1PodSpec, V1ResourceRequirements, V1Secret, V1Se
 import { INSTANCE_SIZES, type GpuType } from '../../../spec/instanceSizes.js';
 import { SECRET_VALUE_PREFIX } from '../../../spec/schema/common.js';
 import type { AutomationModel } from '../../../spec/schema/automation.js';
+import { conePatternsOf } from '../../git/cloneFiles.js';
 import { ANNOTATIONS, LABELS, MANAGED_BY, labelValue, objectName } from '../../deploy/kubernetes/names.js';
 import { cpuQuantity, memoryQuantity } from '../../deploy/kubernetes/workload.js';
 
@@ -175,16 +176,35 @@ export function buildPlacement(
   }
 }
 
+/** The model folder's cone patterns for the clone container; none (the whole commit) for the root or a name git would escape. */
+function sparsePatternsEnv(subdirectory: string | undefined): V1EnvVar[] {
+  const patterns = subdirectory ? conePatternsOf(subdirectory.replace(/^\/+|\/+$/g, '')) : undefined;
+  return patterns ? [{ name: 'REFIT_SPARSE_PATTERNS', value: patterns }] : [];
+}
+
 // Runs in the base image, which only needs sh, git and python3: a missing one is reported as the build's error.
-const CLONE_SCRIPT = [
+// Exported for the test that runs it against the token-checking git server.
+export const CLONE_SCRIPT = [
   'set -eu',
   'fail() { printf "%s\\n" "$1" >&2; printf "refit-build-error: %s\\n" "$1" > /dev/termination-log; exit 1; }',
   'command -v git >/dev/null 2>&1 || fail "the base image $REFIT_BASE_IMAGE has no git: a build image needs git and Python 3"',
   'command -v python3 >/dev/null 2>&1 || fail "the base image $REFIT_BASE_IMAGE has no python3: a build image needs git and Python 3"',
   'mkdir -p /workspace/src && cd /workspace/src',
   'git init --quiet',
-  'git fetch --quiet --depth 1 "$REFIT_REPOSITORY" "$REFIT_COMMIT" || fail "git could not fetch commit $REFIT_COMMIT from $REFIT_REPOSITORY (see the clone log above)"',
-  'git -c advice.detachedHead=false checkout --quiet FETCH_HEAD',
+  'git remote add origin "$REFIT_REPOSITORY"',
+  'filter=',
+  // A model in a folder takes only that folder's files, as the worker's own clone does: the commit's trees first,
+  // then, at the checkout, the blobs under the folder (the remote is the promisor that git asks for them).
+  'if [ -n "${REFIT_SPARSE_PATTERNS:-}" ]; then',
+  '  git config remote.origin.promisor true',
+  '  git config remote.origin.partialclonefilter blob:none',
+  '  git config core.sparseCheckout true',
+  '  git config core.sparseCheckoutCone true',
+  '  printf "%s" "$REFIT_SPARSE_PATTERNS" > .git/info/sparse-checkout',
+  '  filter=--filter=blob:none',
+  'fi',
+  'git -c maintenance.auto=false fetch --quiet --depth 1 $filter origin "$REFIT_COMMIT" || fail "git could not fetch commit $REFIT_COMMIT from $REFIT_REPOSITORY (see the clone log above)"',
+  'git -c maintenance.auto=false -c advice.detachedHead=false checkout --quiet FETCH_HEAD || fail "git could not check out commit $REFIT_COMMIT of $REFIT_REPOSITORY (see the clone log above)"',
   'echo "cloned $REFIT_REPOSITORY at $REFIT_COMMIT"',
 ].join('\n');
 
@@ -281,6 +301,7 @@ export function buildJob(request: BuildJobRequest, settings: JobBuildSettings): 
     { name: 'REFIT_REPOSITORY', value: request.repository },
     { name: 'REFIT_COMMIT', value: request.commit },
     { name: 'REFIT_BASE_IMAGE', value: baseImage },
+    ...sparsePatternsEnv(request.subdirectory),
     { name: 'GIT_TERMINAL_PROMPT', value: '0' },
     // The token reaches git as an extra header from the Secret, as the local clone sends it: never in a URL or argv.
     { name: 'GIT_CONFIG_COUNT', value: request.withToken ? '2' : '1' },
