@@ -1,5 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { ErrorTypes, RefitError } from '../../shared/errors.js';
@@ -34,30 +34,27 @@ export interface CloneResult {
 export async function cloneRepository(request: CloneRequest): Promise<CloneResult> {
   await rm(request.destination, { recursive: true, force: true });
   const parent = path.dirname(request.destination);
-  const git = gitWith(parent, request);
   const sparse = request.subdirectory !== '';
-  // A sparse clone checks out nothing until the folder is set: the checkout then fetches the blobs it needs in one
-  // request, where a checkout of the top level first would fetch twice. Sparse checkout in cone mode is set in the
-  // clone's configuration as it is made, as `--sparse` would, without the `sparse-checkout` command `--sparse` starts.
+  // A folder's clone is partial (blobs on demand) and sparse in cone mode. Where Refit can write the cone patterns
+  // itself they reach the new .git through a template folder before the clone checks out, so the one `git clone` checks
+  // out only the folder, fetching its files in one request. A name outside the plain set is left to `git
+  // sparse-checkout set` between a clone that checks out nothing and a checkout: two git commands more.
+  const patterns = sparse ? conePatternsOf(request.subdirectory) : undefined;
+  const template = patterns ? await sparseCloneTemplate(parent, patterns) : undefined;
   const options = [
     '--depth',
     '1',
     '--branch',
     request.branch,
     '--single-branch',
-    ...(sparse ? ['--filter=blob:none', '--no-checkout', '--config', 'core.sparseCheckout=true', '--config', 'core.sparseCheckoutCone=true'] : []),
+    ...(sparse ? ['--filter=blob:none', '--config', 'core.sparseCheckout=true', '--config', 'core.sparseCheckoutCone=true'] : []),
+    ...(template ? [`--template=${template}`] : sparse ? ['--no-checkout'] : []),
   ];
   try {
-    await git.clone(request.repository, request.destination, options);
+    await gitWith(parent, request, { templateDir: template !== undefined }).clone(request.repository, request.destination, options);
     const inClone = gitWith(request.destination, request);
-    if (sparse) {
-      // The folder's cone patterns, where `git sparse-checkout set` would write them.
-      const patterns = conePatternsOf(request.subdirectory);
-      if (patterns) {
-        const infoDir = path.join(request.destination, '.git', 'info');
-        await mkdir(infoDir, { recursive: true });
-        await writeFile(path.join(infoDir, 'sparse-checkout'), patterns);
-      } else await inClone.raw(['sparse-checkout', 'set', request.subdirectory]);
+    if (sparse && !patterns) {
+      await inClone.raw(['sparse-checkout', 'set', request.subdirectory]);
       // No "--" after the branch: with a progress handler simple-git appends --progress, which must stay an option.
       await inClone.raw(['checkout', '--quiet', request.branch]);
     }
@@ -72,7 +69,21 @@ export async function cloneRepository(request: CloneRequest): Promise<CloneResul
     return { commit, modelDir };
   } catch (err) {
     throw classifyGitError(err, request);
+  } finally {
+    if (template) await rm(template, { recursive: true, force: true });
   }
+}
+
+/**
+ * A template folder for `git clone --template` holding nothing but the cone patterns, where `git sparse-checkout set`
+ * would write them (so the clone gets none of git's sample hooks either). Made beside the clone, removed after it.
+ */
+async function sparseCloneTemplate(parent: string, patterns: string): Promise<string> {
+  await mkdir(parent, { recursive: true });
+  const template = await mkdtemp(path.join(parent, '.clone-template-'));
+  await mkdir(path.join(template, 'info'));
+  await writeFile(path.join(template, 'info', 'sparse-checkout'), patterns);
+  return template;
 }
 
 /** The commit `branch` points at on the remote now (`git ls-remote`), without cloning anything. */
@@ -92,15 +103,16 @@ export async function remoteHead(request: Omit<CloneRequest, 'destination' | 'su
   }
 }
 
-function gitWith(baseDir: string, request: CloneRequest): SimpleGit {
+function gitWith(baseDir: string, request: CloneRequest, allow: { templateDir?: boolean } = {}): SimpleGit {
   const env = gitEnvironment(request.token);
   const git = simpleGit({
     baseDir,
     allowEnvironment: Object.keys(env).filter((key) => key.startsWith('GIT_')),
     progress: request.onProgress ? ({ stage, progress }) => request.onProgress!({ stage, percent: progress }) : undefined,
     // simple-git guards against configuration smuggled in through options; ours is built here, on
-    // purpose: the header through GIT_CONFIG_* and an emptied credential helper.
-    unsafe: { allowUnsafeConfigEnvCount: true, allowUnsafeCredentialHelper: true },
+    // purpose: the header through GIT_CONFIG_* and an emptied credential helper; and, for a folder's clone, the
+    // template folder Refit made with the cone patterns alone.
+    unsafe: { allowUnsafeConfigEnvCount: true, allowUnsafeCredentialHelper: true, allowUnsafeTemplateDir: allow.templateDir === true },
   });
   return git.env(env);
 }

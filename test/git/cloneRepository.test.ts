@@ -122,14 +122,19 @@ describe('cloneRepository against a git server that demands a token', () => {
     return '';
   }
 
-  it('starts git only to clone and to check out a folder: it writes the patterns and reads the commit itself', async () => {
-    const { commands, all, result } = await gitCommandsOf(request());
-    expect(commands).toEqual(['clone', 'checkout']);
-    // Under them: the clone's fetch, and the checkout's fetch of the folder's files; no `sparse-checkout` (which
+  it('starts one git command for a folder: the patterns reach the clone through a template, before its checkout', async () => {
+    const wanted = request();
+    const { commands, all, result } = await gitCommandsOf(wanted);
+    expect(commands).toEqual(['clone']);
+    // Under it: the clone's fetch, and its checkout's fetch of the folder's files; no `sparse-checkout` (which
     // `clone --sparse` starts) and no `maintenance run --auto` after the checkout's fetch: a build's clone is thrown away.
-    expect(all).toEqual(['clone', 'remote-http', 'index-pack', 'checkout', 'fetch', 'remote-http', 'index-pack']);
+    expect(all).toEqual(['clone', 'remote-http', 'index-pack', 'fetch', 'remote-http', 'index-pack']);
     expect(result.commit).toBe(commit);
     expect(readdirSync(path.join(result.modelDir, '..'))).toEqual(['churn']);
+    expect(readFileSync(path.join(wanted.destination, '.git', 'info', 'sparse-checkout'), 'utf8')).toBe(conePatternsOf('models/churn'));
+    // The template is gone, and it brought nothing else into the clone (no sample hooks).
+    expect(readdirSync(path.dirname(wanted.destination)).filter((name) => name.startsWith('.clone-template-'))).toEqual([]);
+    expect(existsSync(path.join(wanted.destination, '.git', 'hooks'))).toBe(false);
   });
 
   it('leaves the patterns of a folder name outside the plain set to git', async () => {
