@@ -87,9 +87,15 @@ export const SECRET_KEYS = {
 
 export const buildJobName = (buildId: string) => objectName('refit-build', buildId);
 
+/** The model's folder in the repository, without leading or trailing slashes ("" for the root). */
+function modelFolderOf(subdirectory: string | undefined): string {
+  return (subdirectory ?? '').replace(/^\/+|\/+$/g, '');
+}
+
 /** Where the model's folder is inside the pod (what the clone step reports as modelDir). */
 export function podModelDir(subdirectory: string | undefined): string {
-  return subdirectory ? `${WORKSPACE}/src/${subdirectory.replace(/^\/+|\/+$/g, '')}` : `${WORKSPACE}/src`;
+  const folder = modelFolderOf(subdirectory);
+  return folder ? `${WORKSPACE}/src/${folder}` : `${WORKSPACE}/src`;
 }
 
 function buildLabels(request: BuildJobRequest): Record<string, string> {
@@ -178,7 +184,7 @@ export function buildPlacement(
 
 /** The model folder's cone patterns for the clone container; none (the whole commit) for the root or a name git would escape. */
 function sparsePatternsEnv(subdirectory: string | undefined): V1EnvVar[] {
-  const patterns = subdirectory ? conePatternsOf(subdirectory.replace(/^\/+|\/+$/g, '')) : undefined;
+  const patterns = conePatternsOf(modelFolderOf(subdirectory));
   return patterns ? [{ name: 'REFIT_SPARSE_PATTERNS', value: patterns }] : [];
 }
 
