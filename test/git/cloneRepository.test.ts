@@ -92,8 +92,9 @@ describe('cloneRepository against a git server that demands a token', () => {
     const realExecDir = execFileSync(realGit, ['--exec-path'], { encoding: 'utf8' }).trim();
     mkdirSync(execDir);
     for (const name of readdirSync(realExecDir)) if (name !== 'git') symlinkSync(path.join(realExecDir, name), path.join(execDir, name));
-    // One line per command: the parent's pid and the arguments, tab-separated.
-    const logger = `#!/bin/sh\n{ printf '%s' "$PPID"; for arg in "$@"; do printf '\\t%s' "$arg"; done; echo; } >> '${log}'\nGIT_EXEC_PATH='${execDir}' exec '${realGit}' "$@"\n`;
+    // One line per command: the parent's pid and the arguments, tab-separated, appended in one write so that the
+    // lines of git processes running at once (the server's and the clone's) do not interleave.
+    const logger = `#!/bin/sh\nline="$PPID"; for arg in "$@"; do line="$line\t$arg"; done\nprintf '%s\\n' "$line" >> '${log}'\nGIT_EXEC_PATH='${execDir}' exec '${realGit}' "$@"\n`;
     writeFileSync(path.join(shimDir, 'git'), logger, { mode: 0o755 });
     writeFileSync(path.join(execDir, 'git'), logger, { mode: 0o755 });
     const path0 = process.env.PATH;
