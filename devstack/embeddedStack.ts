@@ -84,7 +84,7 @@ export async function startEmbeddedStack(options: { taskQueue?: string; home?: s
     connection: nativeConnection,
     namespace: server.namespace,
     taskQueue,
-    dependencies: defaultDependencies({ taskQueue, webUiUrl: server.uiUrl, home: options.home }),
+    dependencies: await defaultDependencies({ taskQueue, webUiUrl: server.uiUrl, home: options.home }),
   });
   return {
     server,

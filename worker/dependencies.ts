@@ -10,7 +10,6 @@ import { sandboxSettingsFromEnvironment, type SandboxSettings } from '../activit
 import type { DeploymentTarget } from '../activities/deploy/deploymentTarget.js';
 import { DEFAULT_JOB_SETTINGS } from '../activities/build/kubernetes/buildJob.js';
 import type { ClusterBuildRunner } from '../activities/build/kubernetes/clusterBuildSteps.js';
-import { KubernetesDeploymentTarget } from '../activities/deploy/kubernetes/kubernetesTarget.js';
 import { parseGateway } from '../activities/deploy/kubernetes/routing.js';
 import { LocalDeploymentTarget } from '../activities/deploy/local/localTarget.js';
 import { LocalMetricSource, type MetricSource } from '../activities/metrics/metricSource.js';
@@ -20,7 +19,6 @@ import { MlflowApi } from '../activities/mlflow/mlflowApi.js';
 import { MlflowModelRegistry } from '../activities/mlflow/mlflowModelRegistry.js';
 import { withModelRegistry } from '../activities/deploy/modelRegistryTarget.js';
 import { secretStoreFromEnvironment } from '../activities/secrets/storeFromEnvironment.js';
-import { kubeConfigFromEnvironment, kubeNamespace } from '../activities/deploy/kubernetes/kubeConfig.js';
 import type { SecretStore } from '../activities/secrets/secretStore.js';
 import { packageRoot, refitHome } from '../platform/paths.js';
 import { stepLimitsFromEnvironment } from '../shared/stepLimits.js';
@@ -37,15 +35,20 @@ export function hostTaskQueueOf(taskQueue: string): string {
  * builds, cached environments, deployments), model analytics at REFIT_ANALYTICS_URL (DuckDB by default).
  */
 /** `slots`: the worker's slot settings when its caller has read them already (REFIT_WORKER_*_SLOTS otherwise). */
-export function defaultDependencies(options: { taskQueue: string; home?: string; webUiUrl?: string; slots?: WorkerSlotSettings }): ActivityDependencies {
+export async function defaultDependencies(options: {
+  taskQueue: string;
+  home?: string;
+  webUiUrl?: string;
+  slots?: WorkerSlotSettings;
+}): Promise<ActivityDependencies> {
   const home = options.home ?? refitHome();
-  const secrets = secretStoreFromEnvironment(home);
+  const secrets = await secretStoreFromEnvironment(home);
   const sdkPythonPath = path.join(packageRoot(), 'sdk', 'python');
   const python = process.env.REFIT_PYTHON ?? 'python3';
   const sandbox = sandboxSettingsFromEnvironment();
   const duckdb = duckdbLimitsFromEnvironment();
   const metricSource = metricSourceFromEnvironment();
-  const target = deploymentTargetFromEnvironment({ home, sdkPythonPath, secrets, sandbox, python });
+  const target = await deploymentTargetFromEnvironment({ home, sdkPythonPath, secrets, sandbox, python });
   const registry = modelRegistryFromEnvironment(process.env, metricSource);
   return {
     refitHome: home,
@@ -64,9 +67,21 @@ export function defaultDependencies(options: { taskQueue: string; home?: string;
     sandbox,
     limits: stepLimitsFromEnvironment(process.env),
     imagePublishing: imagePublishingFromEnvironment(process.env),
-    buildRunner: buildRunnerFromEnvironment(process.env),
+    buildRunner: await buildRunnerFromEnvironment(process.env),
     slots: slotsOf(options.slots ?? workerSlotSettings(process.env)),
   };
+}
+
+/**
+ * The Kubernetes client and what is built on it, loaded only by a worker that uses a cluster: it is ~60 MiB
+ * of a worker's memory (~30 MiB of heap), which every other worker would carry, and fork, with each spawn.
+ */
+async function kubernetesClient() {
+  const [config, target] = await Promise.all([
+    import('../activities/deploy/kubernetes/kubeConfig.js'),
+    import('../activities/deploy/kubernetes/kubernetesTarget.js'),
+  ]);
+  return { ...config, KubernetesDeploymentTarget: target.KubernetesDeploymentTarget };
 }
 
 /** The build and clone slots every run on this worker shares. */
@@ -81,7 +96,7 @@ function slotsOf(settings: WorkerSlotSettings): NonNullable<ActivityDependencies
  * REFIT_PIP_INDEX_URL, REFIT_REGISTRY_SECRET, REFIT_REGISTRY_INSECURE, REFIT_BUILD_JOB_TTL_SECONDS,
  * REFIT_GPU_NODE_LABEL and REFIT_INSTANCE_NODE_LABEL.
  */
-export function buildRunnerFromEnvironment(env: NodeJS.ProcessEnv): { kind: 'local' } | ClusterBuildRunner {
+export async function buildRunnerFromEnvironment(env: NodeJS.ProcessEnv): Promise<{ kind: 'local' } | ClusterBuildRunner> {
   const kind = env.REFIT_BUILD_RUNNER || env.REFIT_DEPLOY_TARGET || 'local';
   if (kind === 'local') return { kind };
   if (kind !== 'kubernetes') throw new Error(`REFIT_BUILD_RUNNER must be local or kubernetes, not "${kind}"`);
@@ -100,6 +115,7 @@ export function buildRunnerFromEnvironment(env: NodeJS.ProcessEnv): { kind: 'loc
     throw new Error(`REFIT_BUILD_JOB_TTL_SECONDS must be a whole number of seconds, not "${env.REFIT_BUILD_JOB_TTL_SECONDS}"`);
   if (env.REFIT_PIP_INDEX_URL && !/^https?:\/\//.test(env.REFIT_PIP_INDEX_URL))
     throw new Error(`REFIT_PIP_INDEX_URL must be an http(s) URL of a package index (e.g. https://pypi.example.com/simple), not "${env.REFIT_PIP_INDEX_URL}"`);
+  const { kubeConfigFromEnvironment, kubeNamespace } = await kubernetesClient();
   const kubeConfig = kubeConfigFromEnvironment();
   return {
     kind,
@@ -133,10 +149,10 @@ export function imagePublishingFromEnvironment(env: NodeJS.ProcessEnv): ImagePub
  * REFIT_KUBE_ENVIRONMENTS (namespaces | contexts), REFIT_IMAGE_REPOSITORY (required), REFIT_PROMETHEUS_URL
  * and REFIT_GATEWAY ([namespace/]name), with the kubeconfig from KUBECONFIG, ~/.kube/config or the pod.
  */
-export function deploymentTargetFromEnvironment(
+export async function deploymentTargetFromEnvironment(
   options: { home: string; sdkPythonPath: string; secrets: SecretStore; sandbox?: SandboxSettings; python?: string },
   env: NodeJS.ProcessEnv = process.env,
-): DeploymentTarget {
+): Promise<DeploymentTarget> {
   const kind = env.REFIT_DEPLOY_TARGET || 'local';
   if (kind === 'local') {
     return new LocalDeploymentTarget({
@@ -157,6 +173,7 @@ export function deploymentTargetFromEnvironment(
     throw new Error(
       'REFIT_DEPLOY_TARGET=kubernetes needs REFIT_IMAGE_REPOSITORY: the registry path the build pushes model images to, e.g. ghcr.io/acme/models',
     );
+  const { kubeConfigFromEnvironment, kubeNamespace, KubernetesDeploymentTarget } = await kubernetesClient();
   const kubeConfig = kubeConfigFromEnvironment();
   return new KubernetesDeploymentTarget({
     kubeConfig,

@@ -23,7 +23,7 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
     connection,
     namespace: settings.namespace,
     taskQueue: settings.taskQueue,
-    dependencies: defaultDependencies({ taskQueue: settings.taskQueue, slots }),
+    dependencies: await defaultDependencies({ taskQueue: settings.taskQueue, slots }),
     slots,
     ...(env.REFIT_WORKER_SHUTDOWN_GRACE_SECONDS ? { shutdownGraceTime: `${shutdownGraceSeconds(env.REFIT_WORKER_SHUTDOWN_GRACE_SECONDS)} seconds` } : {}),
   });

@@ -93,8 +93,9 @@ export async function nodeBuildFigure(stack: BenchStack, options: { builds: numb
     const saved = { ...process.env };
     Object.assign(process.env, kubernetes.workerEnv);
     const taskQueue = 'bench-node';
-    const dependencies = defaultDependencies({ taskQueue, home });
-    process.env = saved;
+    const dependencies = await defaultDependencies({ taskQueue, home }).finally(() => {
+      process.env = saved;
+    });
     const connection = await NativeConnection.connect({ address: stack.server.address });
     const worker = await RefitWorker.create({
       connection,

@@ -42,7 +42,7 @@ export async function secretsSetCommand(name: string, options: ScopeOptions = {}
     console.error(`refit: the value of ${name} is empty; nothing was stored`);
     return EXIT.usage;
   }
-  const secrets = store();
+  const secrets = await store();
   await secrets.set(name, trimmed, given(options) ? scope : undefined);
   console.log(`stored secret ${name} in ${secrets.description}: ${describeScope(await secrets.scopeOf(name))}`);
   if (isUnscoped(await secrets.scopeOf(name))) console.log(hint(name));
@@ -60,14 +60,14 @@ export async function secretsScopeCommand(name: string, options: ScopeOptions & 
     console.error(`refit: ${scope.error}`);
     return EXIT.usage;
   }
-  const secrets = store();
+  const secrets = await store();
   await secrets.setScope(name, scope);
   console.log(`secret ${name}: ${describeScope(scope)}`);
   return EXIT.ok;
 }
 
 export async function secretsListCommand(options: { json?: boolean }): Promise<number> {
-  const secrets = store();
+  const secrets = await store();
   const names = await secrets.list();
   const entries = await Promise.all(names.map(async (name) => ({ name, ...(await secrets.scopeOf(name)) })));
   if (options.json) {
@@ -90,11 +90,12 @@ function hint(name: string): string {
 }
 
 export async function secretsDeleteCommand(name: string): Promise<number> {
-  if (await store().delete(name)) {
+  const secrets = await store();
+  if (await secrets.delete(name)) {
     console.log(`deleted secret ${name}`);
     return EXIT.ok;
   }
-  console.error(`refit: there is no secret ${name} in ${store().description}`);
+  console.error(`refit: there is no secret ${name} in ${secrets.description}`);
   return EXIT.failed;
 }
 

@@ -188,16 +188,16 @@ describe('the build Job', () => {
 });
 
 describe('REFIT_BUILD_RUNNER', () => {
-  it('follows the deploy target by default and says what the kubernetes runner lacks', () => {
-    expect(buildRunnerFromEnvironment({})).toEqual({ kind: 'local' });
-    expect(buildRunnerFromEnvironment({ REFIT_DEPLOY_TARGET: 'kubernetes', REFIT_BUILD_RUNNER: 'local' })).toEqual({ kind: 'local' });
-    expect(() => buildRunnerFromEnvironment({ REFIT_DEPLOY_TARGET: 'kubernetes' })).toThrow(
+  it('follows the deploy target by default and says what the kubernetes runner lacks', async () => {
+    expect(await buildRunnerFromEnvironment({})).toEqual({ kind: 'local' });
+    expect(await buildRunnerFromEnvironment({ REFIT_DEPLOY_TARGET: 'kubernetes', REFIT_BUILD_RUNNER: 'local' })).toEqual({ kind: 'local' });
+    await expect(buildRunnerFromEnvironment({ REFIT_DEPLOY_TARGET: 'kubernetes' })).rejects.toThrow(
       /builds run on the cluster by default, which needs REFIT_RUNTIME_IMAGE and REFIT_IMAGE_REPOSITORY: .*; or set REFIT_BUILD_RUNNER=local/,
     );
-    expect(() => buildRunnerFromEnvironment({ REFIT_DEPLOY_TARGET: 'kubernetes', REFIT_BUILD_RUNNER: 'kubernetes', REFIT_RUNTIME_IMAGE: 'r/p:1' })).toThrow(
-      /^REFIT_BUILD_RUNNER=kubernetes needs REFIT_IMAGE_REPOSITORY: /,
-    );
-    expect(() => buildRunnerFromEnvironment({ REFIT_BUILD_RUNNER: 'kubernetes' })).toThrow(/needs REFIT_DEPLOY_TARGET=kubernetes/);
-    expect(() => buildRunnerFromEnvironment({ REFIT_BUILD_RUNNER: 'docker' })).toThrow(/must be local or kubernetes, not "docker"/);
+    await expect(
+      buildRunnerFromEnvironment({ REFIT_DEPLOY_TARGET: 'kubernetes', REFIT_BUILD_RUNNER: 'kubernetes', REFIT_RUNTIME_IMAGE: 'r/p:1' }),
+    ).rejects.toThrow(/^REFIT_BUILD_RUNNER=kubernetes needs REFIT_IMAGE_REPOSITORY: /);
+    await expect(buildRunnerFromEnvironment({ REFIT_BUILD_RUNNER: 'kubernetes' })).rejects.toThrow(/needs REFIT_DEPLOY_TARGET=kubernetes/);
+    await expect(buildRunnerFromEnvironment({ REFIT_BUILD_RUNNER: 'docker' })).rejects.toThrow(/must be local or kubernetes, not "docker"/);
   });
 });

@@ -35,7 +35,7 @@ export async function connectToTestServer() {
  * A worker running the real workflow code (bundled once per run) and real activities on its own queues.
  * Its state lives under `home` (a throwaway folder of the test), unless dependencies are given.
  */
-export function createTestWorker(options: {
+export async function createTestWorker(options: {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
@@ -48,7 +48,7 @@ export function createTestWorker(options: {
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
-    dependencies: { ...defaultDependencies({ taskQueue: options.taskQueue, home }), ...options.dependencies },
+    dependencies: { ...(await defaultDependencies({ taskQueue: options.taskQueue, home })), ...options.dependencies },
     workflowBundle: { codePath: readRunState().workflowBundlePath },
     shutdownGraceTime: '5 seconds',
     extraActivities: { describeWorker },

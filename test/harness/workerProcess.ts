@@ -14,7 +14,7 @@ const need = (name: string): string => {
 Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: ['SIGTERM', 'SIGINT'] });
 const taskQueue = need('WORKER_TASK_QUEUE');
 const connection = await NativeConnection.connect({ address: need('REFIT_TEST_TEMPORAL_ADDRESS') });
-const dependencies = defaultDependencies({ taskQueue, home: need('WORKER_HOME') });
+const dependencies = await defaultDependencies({ taskQueue, home: need('WORKER_HOME') });
 if (process.env.WORKER_VENV_CACHE) dependencies.venvCacheDir = process.env.WORKER_VENV_CACHE;
 const worker = await RefitWorker.create({
   connection,

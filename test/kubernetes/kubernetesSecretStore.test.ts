@@ -106,21 +106,21 @@ describe('the Kubernetes secret store', () => {
     const kubeconfigBefore = process.env.KUBECONFIG;
     process.env.KUBECONFIG = kubernetes.kubeconfigPath;
     try {
-      expect(secretStoreFromEnvironment(home, {}).description).toBe(`local secret store (${path.join(home, 'secrets')})`);
-      const fromCluster = secretStoreFromEnvironment(home, { REFIT_SECRET_STORE: 'kubernetes', REFIT_SECRETS_NAMESPACE: namespace });
+      expect((await secretStoreFromEnvironment(home, {})).description).toBe(`local secret store (${path.join(home, 'secrets')})`);
+      const fromCluster = await secretStoreFromEnvironment(home, { REFIT_SECRET_STORE: 'kubernetes', REFIT_SECRETS_NAMESPACE: namespace });
       expect(fromCluster.description).toBe('Kubernetes secret store (namespace refit-secrets)');
       await store.set('wired_secret', 'from-the-cluster');
       expect((await fromCluster.read('wired_secret')).value).toBe('from-the-cluster');
 
       const options = { home, sdkPythonPath: '/nonexistent', secrets: fromCluster };
-      expect(deploymentTargetFromEnvironment(options, {}).name).toBe('local');
-      expect(deploymentTargetFromEnvironment(options, { REFIT_DEPLOY_TARGET: 'kubernetes', REFIT_IMAGE_REPOSITORY: 'ghcr.io/acme/models' }).name).toBe(
+      expect((await deploymentTargetFromEnvironment(options, {})).name).toBe('local');
+      expect((await deploymentTargetFromEnvironment(options, { REFIT_DEPLOY_TARGET: 'kubernetes', REFIT_IMAGE_REPOSITORY: 'ghcr.io/acme/models' })).name).toBe(
         'kubernetes',
       );
-      expect(() => deploymentTargetFromEnvironment(options, { REFIT_DEPLOY_TARGET: 'kubernetes' })).toThrow(/needs REFIT_IMAGE_REPOSITORY/);
-      expect(() =>
+      await expect(deploymentTargetFromEnvironment(options, { REFIT_DEPLOY_TARGET: 'kubernetes' })).rejects.toThrow(/needs REFIT_IMAGE_REPOSITORY/);
+      await expect(
         deploymentTargetFromEnvironment(options, { REFIT_DEPLOY_TARGET: 'kubernetes', REFIT_IMAGE_REPOSITORY: 'x', REFIT_KUBE_ENVIRONMENTS: 'clusters' }),
-      ).toThrow('REFIT_KUBE_ENVIRONMENTS must be namespaces or contexts, not "clusters"');
+      ).rejects.toThrow('REFIT_KUBE_ENVIRONMENTS must be namespaces or contexts, not "clusters"');
     } finally {
       if (kubeconfigBefore === undefined) delete process.env.KUBECONFIG;
       else process.env.KUBECONFIG = kubeconfigBefore;

@@ -34,7 +34,7 @@ describe('the MLflow Model Registry', () => {
     const env = { REFIT_MLFLOW_TRACKING_URI: mlflow.trackingUri };
     registry = modelRegistryFromEnvironment(env, new LocalMetricSource())!;
     api = new MlflowApi({ trackingUri: mlflow.trackingUri }, ErrorTypes.DeploymentFailed, 'test');
-    const local = deploymentTargetFromEnvironment({
+    const local = await deploymentTargetFromEnvironment({
       home,
       sdkPythonPath: path.join(packageRoot(), 'sdk', 'python'),
       secrets: new LocalSecretStore(path.join(home, 'secrets')),

@@ -15,7 +15,7 @@ import { useSecret, type SecretStore } from '../../secrets/secretStore.js';
 import type { MetricSource } from '../../metrics/metricSource.js';
 import { ARTIFACT_PATH } from '../../deploy/kubernetes/workload.js';
 import { buildJobName, buildPlacement, podModelDir, type BuildJobRequest, type BuildSecretValues, type JobBuildSettings } from './buildJob.js';
-import { resultError, runBuildJob, writeMetricsFile, type JobProgress } from './jobBuildRunner.js';
+import type { JobProgress } from './jobBuildRunner.js';
 
 type BuildSpec = AutomationModel['action']['build_spec'];
 
@@ -119,6 +119,8 @@ export async function buildOnCluster(input: Who & { modelDir: string }, context:
     timeoutSeconds: Math.ceil(context.timeoutMs / 1000),
     extraEnvKeys: Object.keys(metricEnv),
   };
+  // Loaded with the Kubernetes client, only by a worker whose builds run on a cluster.
+  const { resultError, runBuildJob, writeMetricsFile } = await import('./jobBuildRunner.js');
   const logFile = path.join(context.buildDir, 'build.log');
   const heard: string[] = token ? [token] : [];
   for (const key of ['MLFLOW_TRACKING_PASSWORD', 'MLFLOW_TRACKING_TOKEN']) if (metricEnv[key]) heard.push(metricEnv[key]);
