@@ -14,6 +14,11 @@ import { machineCpuSeconds, memoryOf, sampleMemory, treeCpuSeconds } from '../li
 export interface ThroughputOptions {
   /** Trials per N (each on a fresh worker process): `minimum` always, up to `wanted` while the budget allows. */
   sizes: { n: number; minimum: number; wanted: number }[];
+  /**
+   * Two sizes whose trials alternate (smaller, larger, larger, smaller…), so that the machine's drift and the
+   * dev server's growing store weigh on both alike: whether runs/s falls from one to the other is read pair by pair.
+   */
+  paired?: { smaller: number; larger: number; pairs: number; wantedPairs: number };
   /** Also one trial of this many runs of one model that all deploy: their promotions take turns. */
   deployingN?: number;
   budget: Budget;
@@ -55,7 +60,20 @@ export async function throughput(stack: BenchStack, options: ThroughputOptions):
     trials.push(await trial(stack, automation, n, `throughput-${n}-${trials.length}`, false));
     took.set(n, Math.max(took.get(n) ?? 0, Date.now() - started));
   };
-  for (const { n, minimum } of options.sizes) for (let rep = 0; rep < minimum; rep++) await runTrial(n);
+  const pairs: { smaller: Trial; larger: Trial }[] = [];
+  const runPair = async ({ smaller, larger }: NonNullable<ThroughputOptions['paired']>) => {
+    const order = pairs.length % 2 ? [larger, smaller] : [smaller, larger];
+    for (const n of order) await runTrial(n);
+    const [a, b] = trials.slice(-2) as [Trial, Trial];
+    pairs.push(a.n === smaller ? { smaller: a, larger: b } : { smaller: b, larger: a });
+  };
+  const paired = options.paired;
+  const minimumOf = async (keep: (n: number) => boolean) => {
+    for (const { n, minimum } of options.sizes.filter((size) => keep(size.n))) for (let rep = 0; rep < minimum; rep++) await runTrial(n);
+  };
+  await minimumOf((n) => !paired || n < paired.smaller);
+  if (paired) for (let pair = 0; pair < paired.pairs; pair++) await runPair(paired);
+  if (paired) await minimumOf((n) => n > paired.larger);
   // Extra trials, largest N first (its spread matters most), each only if the slowest one of its N so far fits again.
   const skipped: string[] = [];
   for (const { n, minimum, wanted } of [...options.sizes].reverse()) {
@@ -67,8 +85,16 @@ export async function throughput(stack: BenchStack, options: ThroughputOptions):
       await runTrial(n);
     }
   }
+  if (paired)
+    for (let pair = paired.pairs; pair < paired.wantedPairs; pair++) {
+      if (!options.budget.allows(((took.get(paired.smaller) ?? 0) + (took.get(paired.larger) ?? 0)) * 1.2)) {
+        skipped.push(`N = ${paired.smaller} and ${paired.larger}: ${paired.wantedPairs - pair} of ${paired.wantedPairs} pairs`);
+        break;
+      }
+      await runPair(paired);
+    }
   const deployingTrial = options.deployingN ? await trial(stack, deploying, options.deployingN, `throughput-deploying-${options.deployingN}`, true) : undefined;
-  return report(trials, options, skipped, deployingTrial);
+  return report(trials, pairs, options, skipped, deployingTrial);
 }
 
 async function trial(stack: BenchStack, automation: ReturnType<typeof tinyAutomation>, n: number, label: string, deploys: boolean): Promise<Trial> {
@@ -126,9 +152,19 @@ function resetPeak(pid: number): void {
   }
 }
 
-function report(trials: Trial[], options: ThroughputOptions, skipped: string[], deploying?: Trial): Omit<FigureResult, 'durationS'> {
+/** Runs/s at the larger N of a pair against the smaller, at or above which runs/s counts as not falling. */
+export const NOT_FALLING_RATIO = 0.95;
+
+function report(
+  trials: Trial[],
+  pairs: { smaller: Trial; larger: Trial }[],
+  options: ThroughputOptions,
+  skipped: string[],
+  deploying?: Trial,
+): Omit<FigureResult, 'durationS'> {
   const of = (n: number) => trials.filter((trial) => trial.n === n);
-  const sizes = options.sizes.map((size) => size.n);
+  const paired = options.paired;
+  const sizes = [...new Set([...options.sizes.map((size) => size.n), ...(paired ? [paired.smaller, paired.larger] : [])])].sort((a, b) => a - b);
   const first = sizes[0]!;
   const baselineThroughput = summarize(of(first).map((trial) => trial.runsPerSecond)).median;
   const baselinePeak = summarize(of(first).map((trial) => trial.peakRssMiB)).median;
@@ -153,6 +189,27 @@ function report(trials: Trial[], options: ThroughputOptions, skipped: string[], 
         title: 'Runs completed per second',
         rows: rows((trial) => trial.runsPerSecond, 'runs/s', { label: `N = ${first} (median)`, value: baselineThroughput }),
       },
+      ...(paired && pairs.length
+        ? [
+            {
+              title: `N = ${paired.larger} against N = ${paired.smaller}, in alternating pairs of trials (target: runs/s not falling, ≥ ${NOT_FALLING_RATIO}×)`,
+              rows: [
+                {
+                  label: `N = ${paired.larger}: runs/s`,
+                  unit: 'runs/s' as const,
+                  values: pairs.map((pair) => pair.larger.runsPerSecond),
+                  baseline: { label: `N = ${paired.smaller} of the same pair`, values: pairs.map((pair) => pair.smaller.runsPerSecond) },
+                },
+                {
+                  label: `N = ${paired.larger}: the machine's CPU per run`,
+                  unit: 'CPU-s' as const,
+                  values: pairs.map((pair) => pair.larger.machineCpuPerRun),
+                  baseline: { label: `N = ${paired.smaller} of the same pair`, values: pairs.map((pair) => pair.smaller.machineCpuPerRun) },
+                },
+              ],
+            },
+          ]
+        : []),
       {
         title: 'Worker peak RSS (the worker process alone)',
         rows: rows((trial) => trial.peakRssMiB, 'MiB', { label: `N = ${first} (median)`, value: baselinePeak }),
