@@ -10,6 +10,7 @@ import { sandboxSettingsFromEnvironment, type SandboxSettings } from '../activit
 import type { DeploymentTarget } from '../activities/deploy/deploymentTarget.js';
 import { DEFAULT_JOB_SETTINGS } from '../activities/build/kubernetes/buildJob.js';
 import type { ClusterBuildRunner } from '../activities/build/kubernetes/clusterBuildSteps.js';
+import { kubernetesModules } from '../activities/deploy/kubernetes/kubernetesModules.js';
 import { parseGateway } from '../activities/deploy/kubernetes/routing.js';
 import { LocalDeploymentTarget } from '../activities/deploy/local/localTarget.js';
 import { LocalMetricSource, type MetricSource } from '../activities/metrics/metricSource.js';
@@ -72,18 +73,6 @@ export async function defaultDependencies(options: {
   };
 }
 
-/**
- * The Kubernetes client and what is built on it, loaded only by a worker that uses a cluster: it is ~60 MiB
- * of a worker's memory (~30 MiB of heap), which every other worker would carry, and fork, with each spawn.
- */
-async function kubernetesClient() {
-  const [config, target] = await Promise.all([
-    import('../activities/deploy/kubernetes/kubeConfig.js'),
-    import('../activities/deploy/kubernetes/kubernetesTarget.js'),
-  ]);
-  return { ...config, KubernetesDeploymentTarget: target.KubernetesDeploymentTarget };
-}
-
 /** The build and clone slots every run on this worker shares. */
 function slotsOf(settings: WorkerSlotSettings): NonNullable<ActivityDependencies['slots']> {
   return { builds: new Slots(settings.builds), clones: new Slots(settings.clones) };
@@ -115,7 +104,7 @@ export async function buildRunnerFromEnvironment(env: NodeJS.ProcessEnv): Promis
     throw new Error(`REFIT_BUILD_JOB_TTL_SECONDS must be a whole number of seconds, not "${env.REFIT_BUILD_JOB_TTL_SECONDS}"`);
   if (env.REFIT_PIP_INDEX_URL && !/^https?:\/\//.test(env.REFIT_PIP_INDEX_URL))
     throw new Error(`REFIT_PIP_INDEX_URL must be an http(s) URL of a package index (e.g. https://pypi.example.com/simple), not "${env.REFIT_PIP_INDEX_URL}"`);
-  const { kubeConfigFromEnvironment, kubeNamespace } = await kubernetesClient();
+  const { kubeConfigFromEnvironment, kubeNamespace } = await kubernetesModules();
   const kubeConfig = kubeConfigFromEnvironment();
   return {
     kind,
@@ -173,7 +162,7 @@ export async function deploymentTargetFromEnvironment(
     throw new Error(
       'REFIT_DEPLOY_TARGET=kubernetes needs REFIT_IMAGE_REPOSITORY: the registry path the build pushes model images to, e.g. ghcr.io/acme/models',
     );
-  const { kubeConfigFromEnvironment, kubeNamespace, KubernetesDeploymentTarget } = await kubernetesClient();
+  const { kubeConfigFromEnvironment, kubeNamespace, KubernetesDeploymentTarget } = await kubernetesModules();
   const kubeConfig = kubeConfigFromEnvironment();
   return new KubernetesDeploymentTarget({
     kubeConfig,

@@ -1,5 +1,6 @@
 // The secret store a worker reads, and `refit secrets` writes: the same setting (REFIT_SECRET_STORE) for both.
 import path from 'node:path';
+import { kubernetesModules } from '../deploy/kubernetes/kubernetesModules.js';
 import { LocalSecretStore } from './localSecretStore.js';
 import type { SecretStore } from './secretStore.js';
 
@@ -8,11 +9,7 @@ export async function secretStoreFromEnvironment(home: string, env: NodeJS.Proce
   const kind = env.REFIT_SECRET_STORE || 'local';
   if (kind === 'local') return new LocalSecretStore(path.join(home, 'secrets'));
   if (kind !== 'kubernetes') throw new Error(`REFIT_SECRET_STORE must be local or kubernetes, not "${kind}"`);
-  // The Kubernetes client is a fifth of a worker's memory: only a worker that uses a cluster loads it.
-  const [{ kubeConfigFromEnvironment, kubeNamespace }, { KubernetesSecretStore }] = await Promise.all([
-    import('../deploy/kubernetes/kubeConfig.js'),
-    import('./kubernetesSecretStore.js'),
-  ]);
+  const { kubeConfigFromEnvironment, kubeNamespace, KubernetesSecretStore } = await kubernetesModules();
   const kubeConfig = kubeConfigFromEnvironment();
   return new KubernetesSecretStore({ kubeConfig, namespace: env.REFIT_SECRETS_NAMESPACE || kubeNamespace(kubeConfig, env) });
 }
