@@ -13,6 +13,7 @@ import { resolveEnvVars } from '../secrets/resolveEnvVars.js';
 import type { SecretStore } from '../secrets/secretStore.js';
 import { findDependencyFile, readModelManifest } from './modelManifest.js';
 import { describeInterpreter, ensurePythonEnvironment } from './pythonEnvironment.js';
+import { compileSdkBytecode } from './sdkBytecode.js';
 import { applyLimits, resourceRequest } from './resourceLimits.js';
 
 export type BuildStep = 'dependencies' | 'tests' | 'build';
@@ -112,6 +113,7 @@ export async function runBuild(request: BuildRequest): Promise<BuildResult> {
 
   const sandbox = await openSandbox(request.sandbox, path.join(request.buildDir, 'sandbox'));
   const interpreter = await describeInterpreter(request.python);
+  await compileSdkBytecode(interpreter.executable, request.sdkPythonPath);
   const limits = applyLimits(request.buildId, resourceRequest(request.spec.resources), request.cgroupRoot);
   let lines = 0;
   const progress = (step: BuildStep) => (newLines: string[]) => {

@@ -4,6 +4,7 @@ import { ErrorTypes, RefitError } from '../../../shared/errors.js';
 import { baseEnvironment } from '../../process/baseEnvironment.js';
 import { acquireLock } from '../../process/fileLock.js';
 import { describeInterpreter } from '../../build/pythonEnvironment.js';
+import { compileSdkBytecode } from '../../build/sdkBytecode.js';
 import { openSandbox, sandboxSettingsFromEnvironment, type SandboxSettings } from '../../process/sandbox.js';
 import { resolveEnvVars } from '../../secrets/resolveEnvVars.js';
 import type { SecretStore } from '../../secrets/secretStore.js';
@@ -270,6 +271,7 @@ export class LocalDeploymentTarget implements DeploymentTarget {
     const env = await this.environmentFor(modelId, build);
     const sandbox = await openSandbox(this.options.sandbox ?? sandboxSettingsFromEnvironment(), path.join(folder, 'sandbox'));
     const interpreter = await describeInterpreter(this.options.python ?? process.env.REFIT_PYTHON ?? 'python3');
+    await compileSdkBytecode(build.python, this.options.sdkPythonPath);
     context.onProgress?.(`starting ${build.spec.number_of_pods} pod(s) of build ${build.buildId}`);
     const deadline = Date.now() + build.spec.deployment_process_timeout_limit * 1000;
     const started: (Pod & { logFile: string })[] = [];

@@ -5,7 +5,6 @@ Exit codes: 0 built; 1 the model's own code raised (traceback, then a ``refit-bu
 """
 
 import sys
-import traceback
 from pathlib import Path
 
 from .artifact import write_artifact
@@ -80,6 +79,8 @@ def main(argv=None) -> int:
         print(f"{ERROR_PREFIX} {error}", file=sys.stderr)
         return EXIT_CONFIGURATION
     except ModelCodeFailed as failure:
+        import traceback  # only on failure: it costs every build a few ms of start-up
+
         traceback.print_exception(failure.cause, file=sys.stderr)
         print(f"{ERROR_PREFIX} {_one_line(failure)}", file=sys.stderr)
         return EXIT_MODEL_CODE_FAILED
