@@ -1,7 +1,7 @@
 // Figure 3: N near-no-op BuildDeploy runs started at once on one worker (in its own process): runs
 // completed per second and the worker's peak memory, and how both grow with N.
 import { randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { WorkflowTypes } from '../../shared/names.js';
 import type { BuildDeployInput, BuildDeployResult } from '../../shared/runTypes.js';
 import type { Budget } from '../lib/budget.js';
@@ -33,6 +33,10 @@ interface Trial {
   idleRssMiB: number;
   peakRssMiB: number;
   peakTreeRssMiB: number;
+  /** The most the worker's main-thread heap held right after a full GC during the trial; undefined when none ran. */
+  liveHeapMiB?: number;
+  /** Full GCs of the worker's main thread during the trial. */
+  fullGcs: number;
   /** CPU-seconds per run over the trial (first start request → last result): the worker's tree, the dev server, the machine. */
   workerCpuPerRun: number;
   serverCpuPerRun: number;
@@ -111,6 +115,7 @@ async function trial(stack: BenchStack, automation: ReturnType<typeof tinyAutoma
     const idle = memoryOf(worker.pid)!;
     resetPeak(worker.pid);
     const sampler = sampleMemory(worker.pid);
+    const startedAt = Date.now();
     const cpu0 = { worker: treeCpuSeconds(worker.pid), server: treeCpuSeconds(stack.server.pid), machine: machineCpuSeconds() };
     const started = nowMs();
     const handles = await Promise.all(Array.from({ length: n }, () => start(randomUUID())));
@@ -122,6 +127,7 @@ async function trial(stack: BenchStack, automation: ReturnType<typeof tinyAutoma
       machine: (machineCpuSeconds() - cpu0.machine) / n,
     };
     const sampled = sampler.stop();
+    const collections = fullCollections(worker.heapLogFile, startedAt, Date.now());
     const peak = Math.max(sampled.peakRss, memoryOf(worker.pid)?.peak ?? 0);
     return {
       n,
@@ -130,6 +136,8 @@ async function trial(stack: BenchStack, automation: ReturnType<typeof tinyAutoma
       idleRssMiB: idle.rss / MiB,
       peakRssMiB: peak / MiB,
       peakTreeRssMiB: sampled.peakTreeRss / MiB,
+      ...(collections.length ? { liveHeapMiB: Math.max(...collections) / MiB } : {}),
+      fullGcs: collections.length,
       workerCpuPerRun: cpu.worker,
       serverCpuPerRun: cpu.server,
       machineCpuPerRun: cpu.machine,
@@ -141,6 +149,17 @@ async function trial(stack: BenchStack, automation: ReturnType<typeof tinyAutoma
   } finally {
     await worker.stop();
   }
+}
+
+/** The heap in use after each of the worker's full GCs between two times (bytes), from its heap log. */
+function fullCollections(heapLogFile: string, from: number, to: number): number[] {
+  if (!existsSync(heapLogFile)) return [];
+  return readFileSync(heapLogFile, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { at: number; used: number })
+    .filter((entry) => entry.at >= from && entry.at <= to)
+    .map((entry) => entry.used);
 }
 
 /** Resets the kernel's peak-RSS mark (VmHWM), so it covers the N runs only; harmless where it is not allowed. */
@@ -175,6 +194,11 @@ function report(
       values: of(n).map(pick),
       ...(baseline ? { baseline: { label: baseline.label, values: of(n).map(() => baseline.value) } } : {}),
     }));
+  // Sizes whose trials all had a full GC (short trials may end before the first).
+  const rowsWhereAll = (pick: (trial: Trial) => number | undefined, unit: Measurement['unit']): Measurement[] =>
+    sizes
+      .filter((n) => of(n).length && of(n).every((trial) => pick(trial) !== undefined))
+      .map((n) => ({ label: `N = ${n}`, unit, values: of(n).map((trial) => pick(trial)!) }));
   return {
     id: 'throughput_memory',
     title: '3. Throughput and memory',
@@ -183,7 +207,8 @@ function report(
       'no deploy, since runs of one model promote one at a time) started at once (all start requests in flight together) on one worker in ' +
       "a process of its own, with the worker's default slots (REFIT_WORKER_*_SLOTS: a build per core, two clones per core); runs/s = N / (first start request → last result). The worker's " +
       'RSS is sampled from /proc every 200 ms and its kernel peak (VmHWM, reset after a warm-up run) read at the end; the process tree ' +
-      '(git and Python children included) is sampled too. A fresh worker per trial.',
+      "(git and Python children included) is sampled too, and the worker's main thread logs its heap in use after each full GC (a PerformanceObserver), " +
+      'which tells what is live from garbage V8 has not collected yet. A fresh worker per trial.',
     tables: [
       {
         title: 'Runs completed per second',
@@ -216,6 +241,15 @@ function report(
       },
       { title: 'Worker peak RSS above its idle RSS, per run in flight', rows: rows((trial) => (trial.peakRssMiB - trial.idleRssMiB) / trial.n, 'MiB') },
       { title: "Peak RSS of the worker's whole process tree (with git and Python children)", rows: rows((trial) => trial.peakTreeRssMiB, 'MiB') },
+      {
+        // A peak RSS says when V8 last collected as much as what is live: it may put off its first full GC until the
+        // old generation reaches its initial limit, and the RSS it grew to stays. What is left after a full GC is live.
+        title: "The worker's main-thread heap right after a full GC: the most during the trial, and how many full GCs ran (trials with one)",
+        rows: [
+          ...rowsWhereAll((trial) => trial.liveHeapMiB, 'MiB').map((row) => ({ ...row, label: `${row.label}: live heap` })),
+          ...rows((trial) => trial.fullGcs, 'count').map((row) => ({ ...row, label: `${row.label}: full GCs` })),
+        ],
+      },
       {
         // Whether a run costs more work at a larger N (replays after cache evictions, a busier server) or only waits longer.
         title: "CPU per run over the trial: the worker's process tree (the confined builds not counted), the dev server, the machine",

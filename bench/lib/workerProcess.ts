@@ -32,6 +32,8 @@ export interface WorkerProcess {
   hostTaskQueue: string;
   bareTaskQueue: string;
   bareHostTaskQueue: string;
+  /** The worker's main-thread heap in use after each full GC, one JSON line per collection ({ at, used } in ms and bytes). */
+  heapLogFile: string;
   stop(): Promise<void>;
 }
 
@@ -40,6 +42,7 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
   // BENCH_WORKER_CPU_PROFILE=<folder>: each worker writes a V8 CPU profile there when it stops (node refuses
   // --cpu-prof in NODE_OPTIONS), to find where a run's CPU goes in the worker.
   const profileDir = process.env.BENCH_WORKER_CPU_PROFILE;
+  const heapLogFile = path.join(path.dirname(options.logFile), `heap-${options.taskQueue}.jsonl`);
   const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   const child = spawn(process.execPath, [...nodeArgs, workerScript], {
     stdio: ['pipe', 'pipe', log],
@@ -54,6 +57,7 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
       BENCH_VENV_CACHE: options.venvCacheDir,
       BENCH_BARE_WORKERS: options.bareWorkers ? '1' : '0',
       BENCH_DEPLOY_TARGET: options.deployTarget ?? 'noop',
+      BENCH_HEAP_LOG: heapLogFile,
     },
   });
   const stop = onCleanup(`bench worker ${child.pid}`, () => stopChild(child));
@@ -69,6 +73,7 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
     hostTaskQueue: `${options.taskQueue}@bench`,
     bareTaskQueue: `${options.taskQueue}-bare`,
     bareHostTaskQueue: `${options.taskQueue}-bare@bench`,
+    heapLogFile,
     stop,
   };
 }

@@ -1,6 +1,9 @@
 // A bench worker in a process of its own, so its memory is its own to measure: Refit's worker (the real
 // RefitWorker, with a deployment target that does nothing) and a plain worker pair for the bare baseline.
 // Configured by environment (see lib/workerProcess.ts; BENCH_BARE_WORKERS=0 leaves the baseline's workers out); stops when its parent closes stdin or on SIGTERM.
+import { appendFileSync } from 'node:fs';
+import { constants, PerformanceObserver } from 'node:perf_hooks';
+import v8 from 'node:v8';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { RefitWorker } from '../../worker/createWorker.js';
 import { benchDependencies } from '../lib/dependencies.js';
@@ -11,6 +14,16 @@ const need = (name: string): string => {
   if (!value) throw new Error(`${name} is not set`);
   return value;
 };
+
+// The heap in use right after each full collection (what is live, not garbage waiting for one): figure 3 reads it
+// to tell memory that grows with the runs in flight from V8 putting its next collection off.
+const heapLog = process.env.BENCH_HEAP_LOG;
+if (heapLog)
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries())
+      if ((entry as unknown as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR)
+        appendFileSync(heapLog, `${JSON.stringify({ at: Date.now(), used: v8.getHeapStatistics().used_heap_size })}\n`);
+  }).observe({ entryTypes: ['gc'] });
 
 Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: ['SIGTERM', 'SIGINT'] });
 const taskQueue = need('BENCH_TASK_QUEUE');
