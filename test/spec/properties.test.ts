@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { looksLikeATokenValue } from '../../spec/schema/common.js';
+import { looksLikeATokenValue, steeringKeyProblem } from '../../spec/schema/common.js';
 import { validateAutomation } from '../../spec/validate.js';
 import { parseYamlDefinitions, toYaml } from '../../spec/yaml.js';
 import { validInput } from './validTemplate.js';
@@ -21,7 +21,9 @@ const secretName = edged(LOWER, LOWER + DIGITS + '_.-', 15).filter((name) => !lo
 const envKey = fc
   .tuple(chars(LOWER.toUpperCase(), 1, 1), chars(LOWER.toUpperCase() + DIGITS + '_', 0, 10))
   .map(([a, b]) => a + b)
-  .filter((key) => !/(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|ACCESS_KEY|PRIVATE_KEY)$/.test(key));
+  .filter((key) => !/(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|ACCESS_KEY|PRIVATE_KEY)$/.test(key))
+  // Names that steer the loader, an interpreter or Refit (LD_…, PATH, PYTHONPATH) are refused on purpose too.
+  .filter((key) => steeringKeyProblem(key) === undefined);
 const envVars = fc.uniqueArray(envKey, { maxLength: 4 }).chain((keys) =>
   fc.tuple(
     ...keys.map((key) =>
