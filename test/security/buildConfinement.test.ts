@@ -1,7 +1,7 @@
 // A model repository's code (its dependency install, tests, build and model server) runs confined: it
 // sees neither the worker's processes nor its environment, the secret store, Refit's state or other
 // builds, and it runs as an unprivileged user. The repository here tries all of it.
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -57,6 +57,7 @@ def probes():
         'secret_store_listed': 1 if _can_list(targets['refit_home']) and 'secrets' in os.listdir(targets['refit_home']) else 0,
         'other_build': _can_read(targets['other_build']),
         'write_refit_home': _can_write(os.path.join(targets['refit_home'], 'planted-by-a-build')),
+        'write_sdk_bytecode': _can_write(os.path.join(targets['sdk_bytecode'], 'planted-by-a-build.pyc')),
         'secret_in_env': 1 if any(${JSON.stringify(SECRET)} in value for value in os.environ.values()) else 0,
         'worker_variable': 1 if 'REFIT_WORKER_ONLY' in os.environ else 0,
     }
@@ -141,6 +142,8 @@ describe('a hostile model repository, built and served confined', () => {
       secret_folder: path.join(home, 'secrets'),
       refit_home: home,
       other_build: path.join(other, 'metrics.jsonl'),
+      // The worker compiles refit_sdk's bytecode there, which every later build and model server loads.
+      sdk_bytecode: path.join(sdk, 'refit_sdk', '__pycache__'),
     });
     built = await runBuild(request(modelDir, 'hostile-build-1'));
   }, 300_000);
@@ -153,6 +156,7 @@ describe('a hostile model repository, built and served confined', () => {
     secret_store_listed: 0,
     other_build: 0,
     write_refit_home: 0,
+    write_sdk_bytecode: 0,
     worker_variable: 0,
   };
 
@@ -183,6 +187,7 @@ describe('a hostile model repository, built and served confined', () => {
       `model code: confined: a bubblewrap sandbox (own process namespace, only its own folders) as unprivileged user ${DEFAULT_SANDBOX_UID}`,
     );
     expect(readdirSync(home)).not.toContain('planted-by-a-build');
+    expect(existsSync(path.join(sdk, 'refit_sdk', '__pycache__', 'planted-by-a-build.pyc'))).toBe(false);
   });
 
   it('runs every interpreter start of its environment confined, even the ones Refit makes itself', () => {
