@@ -194,11 +194,6 @@ function report(
       values: of(n).map(pick),
       ...(baseline ? { baseline: { label: baseline.label, values: of(n).map(() => baseline.value) } } : {}),
     }));
-  // Sizes whose trials all had a full GC (short trials may end before the first).
-  const rowsWhereAll = (pick: (trial: Trial) => number | undefined, unit: Measurement['unit']): Measurement[] =>
-    sizes
-      .filter((n) => of(n).length && of(n).every((trial) => pick(trial) !== undefined))
-      .map((n) => ({ label: `N = ${n}`, unit, values: of(n).map((trial) => pick(trial)!) }));
   return {
     id: 'throughput_memory',
     title: '3. Throughput and memory',
@@ -246,7 +241,10 @@ function report(
         // old generation reaches its initial limit, and the RSS it grew to stays. What is left after a full GC is live.
         title: "The worker's main-thread heap right after a full GC: the most during the trial, and how many full GCs ran (trials with one)",
         rows: [
-          ...rowsWhereAll((trial) => trial.liveHeapMiB, 'MiB').map((row) => ({ ...row, label: `${row.label}: live heap` })),
+          ...rows((trial) => trial.liveHeapMiB ?? NaN, 'MiB')
+            // Only sizes whose trials all had a full GC (short trials may end before the first).
+            .filter((row) => row.values.length && row.values.every((value) => !Number.isNaN(value)))
+            .map((row) => ({ ...row, label: `${row.label}: live heap` })),
           ...rows((trial) => trial.fullGcs, 'count').map((row) => ({ ...row, label: `${row.label}: full GCs` })),
         ],
       },
