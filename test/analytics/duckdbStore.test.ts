@@ -121,12 +121,21 @@ describe('DuckDB analytics store in memory', () => {
 
 /** Another process holding the file open for writing, as the process that logs inference data would. */
 async function holdOpenForWriting(target: string) {
+  // The instance and its connection stay referenced until stdin ends: once unreferenced, a GC would close the
+  // database and drop its lock while the test still counts on it.
   const program = `
     import { DuckDBInstance } from '@duckdb/node-api';
     const instance = await DuckDBInstance.create(process.argv[1]);
-    await (await instance.connect()).run('SELECT 1');
+    const connection = await instance.connect();
+    await connection.run('SELECT 1');
     console.log('open');
-    process.stdin.on('end', () => process.exit(0)).resume();`;
+    process.stdin
+      .on('end', () => {
+        connection.closeSync();
+        instance.closeSync();
+        process.exit(0);
+      })
+      .resume();`;
   const writer = spawn(process.execPath, ['--input-type=module', '-e', program, target], {
     cwd: packageRoot(),
     stdio: ['pipe', 'pipe', 'inherit'],
