@@ -1,7 +1,20 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-/** `folder` may not import from `forbidden` (types from `typesFrom` are allowed: they vanish at run time). */
+/**
+ * Temporal's CommonJS packages that every `refit` command loads: the client's folders import only their types, and
+ * load them with require (client/temporalClient.ts), since an ESM import first scans each for its export names.
+ */
+const requiredNotImported = {
+  group: ['@temporalio/client', '@temporalio/common', '@temporalio/envconfig'],
+  message: "import only types from Temporal's client packages here; load their values with require (see client/temporalClient.ts).",
+  allowTypeImports: true,
+};
+
+/**
+ * `folder` may not import from `forbidden` (types from `typesFrom` are allowed: they vanish at run time);
+ * `options.clientPath`: the folder is on every command's start, see requiredNotImported.
+ */
 function layer(folder, forbidden, options = {}) {
   const typesFrom = new Set(options.typesFrom ?? []);
   const group = (names) => names.flatMap((name) => [`../${name}/**`, `../../${name}/**`, `../../../${name}/**`, `../../../../${name}/**`]);
@@ -23,6 +36,7 @@ function layer(folder, forbidden, options = {}) {
           },
         ]
       : []),
+    ...(options.clientPath ? [requiredNotImported] : []),
   ];
   return [{ files: [`${folder}/**/*.ts`], rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns }] } }];
 }
@@ -43,12 +57,12 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
   // The layers the folders promise (ARCHITECTURE.md): each folder imports only the ones below it.
-  ...layer('shared', ['spec', 'platform', 'activities', 'workflows', 'worker', 'client', 'devstack'], { typesFrom: ['spec'] }),
-  ...layer('spec', ['shared', 'platform', 'activities', 'workflows', 'worker', 'client', 'devstack']),
-  ...layer('platform', ['spec', 'activities', 'workflows', 'worker', 'client', 'devstack']),
+  ...layer('shared', ['spec', 'platform', 'activities', 'workflows', 'worker', 'client', 'devstack'], { typesFrom: ['spec'], clientPath: true }),
+  ...layer('spec', ['shared', 'platform', 'activities', 'workflows', 'worker', 'client', 'devstack'], { clientPath: true }),
+  ...layer('platform', ['spec', 'activities', 'workflows', 'worker', 'client', 'devstack'], { clientPath: true }),
   ...layer('activities', ['workflows', 'worker', 'client', 'devstack']),
   ...layer('worker', ['client', 'devstack']),
-  ...layer('client', ['worker', 'workflows', 'devstack'], { typesFrom: [] }),
+  ...layer('client', ['worker', 'workflows', 'devstack'], { typesFrom: [], clientPath: true }),
   {
     // Workflow code runs in Temporal's deterministic sandbox: no Node modules, clocks or randomness.
     files: ['workflows/**/*.ts'],

@@ -1,5 +1,5 @@
 // The client's connection to Temporal (the worker's native one is in worker/connection.ts).
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection } from './temporalClient.js';
 import { explainConnectFailure, type TemporalSettings } from '../platform/temporalSettings.js';
 
 export { temporalSettings, type TemporalSettings } from '../platform/temporalSettings.js';

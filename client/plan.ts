@@ -1,7 +1,7 @@
 // `refit plan`: what registering definitions would change, without changing it. The schedule of an
 // automation is shown as the part of its definition Temporal acts on, so a diff reads as what changes.
 import { createTwoFilesPatch } from 'diff';
-import { type Client, ScheduleNotFoundError } from '@temporalio/client';
+import { type Client, ScheduleNotFoundError } from './temporalClient.js';
 import type { AutomationModel } from '../spec/schema/automation.js';
 import { toYaml } from '../spec/yaml.js';
 import { desiredSchedule, prunableScheduleIds, SCHEDULE_PREFIX, scheduleIdOf } from './schedules.js';

@@ -8,7 +8,7 @@ import {
   type WorkflowHandle,
   type WorkflowHandleWithFirstExecutionRunId,
   WorkflowUpdateFailedError,
-} from '@temporalio/client';
+} from './temporalClient.js';
 import { runningBuildsQuery, runsQuery } from '../shared/visibility.js';
 import { QueryNames, SearchAttributeKeys, UpdateNames, WorkflowTypes } from '../shared/names.js';
 import {

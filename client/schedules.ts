@@ -16,7 +16,7 @@ import {
   ScheduleOverlapPolicy,
   type ScheduleSpec,
   type ScheduleUpdateOptions,
-} from '@temporalio/client';
+} from './temporalClient.js';
 import { SearchAttributeKeys, WorkflowTypes } from '../shared/names.js';
 import { RUN_INPUT_VERSION, type BuildDeployInput } from '../shared/runTypes.js';
 import { runDetails, runSummary } from '../shared/runSummary.js';

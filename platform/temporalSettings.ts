@@ -1,7 +1,10 @@
 // Where Refit connects, from the standard Temporal configuration: the same for the client and the worker.
-import { loadClientConnectConfig } from '@temporalio/envconfig';
+import { createRequire } from 'node:module';
 import { DEFAULT_TASK_QUEUE } from '../shared/names.js';
 import { runningDevServer } from './devStackRecord.js';
+
+// With require, not an ESM import, for the start of every `refit` command: see client/temporalClient.ts.
+const { loadClientConnectConfig } = createRequire(import.meta.url)('@temporalio/envconfig') as typeof import('@temporalio/envconfig');
 
 /**
  * TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, and the profiles of temporal.toml

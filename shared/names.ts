@@ -1,5 +1,9 @@
 // Names that the client, the worker and the workflows must agree on. One place, so they cannot drift.
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+// Types only: the keys are plain { name, type } records (what defineSearchAttributeKey makes), so the client
+// loads @temporalio/common with require rather than as an ESM import (see client/temporalClient.ts).
+import type { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+const searchAttributeKey = <T extends SearchAttributeType>(name: string, type: T): ReturnType<typeof defineSearchAttributeKey<T>> => ({ name, type });
 
 /** The task queue the Refit worker polls unless REFIT_TASK_QUEUE says otherwise. */
 export const DEFAULT_TASK_QUEUE = 'refit';
@@ -43,17 +47,17 @@ export const SignalNames = {
  * namespace (see the README).
  */
 export const SearchAttributeKeys = {
-  automation: defineSearchAttributeKey('RefitAutomation', SearchAttributeType.KEYWORD),
-  modelId: defineSearchAttributeKey('RefitModelId', SearchAttributeType.KEYWORD),
-  buildId: defineSearchAttributeKey('RefitBuildId', SearchAttributeType.KEYWORD),
-  gitCommit: defineSearchAttributeKey('RefitGitCommit', SearchAttributeType.KEYWORD),
-  conditionOutcome: defineSearchAttributeKey('RefitConditionOutcome', SearchAttributeType.KEYWORD),
-  deployed: defineSearchAttributeKey('RefitDeployed', SearchAttributeType.BOOL),
-  variation: defineSearchAttributeKey('RefitVariation', SearchAttributeType.KEYWORD),
+  automation: searchAttributeKey('RefitAutomation', 'KEYWORD'),
+  modelId: searchAttributeKey('RefitModelId', 'KEYWORD'),
+  buildId: searchAttributeKey('RefitBuildId', 'KEYWORD'),
+  gitCommit: searchAttributeKey('RefitGitCommit', 'KEYWORD'),
+  conditionOutcome: searchAttributeKey('RefitConditionOutcome', 'KEYWORD'),
+  deployed: searchAttributeKey('RefitDeployed', 'BOOL'),
+  variation: searchAttributeKey('RefitVariation', 'KEYWORD'),
   /** pending while a run waits for a person; then approved, rejected or timed_out. */
-  approval: defineSearchAttributeKey('RefitApproval', SearchAttributeType.KEYWORD),
+  approval: searchAttributeKey('RefitApproval', 'KEYWORD'),
   /** On schedules only: the hash of the definition they were made from, so one listing shows which changed. */
-  definitionHash: defineSearchAttributeKey('RefitDefinitionHash', SearchAttributeType.KEYWORD),
+  definitionHash: searchAttributeKey('RefitDefinitionHash', 'KEYWORD'),
 } as const;
 
 /** The same attributes as `temporal` CLI arguments: name → Keyword, Bool, … */

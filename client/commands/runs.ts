@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, type WorkflowHandle } from '../temporalClient.js';
 import { refitHome } from '../../platform/paths.js';
 import type { BuildDeployResult, RunStatus } from '../../shared/runTypes.js';
 import { QueryNames } from '../../shared/names.js';

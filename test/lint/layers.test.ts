@@ -33,6 +33,16 @@ describe('the layer rules', () => {
       "import { createActivities } from '../activities/index.js';\nexport const x = createActivities;\n",
       /Workflow code may only import/,
     ],
+    [
+      'client/wrong3.ts',
+      "import { Client } from '@temporalio/client';\nexport const x = Client;\n",
+      /import only types from Temporal's client packages here; load their values with require/,
+    ],
+    [
+      'shared/wrong3.ts',
+      "import { defineSearchAttributeKey } from '@temporalio/common';\nexport const x = defineSearchAttributeKey;\n",
+      /import only types from Temporal's client packages here/,
+    ],
   ])('refuses %s importing the wrong way', async (file, code, message) => {
     expect(await problems(file, code)).toEqual([expect.stringMatching(message)]);
   });
@@ -46,6 +56,8 @@ describe('the layer rules', () => {
       'workflows/fine.ts',
       "import type { Activities } from '../activities/index.js';\nimport { ErrorTypes } from '../shared/errors.js';\nexport type A = Activities;\nexport const x = ErrorTypes;\n",
     ],
+    ['client/fine.ts', "import type { Client } from '@temporalio/client';\nexport type C = Client;\n"],
+    ['worker/fine.ts', "import { Client } from '@temporalio/client';\nexport const x = Client;\n"],
     [
       'devstack/fine.ts',
       "import { RefitWorker } from '../worker/createWorker.js';\nimport { RefitClient } from '../client/refitClient.js';\nexport const x = [RefitWorker, RefitClient];\n",
