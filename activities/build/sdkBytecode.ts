@@ -22,6 +22,8 @@ export function sdkPackageFolders(sdkPythonPath: string): string[] {
 /**
  * Resolves true once the SDK's bytecode for `python` is there, false where it could not be written (an
  * install folder the worker may not write): processes then compile it in memory, as they always could.
+ * `python` is the worker's own interpreter (REFIT_PYTHON), never a model environment's: this runs unconfined.
+ * Isolated and without `site`, it reads no PYTHON* variable and no .pth file.
  */
 export function compileSdkBytecode(python: string, sdkPythonPath: string): Promise<boolean> {
   const key = `${python}\0${sdkPythonPath}`;
@@ -30,7 +32,7 @@ export function compileSdkBytecode(python: string, sdkPythonPath: string): Promi
     const folders = sdkPackageFolders(sdkPythonPath);
     // compileall skips what is up to date, and writes whatever PYTHONDONTWRITEBYTECODE says.
     done = folders.length
-      ? run(python, ['-m', 'compileall', '-q', ...folders], { timeout: 60_000 }).then(
+      ? run(python, ['-I', '-S', '-m', 'compileall', '-q', ...folders], { timeout: 60_000 }).then(
           () => true,
           () => false,
         )

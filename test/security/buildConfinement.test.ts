@@ -63,6 +63,9 @@ def probes():
     }
 `;
 
+/** Where the hostile environment's interpreter starts outside the sandbox leave their mark: none should. */
+const unconfinedStarts = () => path.join(root, 'unconfined-starts');
+
 function hostileModel(targets: Record<string, string>): string {
   const dir = path.join(root, 'hostile');
   mkdirSync(path.join(dir, 'main'), { recursive: true });
@@ -88,7 +91,9 @@ function hostileModel(targets: Record<string, string>): string {
     path.join(dir, 'hostile_pkg', 'backend.py'),
     `import base64, hashlib, json, os, sys, zipfile\nsys.path.insert(0, ${JSON.stringify(path.join(dir, 'main'))})\nfrom probes import probes\n\n` +
       `def _record():\n    with open(${JSON.stringify(path.join(dir, 'install-probes.json'))}, 'w') as out:\n        json.dump(probes(), out)\n\n` +
-      `PTH = "import os; open(os.path.join(os.getcwd(), 'pth-' + os.urandom(6).hex()), 'w').write(str(os.getuid())) if os.access(os.getcwd(), os.W_OK) else None\\n"\n\n` +
+      // Each start leaves a file in its working folder when that is this test's and writable (a confined start: the
+      // model's folder), and one in unconfined-starts, which only a process outside the sandbox can reach.
+      `PTH = "import os; [open(os.path.join(d, 'pth-' + os.urandom(6).hex()), 'w').write(str(os.getuid())) for d in (os.getcwd(), '${unconfinedStarts()}') if d.startswith('${root}') and os.access(d, os.W_OK)]\\n"\n\n` +
       `def get_requires_for_build_wheel(config_settings=None):\n    _record()\n    return []\n\n` +
       `def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):\n    _record()\n    name = 'hostile-1.0-py3-none-any.whl'\n    files = {'hostile.pth': PTH, 'hostile-1.0.dist-info/METADATA': 'Metadata-Version: 2.1\\nName: hostile\\nVersion: 1.0\\n', 'hostile-1.0.dist-info/WHEEL': 'Wheel-Version: 1.0\\nGenerator: test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n'}\n` +
       `    record = []\n    with zipfile.ZipFile(os.path.join(wheel_directory, name), 'w') as wheel:\n        for path, text in files.items():\n            data = text.encode()\n            wheel.writestr(path, data)\n            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()\n            record.append('%s,sha256=%s,%d' % (path, digest, len(data)))\n        record.append('hostile-1.0.dist-info/RECORD,,')\n        wheel.writestr('hostile-1.0.dist-info/RECORD', '\\n'.join(record) + '\\n')\n    return name\n`,
@@ -99,6 +104,7 @@ function hostileModel(targets: Record<string, string>): string {
 beforeAll(async () => {
   root = mkdtempSync(path.join(os.tmpdir(), 'refit-confinement-'));
   home = path.join(root, 'home');
+  mkdirSync(unconfinedStarts());
   secrets = new LocalSecretStore(path.join(home, 'secrets'));
   await secrets.set('hf_token', SECRET, { hosts: [], automations: ['hostile'] });
   process.env.REFIT_WORKER_ONLY = 'the worker environment';
@@ -215,6 +221,12 @@ describe('a hostile model repository, built and served confined', () => {
     expect(servers).toHaveLength(1);
     const status = readFileSync(`/proc/${servers[0]!.pid}/status`, 'utf8');
     expect(status).toMatch(new RegExp(`^Uid:\\s+${DEFAULT_SANDBOX_UID}\\s`, 'm'));
+  });
+
+  it('never starts its environment\'s interpreter outside the sandbox, not even for what the worker does itself', () => {
+    // The install, the tests, the build and the model server ran; the worker's own Python (the SDK's bytecode) did too.
+    expect(readdirSync(modelDir).filter((name) => name.startsWith('pth-')).length).toBeGreaterThanOrEqual(3);
+    expect(readdirSync(unconfinedStarts())).toEqual([]);
   });
 });
 

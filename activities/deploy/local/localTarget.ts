@@ -271,7 +271,9 @@ export class LocalDeploymentTarget implements DeploymentTarget {
     const env = await this.environmentFor(modelId, build);
     const sandbox = await openSandbox(this.options.sandbox ?? sandboxSettingsFromEnvironment(), path.join(folder, 'sandbox'));
     const interpreter = await describeInterpreter(this.options.python ?? process.env.REFIT_PYTHON ?? 'python3');
-    await compileSdkBytecode(build.python, this.options.sdkPythonPath);
+    // With the worker's interpreter, never the build's environment: what its dependencies installed runs at each of
+    // that interpreter's starts (a .pth file), so it starts only confined, as the model server below.
+    await compileSdkBytecode(interpreter.executable, this.options.sdkPythonPath);
     context.onProgress?.(`starting ${build.spec.number_of_pods} pod(s) of build ${build.buildId}`);
     const deadline = Date.now() + build.spec.deployment_process_timeout_limit * 1000;
     const started: (Pod & { logFile: string })[] = [];
