@@ -223,7 +223,7 @@ describe('a hostile model repository, built and served confined', () => {
     expect(status).toMatch(new RegExp(`^Uid:\\s+${DEFAULT_SANDBOX_UID}\\s`, 'm'));
   });
 
-  it('never starts its environment\'s interpreter outside the sandbox, not even for what the worker does itself', () => {
+  it("never starts its environment's interpreter outside the sandbox, not even for what the worker does itself", () => {
     // The install, the tests, the build and the model server ran; the worker's own Python (the SDK's bytecode) did too.
     expect(readdirSync(modelDir).filter((name) => name.startsWith('pth-')).length).toBeGreaterThanOrEqual(3);
     expect(readdirSync(unconfinedStarts())).toEqual([]);
