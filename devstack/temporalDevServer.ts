@@ -37,7 +37,6 @@ export interface DevServer {
 
 /** How often the server's one history shard may read its transfer queue (Temporal's default is 20). */
 const TRANSFER_QUEUE_READS_PER_SECOND = 1000;
-const TIMER_MAX_TIME_SHIFT = '10ms';
 
 function searchAttributeFlags(): string[] {
   return Object.entries(SearchAttributes).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]);
@@ -100,11 +99,6 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     // The queue is read when a task is written, so an idle server reads no more often than before.
     '--dynamic-config-value',
     `history.transferProcessorMaxPollRPS=${TRANSFER_QUEUE_READS_PER_SECOND}`,
-    // A new timer fires no sooner than this after it is made (default 1 s, a margin for clocks that differ between
-    // the hosts of a cluster; this server is one process): a run's 100 ms retry while its model's promotion closes
-    // waited ~1 s, and each hand-over in a line of runs with it (measured: 100 ms sleeps fired after 930-996 ms).
-    '--dynamic-config-value',
-    `history.timerProcessorMaxTimeShift="${TIMER_MAX_TIME_SHIFT}"`,
     ...(options.headless ? ['--headless'] : ['--ui-port', String(uiPort), '--ui-disable-news-fetch']),
     ...searchAttributeFlags(),
   ];
