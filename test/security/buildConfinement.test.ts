@@ -224,7 +224,8 @@ describe('a hostile model repository, built and served confined', () => {
   });
 
   it("never starts its environment's interpreter outside the sandbox, not even for what the worker does itself", () => {
-    // The install, the tests, the build and the model server ran; the worker's own Python (the SDK's bytecode) did too.
+    // The .pth did run (confined, in the model's folder: the pytest probe, the tests, the build), so an empty folder
+    // below means no start of this environment's interpreter happened outside the sandbox, the model server's included.
     expect(readdirSync(modelDir).filter((name) => name.startsWith('pth-')).length).toBeGreaterThanOrEqual(3);
     expect(readdirSync(unconfinedStarts())).toEqual([]);
   });
