@@ -5,6 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { runBuild, type BuildResult } from '../../activities/build/runBuild.js';
 import type { DeploymentRequest } from '../../shared/deployment.js';
 import { LocalDeploymentTarget, stopAllLocalServing } from '../../activities/deploy/local/localTarget.js';
+import { isServing } from '../../activities/deploy/local/pods.js';
+import { routerUrl } from '../../activities/deploy/local/routerProcess.js';
+import type { ModelServingState } from '../../activities/deploy/local/servingState.js';
 import { sandboxSettingsFromEnvironment } from '../../activities/process/sandbox.js';
 import { LocalSecretStore } from '../../activities/secrets/localSecretStore.js';
 import { packageRoot } from '../../platform/paths.js';
@@ -127,6 +130,30 @@ describe('the local deployment target', () => {
     const text = await (await fetch(`${b.url}/metrics`)).text();
     expect(text).toMatch(/^refit_request_duration_seconds_count\{model="bc",variation="B",build="b3"\} (\d+)$/m);
     expect(text).toMatch(/^refit_requests_in_flight\{model="bc",variation="B",build="b3"\} 0$/m);
+  });
+
+  it('reports a change done only once its router routes by it, and stops removed pods only after that', async () => {
+    await target.apply(request('b5', { variation_name: 'C', number_of_pods: 1 }));
+    const stateFile = path.join(root, 'deployments', 'default', 'bc', 'state.json');
+    const state = JSON.parse(readFileSync(stateFile, 'utf8')) as ModelServingState;
+    const podOfC = state.variations.C!.pods[0]!.pid;
+    // A router that has not yet taken the signal to reload: here one held stopped.
+    process.kill(state.router!.pid, 'SIGSTOP');
+    let removed = false;
+    const removal = target.remove('bc', '', 'C').then(() => (removed = true));
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      expect(removed).toBe(false);
+      // The router may still send requests to C, so C's pod still answers them.
+      expect(isServing(podOfC)).toBe(true);
+    } finally {
+      process.kill(state.router!.pid, 'SIGCONT');
+    }
+    await removal;
+    expect(isServing(podOfC)).toBe(false);
+    const asked = await fetch(`${routerUrl(state)!}/v2/models/bc`, { headers: { 'x-refit-variation': 'C' } });
+    expect(asked.status).toBe(404);
+    expect(await asked.json()).toEqual({ error: 'variation "C" is not serving' });
   });
 
   it('puts a previous build back on rollback, and removes a variation', async () => {

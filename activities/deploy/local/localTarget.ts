@@ -11,7 +11,7 @@ import type { SecretStore } from '../../secrets/secretStore.js';
 import type { DeployContext, DeploymentResult, DeploymentTarget, ServingStatus } from '../deploymentTarget.js';
 import type { CanaryTarget, DeploymentRequest } from '../../../shared/deployment.js';
 import { isServing, startPod, stopPod, waitUntilReady } from './pods.js';
-import { ensureRouter, isRouter, routerUrl } from './routerProcess.js';
+import { ensureRouter, isRouter, reloadRouter, routerUrl } from './routerProcess.js';
 import { modelFolder, readState, STATE_FILE, writeState, type CanaryState, type DeployedBuild, type ModelServingState, type Pod } from './servingState.js';
 
 export interface LocalTargetOptions {
@@ -83,18 +83,22 @@ export class LocalDeploymentTarget implements DeploymentTarget {
     try {
       const state = readState(folder, modelId, environment);
       const names = variation ? [variation] : Object.keys(state.variations);
+      const stopping = [...(state.pending ?? [])];
       for (const name of names) {
-        await Promise.all((state.variations[name]?.pods ?? []).map((pod) => stopPod(pod)));
+        const removed = state.variations[name];
+        if (removed) stopping.push(...removed.pods, ...(removed.canary?.pods ?? []));
         delete state.variations[name];
       }
-      await Promise.all((state.pending ?? []).map((pod) => stopPod(pod)));
       state.pending = undefined;
+      const routerRunning = state.router !== undefined && isRouter(state.router.pid);
       if (Object.keys(state.variations).length === 0) {
-        if (state.router && isRouter(state.router.pid)) process.kill(state.router.pid, 'SIGTERM');
+        if (routerRunning) process.kill(state.router!.pid, 'SIGTERM');
         state.router = undefined;
       }
       writeState(folder, state);
-      if (state.router) process.kill(state.router.pid, 'SIGHUP');
+      // The router stops sending requests to the removed pods before they stop, so none is answered 502.
+      if (state.router && routerRunning) await reloadRouter(folder, state.router);
+      await Promise.all(stopping.map((pod) => stopPod(pod)));
     } finally {
       release();
     }
@@ -112,15 +116,18 @@ export class LocalDeploymentTarget implements DeploymentTarget {
         return { ...result, notes: [...result.notes, 'no build served this variation before, so the canary took all traffic at once'] };
       }
       const canary = current.canary;
+      let replaced: Pod[] = [];
       if (canary?.buildId === build.buildId && canary.pods.every((pod) => isServing(pod.pid))) {
         canary.weight = percent;
       } else {
-        if (canary) await Promise.all(canary.pods.map((pod) => stopPod(pod)));
         const pods = await this.startReadyPods(folder, state, request.modelId, build, context, current.buildId);
+        replaced = canary?.pods ?? [];
         current.canary = { ...build, pods, weight: percent };
       }
       writeState(folder, state);
       await ensureRouter(folder, state);
+      // A canary it replaces keeps its share until the router sends that share to the new one.
+      await Promise.all(replaced.map((pod) => stopPod(pod)));
       return {
         modelId: request.modelId,
         environment: request.environment,

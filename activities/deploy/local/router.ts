@@ -1,12 +1,13 @@
 // The local router of one model: a detached process that sends each Open Inference Protocol request to a
 // pod of a variation (by the x-refit-variation header or by weight, pods in turn). It reads the model's
 // state file at start and again on SIGHUP, which the deployment target sends after every switch. GET /metrics
-// answers the router's own counts per variation (routerMetrics.ts).
+// answers the router's own counts per variation (routerMetrics.ts); GET /-/routes the digest of the state it
+// routes by, so the target can wait until a switch is in effect before it reports the switch done.
 // Usage: node router.js <stateFile> <port>
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import type { ModelServingState } from './servingState.js';
-import { choosePods, chooseVariation, VARIATION_HEADER } from './routing.js';
+import { stateDigest, type ModelServingState } from './servingState.js';
+import { choosePods, chooseVariation, ROUTES_PATH, VARIATION_HEADER } from './routing.js';
 import { isInferenceRequest, RouterMetrics } from './routerMetrics.js';
 
 const [stateFile, portText] = process.argv.slice(2);
@@ -15,17 +16,20 @@ if (!stateFile || !portText) {
   process.exit(2);
 }
 
-let state: ModelServingState = load();
+let loaded = load();
+let state: ModelServingState = loaded.state;
 const turn = new Map<string, number>();
 const metrics = new RouterMetrics(state.modelId);
 
-function load(): ModelServingState {
-  return JSON.parse(readFileSync(stateFile!, 'utf8')) as ModelServingState;
+function load(): { state: ModelServingState; digest: string } {
+  const text = readFileSync(stateFile!, 'utf8');
+  return { state: JSON.parse(text) as ModelServingState, digest: stateDigest(text) };
 }
 
 process.on('SIGHUP', () => {
   try {
-    state = load();
+    loaded = load();
+    state = loaded.state;
   } catch (err) {
     console.error(`router: keeping the previous routes, cannot read ${stateFile}: ${(err as Error).message}`);
   }
@@ -35,6 +39,10 @@ process.on('SIGTERM', () => server.close(() => process.exit(0)));
 const server = http.createServer((request, response) => {
   if (request.method === 'GET' && request.url === '/metrics') {
     void metrics.exposition().then((text) => response.writeHead(200, { 'content-type': metrics.contentType }).end(text));
+    return;
+  }
+  if (request.method === 'GET' && request.url === ROUTES_PATH) {
+    response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ modelId: state.modelId, digest: loaded.digest }));
     return;
   }
   const requested = request.headers[VARIATION_HEADER];

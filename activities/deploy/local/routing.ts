@@ -1,6 +1,8 @@
 import type { ModelServingState, Pod, VariationState } from './servingState.js';
 
 export const VARIATION_HEADER = 'x-refit-variation';
+/** Where the router answers the digest of the state it routes by (not a path of the inference protocol). */
+export const ROUTES_PATH = '/-/routes';
 
 /**
  * Picks the variation for a request: the one a client asks for by header, else by weight (equal shares

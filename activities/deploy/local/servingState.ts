@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -119,4 +120,9 @@ export function writeState(folder: string, state: ModelServingState): void {
   const file = path.join(folder, STATE_FILE);
   writeFileSync(`${file}.tmp`, JSON.stringify({ version: STATE_VERSION, ...state }, null, 2));
   renameSync(`${file}.tmp`, file);
+}
+
+/** What tells two versions of a state file apart: the router reports it for the file it loaded. */
+export function stateDigest(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }
