@@ -42,6 +42,45 @@ interface Trial {
   serverCpuPerRun: number;
   machineCpuPerRun: number;
   failed: number;
+  /** For runs that deploy: how their promotions took turns, summed over the runs' histories. */
+  turns?: PromotionTurns;
+}
+
+interface PromotionTurns {
+  /** Promotion starts refused because another run's promotion of the model was open. */
+  refusedStarts: number;
+  /** Timers of under 5 s that fired: a told run trying again while the promotion that told it closes. */
+  closingRetries: number;
+  /** Back-off timers (5 s or more) that fired: a run that was not told in time and tried again on its own. */
+  backOffsRunOut: number;
+}
+
+/** Counts, from the runs' histories, what their waits for one another's promotions were. */
+async function promotionTurnsOf(handles: { fetchHistory(): Promise<{ events?: TimerEvent[] | null }> }[]): Promise<PromotionTurns> {
+  const turns: PromotionTurns = { refusedStarts: 0, closingRetries: 0, backOffsRunOut: 0 };
+  for (const handle of handles) {
+    const events = (await handle.fetchHistory()).events ?? [];
+    const backOffs = new Set(
+      events
+        .filter((event) => Number(event.timerStartedEventAttributes?.startToFireTimeout?.seconds ?? 0) >= 5)
+        .map((event) => event.timerStartedEventAttributes!.timerId),
+    );
+    for (const event of events) {
+      if (event.startChildWorkflowExecutionFailedEventAttributes) turns.refusedStarts++;
+      const fired = event.timerFiredEventAttributes?.timerId;
+      if (fired === undefined || fired === null) continue;
+      if (backOffs.has(fired)) turns.backOffsRunOut++;
+      else turns.closingRetries++;
+    }
+  }
+  return turns;
+}
+
+/** The parts of a history event read here. */
+interface TimerEvent {
+  startChildWorkflowExecutionFailedEventAttributes?: unknown;
+  timerStartedEventAttributes?: { timerId?: string | null; startToFireTimeout?: { seconds?: unknown } | null } | null;
+  timerFiredEventAttributes?: { timerId?: string | null } | null;
 }
 
 export async function throughput(stack: BenchStack, options: ThroughputOptions): Promise<Omit<FigureResult, 'durationS'>> {
@@ -127,6 +166,7 @@ async function trial(stack: BenchStack, automation: ReturnType<typeof tinyAutoma
       machine: (machineCpuSeconds() - cpu0.machine) / n,
     };
     const sampled = sampler.stop();
+    const turns = deploys ? await promotionTurnsOf(handles) : undefined;
     const collections = fullCollections(worker.heapLogFile, startedAt, Date.now());
     const peak = Math.max(sampled.peakRss, memoryOf(worker.pid)?.peak ?? 0);
     return {
@@ -145,6 +185,7 @@ async function trial(stack: BenchStack, automation: ReturnType<typeof tinyAutoma
         (outcome) =>
           outcome.status === 'rejected' || (deploys ? !outcome.value.condition?.passed : outcome.value.deployed || outcome.value.condition?.passed !== false),
       ).length,
+      ...(turns ? { turns } : {}),
     };
   } finally {
     await worker.stop();
@@ -274,6 +315,27 @@ function report(
               rows: [
                 { label: `N = ${deploying.n}, all deploying`, unit: 'runs/s' as const, values: [deploying.runsPerSecond] },
                 { label: `N = ${deploying.n}, all deploying: runs failed or not passing`, unit: 'count' as const, values: [deploying.failed] },
+                { label: `N = ${deploying.n}, all deploying: the machine's CPU per run`, unit: 'CPU-s' as const, values: [deploying.machineCpuPerRun] },
+                { label: `N = ${deploying.n}, all deploying: the dev server's CPU per run`, unit: 'CPU-s' as const, values: [deploying.serverCpuPerRun] },
+                ...(deploying.turns
+                  ? [
+                      {
+                        label: 'promotion starts refused (another promotion of the model open), all runs',
+                        unit: 'count' as const,
+                        values: [deploying.turns.refusedStarts],
+                      },
+                      {
+                        label: 'retries while the promotion that told a run closed (timers < 5 s fired)',
+                        unit: 'count' as const,
+                        values: [deploying.turns.closingRetries],
+                      },
+                      {
+                        label: 'back-offs run out (timers ≥ 5 s fired: a run not told in time)',
+                        unit: 'count' as const,
+                        values: [deploying.turns.backOffsRunOut],
+                      },
+                    ]
+                  : []),
               ],
             },
           ]
