@@ -46,6 +46,17 @@ export interface PromotionInput {
   limits: StepLimits;
   /** Runs still waiting for the model, in the order they said so: this promotion tells the first as it ends. */
   waiters?: PromotionWaiter[];
+  /**
+   * The run that starts the promotion hands its line on once the promotion has closed, so the run told to go
+   * never finds it still closing; the promotion returns the line instead of telling it (unless cancelled).
+   */
+  lineToParent?: boolean;
+}
+
+/** How a promotion's line was handed on (the second argument of the promotion-done signal). */
+export interface PromotionHandOn {
+  /** Told by the run whose promotion has closed: a refused start means another run's promotion holds the model. */
+  promotionClosed: boolean;
 }
 
 /** A run waiting for its model's promotion. */
@@ -66,6 +77,8 @@ export interface PromotionResult {
   /** A failure, after its undos ran: the run reports it. */
   failure?: { message: string; type?: string };
   cancelled?: boolean;
+  /** The runs that waited for this promotion, in order, for the run that started it to hand on (lineToParent). */
+  line?: PromotionWaiter[];
 }
 
 /** The environments a deployment goes to, in order: "" is the default one, when the spec names none. */

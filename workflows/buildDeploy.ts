@@ -41,7 +41,7 @@ import { ApprovalGate, describeDecision } from './approvalGate.js';
 import { buildIdOf } from './buildId.js';
 import { describeFailure, isRunFailure, rootCause } from './failures.js';
 import { legacyDeploy } from './legacyDeploy.js';
-import { canaryProgressSignal, promoteBuild, promotionDoneSignal, promotionWaitingSignal, promotionWorkflowId } from './promoteBuild.js';
+import { canaryProgressSignal, handOnLine, promoteBuild, promotionDoneSignal, promotionWaitingSignal, promotionWorkflowId } from './promoteBuild.js';
 import type { PromotionInput, PromotionResult, PromotionWaiter } from '../shared/deployment.js';
 import { activitySummaries, runDetails } from './runSummaries.js';
 
@@ -62,6 +62,8 @@ export const Patches = {
   promotionClosingRetry: 'refit-promotion-closing-retry',
   /** A run that joins a promotion's line brings the runs it was handed, which joined no line of their own. */
   promotionCarriedLine: 'refit-promotion-carried-line',
+  /** The run hands its promotion's line on once the promotion has closed (the promotion returns it). */
+  promotionLineToParent: 'refit-promotion-line-to-parent',
 } as const;
 
 /** How a run told to go waits for the promotion that told it to close: its last workflow task is tens of ms. */
@@ -102,9 +104,12 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
   let promotionFree = false;
   /** Runs waiting after this one, handed over by the promotion that told this run to go. */
   let waitingAfter: PromotionWaiter[] = [];
-  setHandler(promotionDoneSignal, (after) => {
+  /** Told by a run whose promotion had closed, so a refused start is not that promotion closing. */
+  let toldAfterClose = false;
+  setHandler(promotionDoneSignal, (after, how) => {
     promotionFree = true;
     waitingAfter = after;
+    toldAfterClose = how?.promotionClosed === true;
   });
   const gate = new ApprovalGate(status);
   upsertSearchAttributes([
@@ -271,11 +276,13 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
     // Told by the promotion it waited for that it ended; how often since then the promotion was found still closing.
     let told = false;
     let closingRetries = 0;
+    const lineToParent = patched(Patches.promotionLineToParent);
+    const input: PromotionInput = lineToParent ? { ...promotionInput, lineToParent } : promotionInput;
     for (let attempt = 0; !result; attempt++) {
       try {
         const child = await startChild(promoteBuild, {
           workflowId: promotionWorkflowId(automation.model_id),
-          args: [waitingAfter.length ? { ...promotionInput, waiters: waitingAfter } : promotionInput],
+          args: [waitingAfter.length ? { ...input, waiters: waitingAfter } : input],
           // If this run is terminated, its promotion is asked to cancel, which undoes what it changed.
           parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
           workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
@@ -287,6 +294,9 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
         });
         status.step = promotionInput.rollout ? 'canary' : 'deploying';
         result = await child.result();
+        const line = result.line;
+        // Also when this run is being cancelled: the next run must still hear it may go.
+        if (line?.length) await CancellationScope.nonCancellable(() => handOnLine(line));
       } catch (err) {
         if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
         status.step = 'waiting_for_promotion';
@@ -295,9 +305,11 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
           await sleep(backOff);
           continue;
         }
-        // The promotion tells this run as its last step, so the run can find it still open for a moment: a
-        // signal now would reach it after it has handed on its line, and the run would wait out its back-off.
-        if (told && closingRetries < CLOSING_RETRIES && patched(Patches.promotionClosingRetry)) {
+        // A promotion that tells this run itself does so as its last step, so the run can find it still open for a
+        // moment: a signal now would reach it after it has handed on its line, and the run would wait out its
+        // back-off. Told by a run whose promotion had closed, a refused start means another run's promotion holds
+        // the model now, and this run joins that one's line at once.
+        if (told && !toldAfterClose && closingRetries < CLOSING_RETRIES && patched(Patches.promotionClosingRetry)) {
           closingRetries++;
           attempt--; // a retry while it closes is not another wait: the back-off does not grow
           await sleep(CLOSING_RETRY_MS);

@@ -3,7 +3,9 @@
 // second running workflow with the same id) and waits its turn. Inside, a champion/challenger decision is
 // checked again against the build serving now, and every change registers its undo: any failure or a
 // cancellation puts back what the promotion changed, before it ends. A run that waits says so to the
-// promotion, which tells it as it ends, so the next one starts at once rather than after a back-off.
+// promotion, which returns its line of waiting runs to the run that started it: that run tells the first of
+// them once the promotion has closed, so the next one starts at once rather than after a back-off (and never
+// finds the promotion still closing). Promotions of earlier runs, and cancelled ones, tell the line themselves.
 import {
   CancellationScope,
   defineSignal,
@@ -15,7 +17,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { SignalNames } from '../shared/names.js';
-import type { DeploymentRequest, PromotionInput, PromotionResult, PromotionWaiter } from '../shared/deployment.js';
+import type { DeploymentRequest, PromotionHandOn, PromotionInput, PromotionResult, PromotionWaiter } from '../shared/deployment.js';
 import { ErrorTypes } from '../shared/errors.js';
 import type { CanaryRecord } from '../shared/runTypes.js';
 import { hostSteps } from './activityOptions.js';
@@ -28,7 +30,7 @@ export const canaryProgressSignal = defineSignal<[CanaryRecord[]]>(SignalNames.c
 
 export const promotionWaitingSignal = defineSignal<[PromotionWaiter]>(SignalNames.promotionWaiting);
 /** To the next waiting run, with those waiting after it, whom its own promotion then tells in turn. */
-export const promotionDoneSignal = defineSignal<[PromotionWaiter[]]>(SignalNames.promotionDone);
+export const promotionDoneSignal = defineSignal<[PromotionWaiter[], PromotionHandOn?]>(SignalNames.promotionDone);
 
 /** Promotions that tell the runs waiting for them when they end (recorded ones did not). */
 export const PROMOTION_HANDOFF_PATCH = 'refit-promotion-handoff';
@@ -51,13 +53,6 @@ export async function promoteBuild(input: PromotionInput): Promise<PromotionResu
     setHandler(promotionWaitingSignal, (waiter) => {
       if (!waiters.some((each) => each.workflowId === waiter.workflowId)) waiters.push(waiter);
     });
-  const tell = (waiter: PromotionWaiter, line: PromotionWaiter[]) =>
-    getExternalWorkflowHandle(waiter.workflowId, waiter.runId)
-      .signal(promotionDoneSignal, line)
-      .then(
-        () => true,
-        () => false,
-      );
   /**
    * The first waiting run hears it may go, with the rest of the line, which its promotion takes over: one
    * run starts per promotion, not all of them at once. A run that has gone meanwhile is skipped. Runs that
@@ -149,7 +144,30 @@ export async function promoteBuild(input: PromotionInput): Promise<PromotionResu
     return result;
   } finally {
     remember();
+    // A cancelled promotion tells the line itself: the run that started it may have been terminated. Otherwise the
+    // result returned carries the line to that run, complete: a run's signal that arrives during this last workflow
+    // task fails its completion, and on the next task signals are handled before the code goes on.
+    if (input.lineToParent && !result.cancelled) result.line = [...waiters];
     // Also when this promotion was cancelled: the next run must still hear it may go.
-    if (handoff) await CancellationScope.nonCancellable(tellNextWaiter);
+    else if (handoff) await CancellationScope.nonCancellable(tellNextWaiter);
+  }
+}
+
+/** Tells a waiting run it may go, with the runs waiting after it; false when it has gone meanwhile. */
+function tell(waiter: PromotionWaiter, line: PromotionWaiter[], how?: PromotionHandOn): Promise<boolean> {
+  const told = getExternalWorkflowHandle(waiter.workflowId, waiter.runId);
+  return (how ? told.signal(promotionDoneSignal, line, how) : told.signal(promotionDoneSignal, line)).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * From the run whose promotion has closed: the first waiting run that is still there hears it may go, with the
+ * rest of the line. Runs that try to join after the close find no promotion and try to start their own at once.
+ */
+export async function handOnLine(line: PromotionWaiter[]): Promise<void> {
+  for (let next = 0; next < line.length; next++) {
+    if (await tell(line[next]!, line.slice(next + 1), { promotionClosed: true })) return;
   }
 }

@@ -358,11 +358,15 @@ describe('delivery under failure (activities replaced by doubles)', () => {
       );
       expect(two.result.reason).toMatch(/^not deployed: the serving build changed/);
       expect(doubles.serving.get('')?.buildId).toBe(one.result.build_id);
-      // Both sides of the hand-over, for the replay test: the waiting run, and the promotion that told it.
-      await recordHistory(server.client, second.workflowId, 'build-deploy-promotion-handoff');
+      // The run whose promotion closed told the waiting one, which then started its promotion without a retry.
+      expect(told![0]!.workflowExecutionSignaledEventAttributes?.externalWorkflowExecution?.workflowId).toBe(first.workflowId);
+      // All three sides of the hand-over, for the replay test: the run that handed on, the promotion that
+      // returned its line, and the run told to go.
+      await recordHistory(server.client, first.workflowId, 'build-deploy-line-to-parent');
+      await recordHistory(server.client, second.workflowId, 'build-deploy-told-after-close');
       const promotion = (await first.fetchHistory()).events?.find((event) => event.childWorkflowExecutionStartedEventAttributes)
         ?.childWorkflowExecutionStartedEventAttributes?.workflowExecution;
-      await recordHistory(server.client, promotion!.workflowId!, 'promote-build-handed-over', promotion!.runId!);
+      await recordHistory(server.client, promotion!.workflowId!, 'promote-build-line-to-parent', promotion!.runId!);
     });
 
     it('lets a line of runs of one model promote one after another, each going when told (none waits out its back-off)', async () => {
@@ -388,7 +392,13 @@ describe('delivery under failure (activities replaced by doubles)', () => {
             .map((event) => event.timerStartedEventAttributes!.timerId),
         );
         const ranOut = events.filter((event) => event.timerFiredEventAttributes && backOffs.has(event.timerFiredEventAttributes.timerId!));
-        expect({ run: index, backOffsRunOut: ranOut.length }).toEqual({ run: index, backOffsRunOut: 0 });
+        // Told only by runs whose promotion had closed, no run retries while a promotion closes.
+        const closingRetries = events.filter((event) => event.timerFiredEventAttributes && !backOffs.has(event.timerFiredEventAttributes.timerId!));
+        expect({ run: index, backOffsRunOut: ranOut.length, closingRetries: closingRetries.length }).toEqual({
+          run: index,
+          backOffsRunOut: 0,
+          closingRetries: 0,
+        });
       }
       // For the replay test, when this try took them (which run does is a race): a run that retried while the
       // promotion closed, and a promotion that told runs which joined during its hand-over.
@@ -434,7 +444,7 @@ describe('delivery under failure (activities replaced by doubles)', () => {
         joined = await joinedFromB();
       }
       expect(joined).toEqual([b.workflowId, c.workflowId, d.workflowId]);
-      await recordHistory(server.client, b.workflowId, 'build-deploy-promotion-carried-line');
+      await recordHistory(server.client, b.workflowId, 'build-deploy-carried-line-to-parent');
       await Promise.all([second, b, c, d].map((handle) => handle.terminate('the test is done with it').catch(() => undefined)));
     }, 60_000);
 
