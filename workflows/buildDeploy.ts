@@ -102,7 +102,7 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
     status.canaries = canaries;
   });
   let promotionFree = false;
-  /** Runs waiting after this one, handed over by the promotion that told this run to go. */
+  /** Runs waiting after this one, handed over with the word that this run may go. */
   let waitingAfter: PromotionWaiter[] = [];
   /** Told by a run whose promotion had closed, so a refused start is not that promotion closing. */
   let toldAfterClose = false;
@@ -273,7 +273,8 @@ export async function buildDeploy(input: BuildDeployInput): Promise<BuildDeployR
    */
   async function promote(promotionInput: PromotionInput): Promise<PromotionResult> {
     let result: PromotionResult | undefined;
-    // Told by the promotion it waited for that it ended; how often since then the promotion was found still closing.
+    // Told that the promotion it waited for ended (by that promotion, or by the run that started it); how often since
+    // then the promotion was found still closing.
     let told = false;
     let closingRetries = 0;
     const lineToParent = patched(Patches.promotionLineToParent);
