@@ -1,7 +1,6 @@
 // The local router process of a model: started detached, found again by its pid, told to reload.
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,23 +63,14 @@ export function isRouter(pid: number): boolean {
   }
 }
 
-function routedDigest(port: number): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const request = http.get({ host: '127.0.0.1', port, path: ROUTES_PATH, timeout: 2_000 }, (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (body += chunk));
-      response.on('end', () => {
-        try {
-          resolve((JSON.parse(body) as { digest?: string }).digest);
-        } catch {
-          resolve(undefined);
-        }
-      });
-    });
-    request.on('timeout', () => request.destroy());
-    request.on('error', () => resolve(undefined));
-  });
+/** The digest of the state the router at `port` routes by, or undefined while it does not answer. */
+async function routedDigest(port: number): Promise<string | undefined> {
+  try {
+    const answer = await fetch(`http://127.0.0.1:${port}${ROUTES_PATH}`, { signal: AbortSignal.timeout(2_000) });
+    return ((await answer.json()) as { digest?: string }).digest;
+  } catch {
+    return undefined;
+  }
 }
 
 function listening(port: number): Promise<boolean> {
