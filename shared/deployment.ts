@@ -44,7 +44,7 @@ export interface PromotionInput {
   rollout?: AutomationModel['action']['rollout'];
   hostTaskQueue: string;
   limits: StepLimits;
-  /** Runs still waiting for the model, in the order they said so: this promotion tells the first as it ends. */
+  /** Runs still waiting for the model, in the order they said so: the first is told as this promotion ends. */
   waiters?: PromotionWaiter[];
   /**
    * The run that starts the promotion hands its line on once the promotion has closed, so the run told to go
